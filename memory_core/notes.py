@@ -1,0 +1,220 @@
+"""The note: one memory in the Zettelkasten, with its links and its full history.
+
+A note is a plain record. It carries its outgoing links (by note id, with a reason) and the
+history of every change made to it, so a single JSON object is enough to restore it exactly:
+this is what the store keeps on disk and what export/import moves around.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import ImportFormatError, InputError
+
+MAX_CONTENT_CHARS = 100_000  # ~25k tokens: longer text belongs in a document store, not a note
+EDITABLE_FIELDS = ("content", "keywords", "context", "tags", "timestamp")
+SOURCES = ("chat", "manual", "import")
+ACTORS = ("enricher", "evolver", "linker", "person", "import", "system")
+
+
+def now_iso() -> str:
+    """Current time, ISO 8601 with zone (UTC), second precision."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an ISO 8601 time; a time without zone is taken as UTC so comparisons never fail."""
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"{value!r} is not an ISO 8601 time (e.g. 2024-05-08T13:56:00+00:00).") from exc
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def normalise_time(value: str) -> str:
+    return parse_time(value).isoformat()
+
+
+@dataclass
+class Link:
+    """A directed link to another note, by id. ``by`` tells who made it (linker, person, ...)."""
+
+    target: str
+    reason: str = ""
+    created: str = field(default_factory=now_iso)
+    by: str = "linker"
+
+
+@dataclass
+class Change:
+    """One recorded change of one field: enough to show a before/after and to revert it."""
+
+    field: str
+    old: Any
+    new: Any
+    by: str
+    at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Note:
+    content: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    keywords: list[str] = field(default_factory=list)
+    context: str = ""
+    tags: list[str] = field(default_factory=list)
+    timestamp: str = field(default_factory=now_iso)
+    last_accessed: str = ""
+    retrieval_count: int = 0
+    source: str = "manual"
+    source_ref: str = ""  # e.g. a dialogue id such as "D1:3" or a conversation id
+    links: list[Link] = field(default_factory=list)
+    history: list[Change] = field(default_factory=list)
+    needs_enrichment: bool = False
+
+    # ---- derived views ----------------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        """A short label for graphs and lists: the first line, cut at 60 characters."""
+        first = self.content.strip().splitlines()[0] if self.content.strip() else "(empty)"
+        return first if len(first) <= 60 else first[:57].rstrip() + "..."
+
+    @property
+    def link_targets(self) -> list[str]:
+        return [link.target for link in self.links]
+
+    def text_for_embedding(self) -> str:
+        """What gets embedded: content plus the enrichment, as A-MEM does, so tags and context help recall."""
+        parts = [self.content]
+        if self.keywords:
+            parts.append("Keywords: " + ", ".join(self.keywords))
+        if self.context:
+            parts.append("Context: " + self.context)
+        if self.tags:
+            parts.append("Tags: " + ", ".join(self.tags))
+        return "\n".join(parts)
+
+    # ---- change tracking ------------------------------------------------------------------
+    def set_field(self, name: str, value: Any, by: str, at: str | None = None) -> bool:
+        """Change one field and record it in history. Returns False (and records nothing) if unchanged."""
+        old = getattr(self, name)
+        if name == "links":
+            old_plain = [asdict(x) for x in old]
+            new_plain = [asdict(x) if isinstance(x, Link) else dict(x) for x in value]
+            if old_plain == new_plain:
+                return False
+            self.links = [x if isinstance(x, Link) else Link(**x) for x in value]
+            self.history.append(Change("links", old_plain, new_plain, by, at or now_iso()))
+            return True
+        if old == value:
+            return False
+        setattr(self, name, copy.deepcopy(value))
+        self.history.append(Change(name, copy.deepcopy(old), copy.deepcopy(value), by, at or now_iso()))
+        return True
+
+    def version_count(self) -> int:
+        """Versions are numbered 0 (as created) to len(history) (now)."""
+        return len(self.history)
+
+    def state_at(self, version: int) -> dict[str, Any]:
+        """The note's recorded fields as they were after ``version`` changes (0 = before any change)."""
+        if not 0 <= version <= len(self.history):
+            raise InputError(f"Note {self.id} has versions 0..{len(self.history)}, not {version}.")
+        state = {name: copy.deepcopy(getattr(self, name)) for name in (*EDITABLE_FIELDS, "links")}
+        state["links"] = [asdict(x) for x in self.links]
+        for change in reversed(self.history[version:]):
+            if change.field in state:
+                state[change.field] = copy.deepcopy(change.old)
+        return state
+
+    def add_link(self, target: str, reason: str, by: str) -> bool:
+        if target == self.id or target in self.link_targets:
+            return False
+        links = [*self.links, Link(target=target, reason=reason[:300], by=by)]
+        return self.set_field("links", links, by)
+
+    def remove_link(self, target: str, by: str) -> bool:
+        if target not in self.link_targets:
+            return False
+        return self.set_field("links", [x for x in self.links if x.target != target], by)
+
+    # ---- (de)serialisation --------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Note:
+        """Build a note from its JSON form, checking every field; ImportFormatError names the problem."""
+        if not isinstance(data, dict):
+            raise ImportFormatError(f"A note must be a JSON object, not {type(data).__name__}.")
+        nid = data.get("id", "?")
+        try:
+            note = cls(
+                id=_req_str(data, "id"),
+                content=_req_str(data, "content"),
+                keywords=_str_list(data.get("keywords", []), "keywords"),
+                context=str(data.get("context", "")),
+                tags=_str_list(data.get("tags", []), "tags"),
+                timestamp=normalise_time(data.get("timestamp") or now_iso()),
+                last_accessed=str(data.get("last_accessed", "") or ""),
+                retrieval_count=int(data.get("retrieval_count", 0)),
+                source=str(data.get("source", "import")),
+                source_ref=str(data.get("source_ref", "") or ""),
+                links=[_link(x) for x in data.get("links", [])],
+                history=[_change(x) for x in data.get("history", [])],
+                needs_enrichment=bool(data.get("needs_enrichment", False)),
+            )
+        except ImportFormatError as exc:
+            raise ImportFormatError(f"Note {nid}: {exc}") from None
+        except (TypeError, ValueError, InputError) as exc:
+            raise ImportFormatError(f"Note {nid}: {exc}") from None
+        if not note.content.strip():
+            raise ImportFormatError(f"Note {nid}: content is empty.")
+        return note
+
+
+def _req_str(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise ImportFormatError(f"field '{key}' must be a non-empty string.")
+    return value
+
+
+def _str_list(value: Any, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise ImportFormatError(f"field '{key}' must be a list of strings.")
+    return list(value)
+
+
+def _link(x: Any) -> Link:
+    if not isinstance(x, dict) or not isinstance(x.get("target"), str):
+        raise ImportFormatError("each link must be an object with a string 'target' (a note id).")
+    return Link(target=x["target"], reason=str(x.get("reason", "")), created=str(x.get("created", now_iso())),
+                by=str(x.get("by", "import")))
+
+
+def _change(x: Any) -> Change:
+    if not isinstance(x, dict) or "field" not in x:
+        raise ImportFormatError("each history entry must be an object with 'field', 'old', 'new', 'by', 'at'.")
+    return Change(field=str(x["field"]), old=x.get("old"), new=x.get("new"), by=str(x.get("by", "import")),
+                  at=str(x.get("at", now_iso())))
+
+
+def clean_content(text: Any) -> str:
+    """Validate text a person or a model wants to store. Kept intact (HTML included): it is data."""
+    if not isinstance(text, str):
+        raise InputError("A note's content must be text.")
+    if not text.strip():
+        raise InputError("A note cannot be empty: write something to remember.")
+    if len(text) > MAX_CONTENT_CHARS:
+        raise InputError(
+            f"This text is {len(text):,} characters; a note holds at most {MAX_CONTENT_CHARS:,}. "
+            "Split it into several notes."
+        )
+    if "\x00" in text:
+        raise InputError("The text contains a NUL character, which cannot be stored.")
+    return text

@@ -1,0 +1,388 @@
+"""The A-MEM write path: enrich a new note, find its neighbours, link and evolve, commit in one step.
+
+  1. enrich  - the model writes keywords, context and tags (bounded JSON schema, judged on content)
+  2. embed   - content + keywords + context + tags
+  3. recall  - the k nearest existing notes
+  4. decide  - one model call, shown the neighbours with their ids: which to link, and new
+               context/tags for which neighbours (evolution). The schema only admits the shown
+               ids, and anything else that comes back is ignored.
+  5. commit  - the new note, its links and the neighbour changes in one store write; every
+               change is recorded in history with who made it.
+
+Bad model output never blocks a write: the note is saved with what was valid and marked for
+re-enrichment. ``fast`` mode skips the model (links by similarity) for bulk import.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .llm import LLM, Usage
+from .notes import Change, Note, clean_content, normalise_time, now_iso
+from .store import MemoryStore, Neighbour
+from .validation import (
+    ENRICH_SCHEMA,
+    MAX_TAGS,
+    clean_context,
+    clean_tags,
+    fallback_enrichment,
+    validate_enrichment,
+)
+
+MODES = ("full", "fast")
+Progress = Callable[[str], None]
+
+ENRICH_SYSTEM = (
+    "You organise a personal memory. For the note you are given, reply with JSON: "
+    '"keywords": 2-5 important words copied from the note; '
+    '"context": one sentence saying what the note is about; '
+    '"tags": 1-3 short lowercase category words.'
+)
+DECIDE_SYSTEM = (
+    "You maintain links between memory notes. You get a NEW note and some EXISTING notes, each with "
+    "an id. Reply with JSON: \"links\": the existing notes truly related to the new note, each with its "
+    "id and a short reason; \"evolve\": for existing notes whose context or tags should change in light of "
+    "the new note, the id, a new one-sentence context and new tags. Use only the ids shown."
+)
+
+
+@dataclass
+class WriteReport:
+    """What one write did and cost; the chat page shows it, benchmarks sum it."""
+
+    note_id: str
+    mode: str
+    usage: Usage = field(default_factory=Usage)
+    links: list[str] = field(default_factory=list)
+    evolved: list[str] = field(default_factory=list)
+    ignored_ids: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    enrichment_source: str = "none"  # model / model-retry / fallback / none
+    needs_enrichment: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class BulkReport:
+    added: int = 0
+    errors: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0
+    note_ids: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
+class NewItem:
+    """One note to add in bulk (import, benchmark ingest)."""
+
+    content: str
+    timestamp: str | None = None
+    source: str = "import"
+    source_ref: str = ""
+    keywords: list[str] | None = None
+    tags: list[str] | None = None
+    context: str | None = None
+
+
+def short_ids(ids: list[str]) -> dict[str, str]:
+    """Shortest unique prefixes (at least 8 characters): cheap for a small model to copy."""
+    size = 8
+    while len({i[:size] for i in ids}) < len(ids):
+        size += 4
+    return {i[:size]: i for i in ids}
+
+
+class MemoryPipeline:
+    """Adds notes through the A-MEM path. ``llm`` may be a model or a function returning one (lazy load)."""
+
+    def __init__(self, store: MemoryStore, settings: Any, llm: LLM | Callable[[], LLM] | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self._llm = llm
+        self.totals = Usage()
+        self.writes = 0
+        self._totals_lock = threading.Lock()
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            from .llm import get_llm
+
+            self._llm = get_llm(self.settings)
+        if callable(self._llm) and not hasattr(self._llm, "structured"):
+            self._llm = self._llm()
+        return self._llm  # type: ignore[return-value]
+
+    # -- one note -----------------------------------------------------------------------------
+    def add(self, content: str, *, source: str = "manual", source_ref: str = "", timestamp: str | None = None,
+            mode: str = "full", progress: Progress | None = None) -> WriteReport:
+        """Write one note. Raises InputError only for bad input; model trouble is reported, not raised."""
+        content = clean_content(content)
+        if mode not in MODES:
+            from .errors import InputError
+
+            raise InputError(f"Unknown mode {mode!r}; use 'full' or 'fast'.")
+        started = time.perf_counter()
+        say = progress or (lambda _stage: None)
+        note = Note(content=content, source=source, source_ref=source_ref,
+                    timestamp=normalise_time(timestamp) if timestamp else now_iso())
+        note.history.append(Change("created", None, source, by=_actor(source), at=now_iso()))
+        report = WriteReport(note_id=note.id, mode=mode)
+
+        if mode == "full":
+            say("enriching")
+            self._enrich(note, report)
+        else:
+            self._apply_enrichment(note, fallback_enrichment(content), by="system")
+            report.enrichment_source = "none"
+
+        vec = self.store.embedder.embed([note.text_for_embedding()])[0]
+        say("linking")
+        neighbours = self.store.nearest(vec, self.settings.neighbours_k)
+        decision = self._decide(note, neighbours, report) if mode == "full" else None
+        if decision is None:
+            decision = {"links": self._similar_links(neighbours), "evolve": []}
+
+        with self.store.writing() as w:
+            for target, reason in decision["links"]:
+                if w.exists(target):
+                    note.add_link(target, reason, by="linker" if mode == "full" else "system")
+                    report.links.append(target)
+            for nid, ctx, tags in decision["evolve"]:
+                if not w.exists(nid):
+                    continue
+                other = w.get(nid)
+                changed = other.set_field("context", ctx, "evolver") if ctx else False
+                changed = (other.set_field("tags", tags, "evolver") if tags else False) or changed
+                if changed:
+                    w.put(other)
+                    report.evolved.append(nid)
+            if mode == "full" and neighbours:
+                note.history.append(Change("evolution", None, {
+                    "shown": [nb.note.id for nb in neighbours], "linked": report.links,
+                    "evolved": report.evolved, "ignored_ids": report.ignored_ids,
+                }, by="evolver"))
+            w.put(note, vec)
+        say(f"evolved {len(report.evolved)}")
+        report.needs_enrichment = note.needs_enrichment
+        report.seconds = time.perf_counter() - started
+        with self._totals_lock:
+            self.totals.add(report.usage)
+            self.writes += 1
+        return report
+
+    def _enrich(self, note: Note, report: WriteReport) -> None:
+        content = note.content
+        result = self.llm.structured(
+            [{"role": "system", "content": ENRICH_SYSTEM}, {"role": "user", "content": "Note:\n" + content}],
+            ENRICH_SCHEMA,
+            validate=lambda data: validate_enrichment(data, content),
+            fallback=lambda: fallback_enrichment(content),
+            max_tokens=160,
+        )
+        report.usage.add(result.usage)
+        report.problems.extend(result.problems)
+        report.enrichment_source = result.source
+        if result.source == "fallback":
+            note.needs_enrichment = True
+            self._apply_enrichment(note, result.value or fallback_enrichment(content), by="system")
+        else:
+            self._apply_enrichment(note, result.value, by="enricher")
+
+    @staticmethod
+    def _apply_enrichment(note: Note, value: dict[str, Any], by: str) -> None:
+        for name in ("keywords", "context", "tags"):
+            if value.get(name):
+                note.set_field(name, value[name], by)
+
+    def _similar_links(self, neighbours: list[Neighbour]) -> list[tuple[str, str]]:
+        threshold = self.settings.fast_link_threshold
+        return [(nb.note.id, f"similar (cosine {nb.similarity:.2f})") for nb in neighbours
+                if nb.similarity >= threshold]
+
+    def _decide(self, note: Note, neighbours: list[Neighbour], report: WriteReport) -> dict[str, Any] | None:
+        """The link/evolve decision. None means "use the similarity fallback"."""
+        if not neighbours:
+            return None
+        handles = short_ids([nb.note.id for nb in neighbours])
+        by_handle = {h: next(nb for nb in neighbours if nb.note.id == full) for h, full in handles.items()}
+        lines = [f"NEW note: {note.content[:600]}", f"NEW note context: {note.context}", "", "EXISTING notes:"]
+        for h, nb in by_handle.items():
+            lines.append(f"- id {h}: {nb.note.content[:300]} | context: {nb.note.context} | tags: "
+                         f"{', '.join(nb.note.tags)}")
+        k = len(handles)
+        id_schema = {"type": "string", "enum": list(handles)}
+        schema = {
+            "type": "object",
+            "properties": {
+                "links": {"type": "array", "maxItems": k, "items": {
+                    "type": "object", "properties": {"id": id_schema, "reason": {"type": "string", "maxLength": 120}},
+                    "required": ["id", "reason"]}},
+                "evolve": {"type": "array", "maxItems": k if self.settings.evolution else 0, "items": {
+                    "type": "object", "properties": {
+                        "id": id_schema, "context": {"type": "string", "maxLength": 160},
+                        "tags": {"type": "array", "maxItems": MAX_TAGS,
+                                 "items": {"type": "string", "maxLength": 24}}},
+                    "required": ["id", "context", "tags"]}},
+            },
+            "required": ["links", "evolve"],
+        }
+        evolution = self.settings.evolution
+
+        def validate(data: Any) -> tuple[dict[str, Any] | None, list[str]]:
+            problems: list[str] = []
+            if not isinstance(data, dict) or not isinstance(data.get("links"), list) \
+                    or not isinstance(data.get("evolve", []), list):
+                return None, ["answer must have 'links' and 'evolve' lists"]
+            links: list[tuple[str, str]] = []
+            for item in data["links"]:
+                hid = item.get("id") if isinstance(item, dict) else None
+                if hid not in handles:
+                    report.ignored_ids.append(str(hid))
+                    problems.append(f"link id {hid!r} was not offered; ignored")
+                    continue
+                reason = " ".join(str(item.get("reason", "")).split())[:120] or "related"
+                if handles[hid] not in (t for t, _ in links):
+                    links.append((handles[hid], reason))
+            evolve: list[tuple[str, str, list[str]]] = []
+            for item in data.get("evolve", []) if evolution else []:
+                hid = item.get("id") if isinstance(item, dict) else None
+                if hid not in handles:
+                    report.ignored_ids.append(str(hid))
+                    problems.append(f"evolve id {hid!r} was not offered; ignored")
+                    continue
+                neighbour = by_handle[hid].note
+                ctx, p_ctx = clean_context(item.get("context"))
+                tags, p_tags = clean_tags(item.get("tags"), neighbour.content + " " + note.content)
+                problems.extend(f"evolve {hid}: {p}" for p in p_ctx + p_tags)
+                if ctx or tags:
+                    evolve.append((handles[hid], ctx, tags))
+            return {"links": links, "evolve": evolve}, problems
+
+        result = self.llm.structured(
+            [{"role": "system", "content": DECIDE_SYSTEM}, {"role": "user", "content": "\n".join(lines)}],
+            schema, validate=validate, fallback=lambda: {}, max_tokens=220)
+        report.usage.add(result.usage)
+        report.problems.extend(result.problems)
+        if result.source == "fallback":
+            return None
+        return result.value
+
+    # -- many notes -------------------------------------------------------------------------------
+    def add_many(self, items: Iterable[NewItem], *, mode: str = "fast", progress: Callable[[int, int], None] | None = None,
+                 cancel: threading.Event | None = None, batch_size: int = 256, total: int | None = None) -> BulkReport:
+        """Bulk add. Fast mode embeds in batches and commits a batch per store write (hundreds of notes/s).
+
+        Full mode runs the A-MEM path note by note. Either way a cancel leaves every added note intact.
+        """
+        items = list(items)
+        total = total or len(items)
+        report = BulkReport()
+        started = time.perf_counter()
+        if mode == "full":
+            for i, item in enumerate(items):
+                if cancel is not None and cancel.is_set():
+                    report.cancelled = True
+                    break
+                try:
+                    r = self.add(item.content, source=item.source, source_ref=item.source_ref,
+                                 timestamp=item.timestamp, mode="full")
+                    report.added += 1
+                    report.note_ids.append(r.note_id)
+                    report.usage.add(r.usage)
+                except Exception as exc:  # noqa: BLE001 - one bad item must not stop an import
+                    report.errors.append(f"item {i + 1}: {exc}")
+                if progress:
+                    progress(i + 1, total)
+        else:
+            for start in range(0, len(items), batch_size):
+                if cancel is not None and cancel.is_set():
+                    report.cancelled = True
+                    break
+                chunk = items[start:start + batch_size]
+                self._add_fast_batch(chunk, start, report)
+                if progress:
+                    progress(min(start + batch_size, total), total)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _add_fast_batch(self, chunk: list[NewItem], offset: int, report: BulkReport) -> None:
+        notes: list[Note] = []
+        for i, item in enumerate(chunk):
+            try:
+                content = clean_content(item.content)
+                note = Note(content=content, source=item.source, source_ref=item.source_ref,
+                            timestamp=normalise_time(item.timestamp) if item.timestamp else now_iso())
+            except Exception as exc:  # noqa: BLE001
+                report.errors.append(f"item {offset + i + 1}: {exc}")
+                continue
+            note.history.append(Change("created", None, item.source, by=_actor(item.source)))
+            fb = fallback_enrichment(content)
+            note.keywords = item.keywords if item.keywords is not None else fb["keywords"]
+            note.tags = item.tags if item.tags is not None else fb["tags"]
+            note.context = item.context if item.context is not None else fb["context"]
+            notes.append(note)
+        if not notes:
+            return
+        vecs = self.store.embedder.embed([n.text_for_embedding() for n in notes])
+        threshold = self.settings.fast_link_threshold
+        k = self.settings.neighbours_k
+        # Links: to earlier notes in the store (Chroma) and earlier notes of this batch (numpy).
+        for j, note in enumerate(notes):
+            candidates: list[tuple[float, str]] = []
+            if len(self.store):
+                for nb in self.store.nearest(vecs[j], k):
+                    candidates.append((nb.similarity, nb.note.id))
+            if j:
+                sims = vecs[:j] @ vecs[j]
+                for idx in np.argsort(-sims)[:k]:
+                    candidates.append((float(sims[idx]), notes[idx].id))
+            for sim, target in sorted(candidates, reverse=True)[:k]:
+                if sim >= threshold:
+                    note.add_link(target, f"similar (cosine {sim:.2f})", by="system")
+        with self.store.writing() as w:
+            for note, vec in zip(notes, vecs):
+                w.put(note, vec)
+        report.added += len(notes)
+        report.note_ids.extend(n.id for n in notes)
+
+    # -- repair -------------------------------------------------------------------------------------
+    def reenrich(self, note_ids: list[str] | None = None, progress: Callable[[int, int], None] | None = None
+                 ) -> list[WriteReport]:
+        """Ask the model again for notes marked ``needs_enrichment`` (or the given ones)."""
+        targets = note_ids or [n.id for n in self.store.filter(needs_enrichment=True)]
+        reports = []
+        for i, nid in enumerate(targets):
+            note = self.store.get(nid)
+            report = WriteReport(note_id=note.id, mode="reenrich")
+            content = note.content
+            result = self.llm.structured(
+                [{"role": "system", "content": ENRICH_SYSTEM}, {"role": "user", "content": "Note:\n" + content}],
+                ENRICH_SCHEMA, validate=lambda d, c=content: validate_enrichment(d, c),
+                fallback=lambda: {}, max_tokens=160)
+            report.usage.add(result.usage)
+            report.problems.extend(result.problems)
+            report.enrichment_source = result.source
+            if result.source != "fallback":
+                with self.store.writing() as w:
+                    if w.exists(note.id):
+                        fresh = w.get(note.id)
+                        self._apply_enrichment(fresh, result.value, by="enricher")
+                        fresh.needs_enrichment = False
+                        w.put(fresh)
+            report.needs_enrichment = result.source == "fallback"
+            reports.append(report)
+            if progress:
+                progress(i + 1, len(targets))
+        return reports
+
+
+def _actor(source: str) -> str:
+    return {"chat": "system", "manual": "person", "import": "import"}.get(source, "system")

@@ -1,0 +1,166 @@
+"""Judging what a small model wrote about a note, and writing it without a model when it fails.
+
+Why content checks and not just JSON shape: with a schema-constrained grammar SmolLM2-135M always
+returns well-formed JSON, but often with junk inside (a tag "LGBTQSGVPBKMZAwLJNjY", the keyword
+"I"). So: keywords must come from the text, tags must be short real words (a word is "real" if
+it is a whole word in the BERT vocabulary bundled with MiniLM, or it appears in the text), and a
+context must read like a sentence. Whatever survives is kept; the rest is filled deterministically.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from typing import Any
+
+from .lexical import STOPWORDS, TOKEN_RE
+
+MAX_KEYWORDS = 6
+MAX_TAGS = 5
+MAX_CONTEXT_CHARS = 200
+TAG_RE = re.compile(r"^[a-z][a-z0-9]*(?:[- ][a-z0-9]+){0,2}$")
+
+ENRICH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "keywords": {"type": "array", "items": {"type": "string", "maxLength": 40},
+                     "minItems": 1, "maxItems": MAX_KEYWORDS},
+        "context": {"type": "string", "maxLength": MAX_CONTEXT_CHARS},
+        "tags": {"type": "array", "items": {"type": "string", "maxLength": 24},
+                 "minItems": 1, "maxItems": MAX_TAGS},
+    },
+    "required": ["keywords", "context", "tags"],
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    """Whole words of the BERT uncased vocabulary shipped with MiniLM (about 20k English words)."""
+    try:
+        from .embeddings import minilm_path
+
+        lines = (minilm_path() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    except Exception:  # noqa: BLE001 - without the vocabulary we rely on the text and shape checks
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha() and w.islower() and len(w) > 1)
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in TOKEN_RE.findall(text)}
+
+
+def is_real_word(word: str, text_words: set[str]) -> bool:
+    """A word from the text, or a dictionary word; anything else is probably invented."""
+    if word in text_words:
+        return True
+    vocab = _vocabulary()
+    if vocab:
+        return word in vocab
+    # No vocabulary: accept only pronounceable lower-case words of sane length.
+    return 2 < len(word) <= 16 and bool(re.search(r"[aeiouy]", word)) and not re.search(r"[^aeiouy]{5}", word)
+
+
+def clean_keywords(items: Any, content: str) -> tuple[list[str], list[str]]:
+    """Keep keywords whose every word occurs in the text (and that are not stopwords)."""
+    problems: list[str] = []
+    if not isinstance(items, list):
+        return [], ["keywords is not a list"]
+    text_words = _words(content)
+    kept: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            problems.append(f"keyword {item!r} is not text")
+            continue
+        kw = " ".join(item.replace("_", " ").split()).strip(" .,;:!?\"'")
+        words = [w.lower() for w in TOKEN_RE.findall(kw)]
+        if not words or len(kw) > 40 or len(words) > 4:
+            problems.append(f"keyword {item!r} is empty or too long")
+        elif all(w in STOPWORDS for w in words):
+            problems.append(f"keyword {item!r} is a stopword")
+        elif not all(w in text_words for w in words):
+            problems.append(f"keyword {item!r} is not in the text")
+        elif kw.lower() not in (k.lower() for k in kept):
+            kept.append(kw)
+    return kept[:MAX_KEYWORDS], problems
+
+
+def clean_tags(items: Any, content: str) -> tuple[list[str], list[str]]:
+    """Keep short lower-case tags made of real words (1-3 words, at most 24 characters)."""
+    problems: list[str] = []
+    if not isinstance(items, list):
+        return [], ["tags is not a list"]
+    text_words = _words(content)
+    kept: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            problems.append(f"tag {item!r} is not text")
+            continue
+        tag = item.strip().lstrip("#").lower().replace("_", "-")
+        if not tag or len(tag) > 24 or not TAG_RE.match(tag):
+            problems.append(f"tag {item!r} is not a short word")
+        elif not all(is_real_word(part, text_words) for part in re.split(r"[- ]", tag)):
+            problems.append(f"tag {item!r} is not a real word")
+        elif tag in STOPWORDS:
+            problems.append(f"tag {item!r} is a stopword")
+        elif tag not in kept:
+            kept.append(tag)
+    return kept[:MAX_TAGS], problems
+
+
+def clean_context(value: Any) -> tuple[str, list[str]]:
+    """A context is one sentence of 4 to 40 words, mostly letters, not a word repeated over and over."""
+    if not isinstance(value, str):
+        return "", ["context is not text"]
+    text = " ".join(value.split())
+    words = TOKEN_RE.findall(text)
+    if not 4 <= len(words) <= 40:
+        return "", [f"context has {len(words)} words; it must be one sentence of 4-40 words"]
+    letters = sum(ch.isalpha() or ch.isspace() for ch in text)
+    if letters < 0.8 * len(text):
+        return "", ["context is not prose"]
+    top = Counter(w.lower() for w in words).most_common(1)[0][1]
+    if top > max(3, len(words) // 3):
+        return "", ["context repeats one word"]
+    text = text[:MAX_CONTEXT_CHARS].rstrip()
+    if text[-1] not in ".!?":
+        text += "."
+    return text[0].upper() + text[1:], []
+
+
+def validate_enrichment(data: Any, content: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """Accept when at least one keyword, one tag and a usable context survive the checks."""
+    if not isinstance(data, dict):
+        return None, ["answer is not a JSON object"]
+    keywords, p1 = clean_keywords(data.get("keywords"), content)
+    tags, p2 = clean_tags(data.get("tags"), content)
+    context, p3 = clean_context(data.get("context"))
+    problems = p1 + p2 + p3
+    if keywords and tags and context:
+        return {"keywords": keywords, "tags": tags, "context": context}, problems
+    return None, problems or ["nothing usable"]
+
+
+def extract_keywords(content: str, n: int = 5) -> list[str]:
+    """Frequent content words (ties by first appearance), the deterministic stand-in for the model."""
+    words = [w for w in TOKEN_RE.findall(content) if w.lower() not in STOPWORDS and len(w) > 2
+             and not w.isdigit()]
+    counts = Counter(w.lower() for w in words)
+    first: dict[str, str] = {}
+    for w in words:
+        first.setdefault(w.lower(), w)
+    ranked = sorted(counts, key=lambda w: (-counts[w], list(first).index(w)))
+    return [first[w] for w in ranked[:n]]
+
+
+def fallback_enrichment(content: str) -> dict[str, Any]:
+    """Keywords by frequency, tags from the keywords that are real words, context from the first sentence."""
+    keywords = extract_keywords(content)
+    text_words = _words(content)
+    tags = [k.lower() for k in keywords if TAG_RE.match(k.lower()) and is_real_word(k.lower(), text_words)]
+    first = re.split(r"(?<=[.!?])\s+", " ".join(content.split()), maxsplit=1)[0]
+    context = first if len(first) <= 160 else first[:157].rsplit(" ", 1)[0] + "..."
+    if context and context[-1] not in ".!?":
+        context += "."
+    return {"keywords": keywords or [content.split()[0][:40]], "tags": tags[:3] or ["note"],
+            "context": context or "A note."}

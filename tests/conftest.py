@@ -1,0 +1,45 @@
+"""Shared fixtures. Models are loaded once per test session: they are real and take seconds to load."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Never let a test touch the person's real ~/.memex.
+os.environ.setdefault("MEMEX_HOME", str(Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / "memex-test-home-unused"))
+
+from memory_core.config import Settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 embedder, loaded once."""
+    from memory_core.embeddings import MiniLMEmbedder
+
+    return MiniLMEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_llm():
+    """The real bundled SmolLM2-135M model, loaded once."""
+    from memory_core.llm import LocalLLM
+
+    return LocalLLM(None, n_ctx=2048, n_threads=2, seed=42)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Default settings pointing at a fresh temporary data directory."""
+    return Settings(data_dir=str(tmp_path / "home"))
+
+
+@pytest.fixture
+def store(settings: Settings, embedder):
+    from memory_core.store import MemoryStore
+
+    return MemoryStore(settings, embedder)
