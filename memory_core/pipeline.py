@@ -15,6 +15,7 @@ re-enrichment. ``fast`` mode skips the model (links by similarity) for bulk impo
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,8 +28,9 @@ from .llm import LLM, Usage
 from .notes import Change, Note, clean_content, normalise_time, now_iso
 from .store import MemoryStore, Neighbour
 from .validation import (
+    ENRICH_EXAMPLE_ANSWER,
+    ENRICH_EXAMPLE_NOTE,
     ENRICH_SCHEMA,
-    MAX_TAGS,
     clean_context,
     clean_tags,
     fallback_enrichment,
@@ -39,11 +41,18 @@ MODES = ("full", "fast")
 Progress = Callable[[str], None]
 
 ENRICH_SYSTEM = (
-    "You organise a personal memory. For the note you are given, reply with JSON: "
-    '"keywords": 2-5 important words copied from the note; '
-    '"context": one sentence saying what the note is about; '
-    '"tags": 1-3 short lowercase category words.'
+    "You label notes for a personal memory. Reply with JSON only: keywords copied from the note, "
+    "one short sentence of context, and one to three lowercase tags."
 )
+
+
+def enrichment_messages(content: str) -> list[dict[str, str]]:
+    """The enrichment prompt: instructions plus one worked example (tiny models copy examples well,
+    and copy the wording of abstract instructions into their answer)."""
+    return [{"role": "system", "content": ENRICH_SYSTEM},
+            {"role": "user", "content": "Note:\n" + ENRICH_EXAMPLE_NOTE},
+            {"role": "assistant", "content": json.dumps(ENRICH_EXAMPLE_ANSWER)},
+            {"role": "user", "content": "Note:\n" + content}]
 DECIDE_SYSTEM = (
     "You maintain links between memory notes. You get a NEW note and some EXISTING notes, each with "
     "an id. Reply with JSON: \"links\": the existing notes truly related to the new note, each with its "
@@ -147,13 +156,15 @@ class MemoryPipeline:
         say("linking")
         neighbours = self.store.nearest(vec, self.settings.neighbours_k)
         decision = self._decide(note, neighbours, report) if mode == "full" else None
-        if decision is None:
+        link_actor = "linker"
+        if decision is None:  # fast mode, or the model's decision was unusable: link by similarity
             decision = {"links": self._similar_links(neighbours), "evolve": []}
+            link_actor = "system"
 
         with self.store.writing() as w:
             for target, reason in decision["links"]:
                 if w.exists(target):
-                    note.add_link(target, reason, by="linker" if mode == "full" else "system")
+                    note.add_link(target, reason, by=link_actor)
                     report.links.append(target)
             for nid, ctx, tags in decision["evolve"]:
                 if not w.exists(nid):
@@ -181,7 +192,7 @@ class MemoryPipeline:
     def _enrich(self, note: Note, report: WriteReport) -> None:
         content = note.content
         result = self.llm.structured(
-            [{"role": "system", "content": ENRICH_SYSTEM}, {"role": "user", "content": "Note:\n" + content}],
+            enrichment_messages(content),
             ENRICH_SCHEMA,
             validate=lambda data: validate_enrichment(data, content),
             fallback=lambda: fallback_enrichment(content),
@@ -223,13 +234,13 @@ class MemoryPipeline:
             "type": "object",
             "properties": {
                 "links": {"type": "array", "maxItems": k, "items": {
-                    "type": "object", "properties": {"id": id_schema, "reason": {"type": "string", "maxLength": 120}},
+                    "type": "object", "properties": {"id": id_schema, "reason": {"type": "string", "maxLength": 80}},
                     "required": ["id", "reason"]}},
                 "evolve": {"type": "array", "maxItems": k if self.settings.evolution else 0, "items": {
                     "type": "object", "properties": {
-                        "id": id_schema, "context": {"type": "string", "maxLength": 160},
-                        "tags": {"type": "array", "maxItems": MAX_TAGS,
-                                 "items": {"type": "string", "maxLength": 24}}},
+                        "id": id_schema, "context": {"type": "string", "maxLength": 120},
+                        "tags": {"type": "array", "maxItems": 3,
+                                 "items": {"type": "string", "pattern": "^[a-z]{3,15}$"}}},
                     "required": ["id", "context", "tags"]}},
             },
             "required": ["links", "evolve"],
@@ -364,7 +375,7 @@ class MemoryPipeline:
             report = WriteReport(note_id=note.id, mode="reenrich")
             content = note.content
             result = self.llm.structured(
-                [{"role": "system", "content": ENRICH_SYSTEM}, {"role": "user", "content": "Note:\n" + content}],
+                enrichment_messages(content),
                 ENRICH_SCHEMA, validate=lambda d, c=content: validate_enrichment(d, c),
                 fallback=lambda: {}, max_tokens=160)
             report.usage.add(result.usage)

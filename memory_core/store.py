@@ -169,7 +169,10 @@ class MemoryStore:
         self._lockfile_path = self.home / "memex.lock"
         self._generation_path = self.home / "generation"
         self._seen_generation = ""
+        self._collection_name = collection
         self._client, self._col = self._open(collection)
+        if self._written_elsewhere(self._read_generation()):
+            self._reset_chroma()  # this process may hold a Chroma cache from before that write
         self._notes: dict[str, Note] = {}
         self._vectors: dict[str, np.ndarray] = {}
         self.graph: nx.DiGraph = nx.DiGraph()
@@ -210,8 +213,42 @@ class MemoryStore:
             ) from exc
         return client, col
 
+    def _reset_chroma(self) -> None:
+        """Drop this process's cached Chroma system for our folder and open it afresh.
+
+        Chroma keeps one in-memory system (with its HNSW index) per folder and process. When another
+        process wrote to the folder, that cache is stale (queries miss the new vectors, reads fail
+        with "Error finding id"); a fresh system replays Chroma's write-ahead log from disk.
+        """
+        if self.settings.store_backend == "server":
+            return
+        with contextlib.suppress(Exception):
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            ident = self._client._identifier
+            self._client.close()
+            system = SharedSystemClient._identifier_to_system.pop(ident, None)
+            SharedSystemClient._identifier_to_refcount.pop(ident, None)
+            if system is not None:
+                system.stop()
+        self._client, self._col = self._open(self._collection_name)
+
+    def close(self) -> None:
+        """Release the Chroma client (the folder can then be opened by another process safely)."""
+        with contextlib.suppress(Exception):
+            self._client.close()
+
     def reload(self) -> None:
         """Read every note from Chroma and rebuild the derived views (graph, BM25, vectors)."""
+        try:
+            self._reload()
+        except StoreError:
+            if self.settings.store_backend == "server":
+                raise
+            self._reset_chroma()  # a stale in-process cache is the usual cause; a fresh read settles it
+            self._reload()
+
+    def _reload(self) -> None:
         with self._lock:
             notes: dict[str, Note] = {}
             vectors: dict[str, np.ndarray] = {}
@@ -244,10 +281,17 @@ class MemoryStore:
         except OSError:
             return ""
 
+    def _written_elsewhere(self, generation: str) -> bool:
+        return bool(generation) and generation.split(":", 1)[0] != str(os.getpid())
+
     def refresh(self) -> None:
-        """Reload if another process (e.g. the CLI beside the app) wrote since we last looked."""
-        if self._read_generation() != self._seen_generation:
-            self.reload()
+        """Reload if another writer (e.g. the CLI beside the app) wrote since we last looked."""
+        generation = self._read_generation()
+        if generation != self._seen_generation:
+            with self._lock:
+                if self._written_elsewhere(generation):
+                    self._reset_chroma()
+                self.reload()
 
     @contextlib.contextmanager
     def _process_lock(self) -> Iterator[None]:
@@ -285,9 +329,11 @@ class MemoryStore:
         raise NotFoundError(f"No note with id {prefix!r}.")
 
     def __len__(self) -> int:
+        self.refresh()
         return len(self._notes)
 
     def __contains__(self, note_id: str) -> bool:
+        self.refresh()
         return note_id in self._notes
 
     def all_notes(self) -> list[Note]:
@@ -456,7 +502,7 @@ class MemoryStore:
             return 1000
 
     def _bump_generation(self) -> None:
-        token = uuid.uuid4().hex
+        token = f"{os.getpid()}:{uuid.uuid4().hex}"
         tmp = self._generation_path.with_suffix(".tmp")
         tmp.write_text(token, encoding="utf-8")
         os.replace(tmp, self._generation_path)

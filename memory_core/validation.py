@@ -14,24 +14,30 @@ import re
 from collections import Counter
 from typing import Any
 
-from .lexical import STOPWORDS, TOKEN_RE
+from .lexical import STOPWORDS, TOKEN_RE, stem
 
 MAX_KEYWORDS = 6
 MAX_TAGS = 5
 MAX_CONTEXT_CHARS = 200
 TAG_RE = re.compile(r"^[a-z][a-z0-9]*(?:[- ][a-z0-9]+){0,2}$")
 
+# The grammar itself keeps the worst junk out: tags are one lowercase word, keywords one to three
+# plain words. (Measured on SmolLM2-135M: with free strings 3 of 20 answers had usable content;
+# with these patterns and a one-shot example, 18 of 20.)
 ENRICH_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "keywords": {"type": "array", "items": {"type": "string", "maxLength": 40},
-                     "minItems": 1, "maxItems": MAX_KEYWORDS},
+        "keywords": {"type": "array", "minItems": 1, "maxItems": MAX_KEYWORDS,
+                     "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9'-]{1,15}( [A-Za-z0-9'-]{1,15}){0,2}$"}},
         "context": {"type": "string", "maxLength": MAX_CONTEXT_CHARS},
-        "tags": {"type": "array", "items": {"type": "string", "maxLength": 24},
-                 "minItems": 1, "maxItems": MAX_TAGS},
+        "tags": {"type": "array", "minItems": 1, "maxItems": 3,
+                 "items": {"type": "string", "pattern": "^[a-z]{3,15}$"}},
     },
     "required": ["keywords", "context", "tags"],
 }
+ENRICH_EXAMPLE_NOTE = "Bought fresh bread and goat cheese at the farmers market on Sunday."
+ENRICH_EXAMPLE_ANSWER = {"keywords": ["bread", "goat cheese", "farmers market"],
+                         "context": "A Sunday shopping trip to the farmers market.", "tags": ["shopping", "food"]}
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,7 +72,7 @@ def clean_keywords(items: Any, content: str) -> tuple[list[str], list[str]]:
     problems: list[str] = []
     if not isinstance(items, list):
         return [], ["keywords is not a list"]
-    text_words = _words(content)
+    text_stems = {stem(w) for w in _words(content)}
     kept: list[str] = []
     for item in items:
         if not isinstance(item, str):
@@ -78,7 +84,7 @@ def clean_keywords(items: Any, content: str) -> tuple[list[str], list[str]]:
             problems.append(f"keyword {item!r} is empty or too long")
         elif all(w in STOPWORDS for w in words):
             problems.append(f"keyword {item!r} is a stopword")
-        elif not all(w in text_words for w in words):
+        elif not all(stem(w) in text_stems for w in words):
             problems.append(f"keyword {item!r} is not in the text")
         elif kw.lower() not in (k.lower() for k in kept):
             kept.append(kw)
@@ -122,6 +128,8 @@ def clean_context(value: Any) -> tuple[str, list[str]]:
     top = Counter(w.lower() for w in words).most_common(1)[0][1]
     if top > max(3, len(words) // 3):
         return "", ["context repeats one word"]
+    if text.lower() == ENRICH_EXAMPLE_ANSWER["context"].lower():
+        return "", ["context copies the prompt's example"]
     text = text[:MAX_CONTEXT_CHARS].rstrip()
     if text[-1] not in ".!?":
         text += "."
@@ -129,16 +137,21 @@ def clean_context(value: Any) -> tuple[str, list[str]]:
 
 
 def validate_enrichment(data: Any, content: str) -> tuple[dict[str, Any] | None, list[str]]:
-    """Accept when at least one keyword, one tag and a usable context survive the checks."""
+    """Accept when a keyword and a tag or a context survive the checks; fill a missing part from the text."""
     if not isinstance(data, dict):
         return None, ["answer is not a JSON object"]
     keywords, p1 = clean_keywords(data.get("keywords"), content)
     tags, p2 = clean_tags(data.get("tags"), content)
     context, p3 = clean_context(data.get("context"))
     problems = p1 + p2 + p3
-    if keywords and tags and context:
-        return {"keywords": keywords, "tags": tags, "context": context}, problems
-    return None, problems or ["nothing usable"]
+    if not keywords or not (tags or context):
+        return None, problems or ["nothing usable"]
+    if not (tags and context):
+        fill = fallback_enrichment(content)
+        missing = "tags" if not tags else "context"
+        problems.append(f"{missing} taken from the text instead")
+        tags, context = tags or fill["tags"], context or fill["context"]
+    return {"keywords": keywords, "tags": tags, "context": context}, problems
 
 
 def extract_keywords(content: str, n: int = 5) -> list[str]:

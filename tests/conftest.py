@@ -43,3 +43,18 @@ def store(settings: Settings, embedder):
     from memory_core.store import MemoryStore
 
     return MemoryStore(settings, embedder)
+
+
+@pytest.fixture
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder) -> Settings:
+    """Settings of a fresh MEMEX_HOME for AppTest runs of the pages, which use the session embedder.
+
+    Seed it with ``MemoryStore(app_home, embedder)`` before ``AppTest.run()``. The pages' store cache
+    (st.cache_resource) is keyed by the data dir, so every test gets its own store.
+    """
+    import memory_core.embeddings
+
+    home = tmp_path / "app-home"
+    monkeypatch.setenv("MEMEX_HOME", str(home))
+    monkeypatch.setattr(memory_core.embeddings, "get_embedder", lambda _settings: embedder)
+    return Settings(data_dir=str(home))

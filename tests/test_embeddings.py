@@ -1,0 +1,39 @@
+"""Real MiniLM embeddings: offline, 384-d, normalised, meaningful."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+@pytest.mark.real_model
+def test_embeddings_are_normalised_384d_and_meaningful(embedder) -> None:
+    vecs = embedder.embed(["A dog plays fetch in the park.", "A puppy chases a ball on the grass.",
+                           "The central bank raised interest rates.", ""])
+    assert vecs.shape == (4, 384) and vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vecs[:3], axis=1), 1.0, atol=1e-4)
+    assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.2
+    assert embedder.embed([]).shape == (0, 384)
+
+
+@pytest.mark.real_model
+def test_minilm_loads_with_the_network_cut_off() -> None:
+    """No hub call even when a network is up: every socket connection attempt fails the test."""
+    code = """
+import socket
+def refuse(*a, **k):
+    raise AssertionError("network access attempted")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+import os
+for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.pop(var, None)
+from memory_core.embeddings import MiniLMEmbedder
+print(MiniLMEmbedder().embed(["hello world"]).shape)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "(1, 384)" in out.stdout
