@@ -51,7 +51,7 @@ class MiniLMEmbedder:
 
     dim = 384
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 128) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -104,6 +104,34 @@ class GGUFEmbedder:
                 arr = np.asarray(vec, dtype=np.float32)
                 rows.append(arr.mean(axis=0) if arr.ndim == 2 else arr)
         return _normalise(np.vstack(rows))
+
+
+class LazyEmbedder:
+    """Loads the real embedder on first use: `memex show`, `stats`, `export` never need torch.
+
+    Why: importing sentence-transformers costs ~10 s of CPU; most CLI commands only read notes.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        self._settings = settings
+        self._real: Embedder | None = None
+
+    @property
+    def real(self) -> Embedder:
+        if self._real is None:
+            self._real = get_embedder(self._settings)
+        return self._real
+
+    @property
+    def name(self) -> str:
+        return self.real.name
+
+    @property
+    def dim(self) -> int:
+        return self.real.dim
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.real.embed(texts)
 
 
 _CACHE: dict[tuple[Any, ...], Any] = {}

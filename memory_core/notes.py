@@ -88,12 +88,18 @@ class Note:
         return [link.target for link in self.links]
 
     def text_for_embedding(self) -> str:
-        """What gets embedded: content plus the enrichment, as A-MEM does, so tags and context help recall."""
+        """What gets embedded: the content plus what the enrichment adds to it (A-MEM embeds both).
+
+        Keywords are words of the content by construction and a context copied from the content
+        says nothing new, so only new information is appended: shorter inputs embed faster.
+        """
         parts = [self.content]
-        if self.keywords:
-            parts.append("Keywords: " + ", ".join(self.keywords))
-        if self.context:
+        lowered = self.content.lower()
+        if self.context and self.context.rstrip(".").lower() not in lowered:
             parts.append("Context: " + self.context)
+        extra_keywords = [k for k in self.keywords if k.lower() not in lowered]
+        if extra_keywords:
+            parts.append("Keywords: " + ", ".join(extra_keywords))
         if self.tags:
             parts.append("Tags: " + ", ".join(self.tags))
         return "\n".join(parts)

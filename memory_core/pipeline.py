@@ -234,11 +234,11 @@ class MemoryPipeline:
             "type": "object",
             "properties": {
                 "links": {"type": "array", "maxItems": k, "items": {
-                    "type": "object", "properties": {"id": id_schema, "reason": {"type": "string", "maxLength": 80}},
+                    "type": "object", "properties": {"id": id_schema, "reason": {"type": "string"}},
                     "required": ["id", "reason"]}},
                 "evolve": {"type": "array", "maxItems": k if self.settings.evolution else 0, "items": {
                     "type": "object", "properties": {
-                        "id": id_schema, "context": {"type": "string", "maxLength": 120},
+                        "id": id_schema, "context": {"type": "string"},
                         "tags": {"type": "array", "maxItems": 3,
                                  "items": {"type": "string", "pattern": "^[a-z]{3,15}$"}}},
                     "required": ["id", "context", "tags"]}},

@@ -614,7 +614,7 @@ def _lexical_text(note: Note) -> str:
 def open_store(settings: Any, embedder: Any | None = None) -> MemoryStore:
     """The usual way in: the store for these settings with the configured embedder."""
     if embedder is None:
-        from .embeddings import get_embedder
+        from .embeddings import LazyEmbedder
 
-        embedder = get_embedder(settings)
+        embedder = LazyEmbedder(settings)
     return MemoryStore(settings, embedder)
