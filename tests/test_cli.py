@@ -105,3 +105,23 @@ def test_settings_validation_and_broken_settings_file(tmp_path: Path) -> None:
 def test_memex_home_env_is_the_default(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MEMEX_HOME", str(tmp_path / "envhome"))
     assert load_settings().home == tmp_path / "envhome"
+
+
+def test_doctor_reports_a_wrong_model_path_and_exits_non_zero(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    Settings(data_dir=str(home), model_path=str(tmp_path / "gone.gguf")).save()
+    out = memex("doctor", "--quick", home=home)
+    assert out.returncode == 1
+    assert "Model file not found" in out.stdout and "gone.gguf" in out.stdout and "Traceback" not in out.stdout + out.stderr
+
+
+@pytest.mark.real_model
+def test_doctor_loads_both_models_and_times_them(tmp_path: Path) -> None:
+    out = memex("doctor", "--json", home=tmp_path / "home")
+    assert out.returncode == 0, out.stdout[-2000:]
+    report = json.loads(out.stdout)
+    checks = {c["check"]: c for c in report["checks"]}
+    assert report["ok"] and all(c["ok"] for c in checks.values())
+    assert "tok/s" in checks["generate a few tokens"]["detail"]
+    assert "dimension 384" in checks["embed one sentence"]["detail"]
+    assert "+cu" not in report["packages"]["torch"]
