@@ -346,9 +346,10 @@ class MemoryPipeline:
         threshold = self.settings.fast_link_threshold
         k = self.settings.neighbours_k
         # Links: to earlier notes in the store (Chroma) and earlier notes of this batch (numpy).
+        store_has_notes = len(self.store) > 0
         for j, note in enumerate(notes):
             candidates: list[tuple[float, str]] = []
-            if len(self.store):
+            if store_has_notes:
                 for nb in self.store.nearest(vecs[j], k):
                     candidates.append((nb.similarity, nb.note.id))
             if j:

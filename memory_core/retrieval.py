@@ -112,7 +112,7 @@ class HybridRetriever(Retriever):
 
     def _expand(self, top: list[Hit], hits: dict[str, Hit], notes: dict[str, Note]) -> list[Hit]:
         """Add the notes linked to (or from) each top hit, scored at link_weight x the parent's score."""
-        graph = self.store.graph
+        graph = self.store.graph_snapshot()
         weight = self.settings.link_weight
         extra: dict[str, Hit] = {}
         for hit in top:

@@ -176,6 +176,7 @@ class MemoryStore:
         self._notes: dict[str, Note] = {}
         self._vectors: dict[str, np.ndarray] = {}
         self.graph: nx.DiGraph = nx.DiGraph()
+        self._graph_copy: nx.DiGraph | None = None
         self.lexical = BM25Index()
         self.reload()
 
@@ -269,6 +270,7 @@ class MemoryStore:
             self._notes = notes
             self._vectors = vectors
             self.graph = build_graph(notes)
+            self._graph_copy = None
             self.lexical = BM25Index()
             for note in notes.values():
                 self.lexical.upsert(note.id, _lexical_text(note))
@@ -342,11 +344,28 @@ class MemoryStore:
             self.refresh()
             return sorted((copy.deepcopy(n) for n in self._notes.values()), key=lambda n: (n.timestamp, n.id))
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Hold this to read ``graph`` while a background writer may commit (pages use graph_snapshot())."""
+        return self._lock
+
     def notes_view(self) -> dict[str, Note]:
-        """The live notes by id, read-only by contract: for pages and benchmarks that must not copy 10k notes."""
+        """A snapshot dict of the notes by id, without copying the notes (read-only by contract).
+
+        Safe to iterate while a background writer commits: commits replace Note objects in the
+        live dict, they never change one in place, so the snapshot stays consistent.
+        """
         with self._lock:
             self.refresh()
-            return self._notes
+            return dict(self._notes)
+
+    def graph_snapshot(self) -> nx.DiGraph:
+        """A copy of the link graph, reused until a commit changes a link or a note set."""
+        with self._lock:
+            self.refresh()
+            if self._graph_copy is None:
+                self._graph_copy = self.graph.copy()
+            return self._graph_copy
 
     def vector(self, note_id: str) -> np.ndarray:
         return self._vectors[note_id]
@@ -408,7 +427,7 @@ class MemoryStore:
                 for t in n.tags:
                     tags[t] = tags.get(t, 0) + 1
                 sources[n.source] = sources.get(n.source, 0) + 1
-                evolutions += sum(1 for c in n.history if c.by == "evolver")
+                evolutions += sum(1 for c in n.history if c.by == "evolver" and c.field != "evolution")
             disk = 0
             if self.settings.store_backend != "server":
                 for root, _dirs, files in os.walk(self.home / "chroma"):
@@ -475,6 +494,8 @@ class MemoryStore:
                 self.reload()
                 raise StoreError(f"Deleting from the store failed: {type(exc).__name__}: {exc}") from exc
         # Disk is done; update the derived views in memory.
+        if batch.deletes or any(n.id not in self._notes or n.links != self._notes[n.id].links for n in notes):
+            self._graph_copy = None
         for n in notes:
             old = self._notes.get(n.id)
             self._notes[n.id] = n
@@ -601,7 +622,7 @@ class MemoryStore:
                 with contextlib.suppress(Exception):
                     events.append((parse_time(link.created), note.id, "link"))
             for change in note.history:
-                if change.by == "evolver":
+                if change.by == "evolver" and change.field != "evolution":  # not the decision record
                     with contextlib.suppress(Exception):
                         events.append((parse_time(change.at), note.id, "evolution"))
         return sorted(events)

@@ -1,0 +1,328 @@
+"""Insights page: what the memory holds and how it grew, and the latest benchmark figures.
+
+Why it is built this way:
+- Everything is computed from the store's live view on each run (no copies of 10,000 notes): counts,
+  ``store.timeline()`` for links and evolutions, the link graph's degrees, ``store.stats()``.
+- The embedding map projects the stored MiniLM vectors to 2-D with PCA (numpy SVD: no extra
+  dependency, deterministic). Above the point limit (default 3,000) it draws a random sample with a
+  fixed seed and says so, so the page stays quick at 10,000 notes.
+- Plotly reads its text (hover, ticks, legends) as a small HTML-like markup, so every string that
+  comes from a note (content, tags) is passed through ``html.escape`` first: "<b>" in a note shows
+  as "<b>", never as bold, and nothing in a note can make a link or a tag.
+- Benchmark results are read from ``<data dir>/bench/<name>-latest.json`` (``memex bench NAME``);
+  LoCoMo's recall@k is plotted per retriever and per question category.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from memory_core.benchmarks import load_results
+from memory_core.notes import Note
+from pages.common import md_escape, open_store_or_stop, settings
+
+MAP_POINTS = 3000
+MAP_SEED = 0
+TOP_TAGS = 20
+MAP_COLOURS = 10
+HOVER_CHARS = 200
+BENCHMARKS = ("locomo", "store", "llm", "chat", "ui")
+
+
+def esc(text: Any) -> str:
+    """Text for plotly: escaped, so plotly's markup never applies to note text."""
+    return html.escape(str(text), quote=False)
+
+
+def hover(note: Note) -> str:
+    text = note.content if len(note.content) <= HOVER_CHARS else note.content[:HOVER_CHARS] + " …"
+    return "<br>".join(esc(line) for line in text.splitlines()[:6]) or esc(note.title)
+
+
+def period_of(times: pd.Series) -> tuple[str, str]:
+    """A bucket size that gives a readable number of bars for the span of the data."""
+    span = (times.max() - times.min()).days if len(times) else 0
+    if span <= 90:
+        return "D", "day"
+    if span <= 3 * 365:
+        return "W", "week"
+    return "M", "month"
+
+
+def bucket(times: pd.Series, freq: str) -> pd.Series:
+    naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return naive.dt.to_period(freq).dt.start_time
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    st.plotly_chart(fig, key=key, width="stretch")
+
+
+# ---- store size ------------------------------------------------------------------------------------
+def show_size(stats: dict[str, Any]) -> None:
+    st.subheader("Store size")
+    cols = [*st.columns(4), *st.columns(4)]
+    cols[0].metric("Notes", f"{stats['notes']:,}")
+    cols[1].metric("Links", f"{stats['links']:,}")
+    cols[2].metric("Tags", f"{stats['tags']:,}")
+    cols[3].metric("Evolutions", f"{stats['evolutions']:,}", help="changes the evolver made to older notes")
+    cols[4].metric("Unlinked notes", f"{stats['isolated']:,}")
+    cols[5].metric("To re-enrich", f"{stats['needs_enrichment']:,}")
+    cols[6].metric("On disk", f"{stats['disk_bytes'] / 1e6:.1f} MB" if stats.get("backend") != "server" else "server")
+    if stats.get("sources"):
+        st.caption("By source: " + ", ".join(f"{md_escape(k)} {v:,}" for k, v in sorted(stats["sources"].items()))
+                   + f" · data directory {md_escape(stats['data_dir'])}")
+
+
+# ---- growth ------------------------------------------------------------------------------------------
+def show_growth(store: Any) -> None:
+    events = store.timeline()
+    if not events:
+        return
+    df = pd.DataFrame(events, columns=["time", "note", "kind"])
+    df["time"] = pd.to_datetime(df["time"], utc=True)
+    freq, unit = period_of(df["time"])
+    df["period"] = bucket(df["time"], freq)
+    c1, c2 = st.columns(2)
+    with c1:
+        created = df[df["kind"] == "created"].groupby("period").size().rename("notes").reset_index()
+        created["total"] = created["notes"].cumsum()
+        fig = go.Figure()
+        fig.add_bar(x=created["period"], y=created["notes"], name=f"new per {unit}")
+        fig.add_scatter(x=created["period"], y=created["total"], name="total", yaxis="y2", mode="lines")
+        fig.update_layout(title=f"Notes over time (by the note's own time, per {unit})",
+                          yaxis={"title": "new notes"},
+                          yaxis2={"title": "total", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+                          legend={"orientation": "h", "y": -0.2})
+        chart(fig, "ins_notes_time")
+    with c2:
+        changes = df[df["kind"] != "created"].groupby(["period", "kind"]).size().rename("count").reset_index()
+        if changes.empty:
+            st.info("No links or evolutions yet.")
+        else:
+            fig = px.bar(changes, x="period", y="count", color="kind", barmode="group",
+                         title=f"Links and evolutions over time (per {unit})",
+                         labels={"period": "", "count": "events", "kind": ""},
+                         color_discrete_map={"link": "#2b6cb0", "evolution": "#dd6b20"})
+            fig.update_layout(legend={"orientation": "h", "y": -0.2})
+            chart(fig, "ins_changes_time")
+
+
+def show_tags_and_degrees(store: Any, notes: dict[str, Note]) -> None:
+    c1, c2 = st.columns(2)
+    with c1:
+        counts = Counter(t for n in notes.values() for t in dict.fromkeys(n.tags)).most_common(TOP_TAGS)
+        if counts:
+            df = pd.DataFrame([(esc(t), c) for t, c in counts], columns=["tag", "notes"])
+            fig = px.bar(df.iloc[::-1], x="notes", y="tag", orientation="h", title=f"Top {len(df)} tags")
+            fig.update_layout(yaxis={"title": ""})
+            chart(fig, "ins_tags")
+        else:
+            st.info("No tags yet.")
+    with c2:
+        degrees = Counter(d for _n, d in store.graph_snapshot().degree())
+        df = pd.DataFrame(sorted(degrees.items()), columns=["links", "notes"])
+        fig = px.bar(df, x="links", y="notes", title="Degree distribution (links per note, in + out)",
+                     log_y=bool(len(df) and df["notes"].max() > 50 * max(1, df["notes"].min())))
+        chart(fig, "ins_degrees")
+
+
+# ---- embedding map -----------------------------------------------------------------------------------
+def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first two principal components of the rows, and the share of variance each explains.
+
+    Eigen-decomposition of the 384x384 covariance (not an SVD of the n x 384 data): same components,
+    a fraction of the time for thousands of points.
+    """
+    centred = vectors - vectors.mean(axis=0, keepdims=True)
+    if len(centred) < 2:
+        return np.zeros((len(centred), 2)), np.zeros(2)
+    values, vecs = np.linalg.eigh(centred.T @ centred)
+    top = np.argsort(values)[::-1][:2]
+    comps = vecs[:, top]
+    comps *= np.where(comps[np.abs(comps).argmax(axis=0), [0, 1]] < 0, -1.0, 1.0)  # a fixed sign
+    total = values.clip(min=0).sum()
+    share = values[top].clip(min=0) / total if total else np.zeros(2)
+    return centred @ comps, share
+
+
+def show_map(store: Any, notes: dict[str, Note]) -> None:
+    st.subheader("Embedding map")
+    limit = st.slider("Points on the map", 100, 10_000, MAP_POINTS, step=100, key="ins_map_points",
+                      help="Above this many notes a random sample (fixed seed) is drawn.")
+    ids = sorted(notes)
+    if len(ids) < 3:
+        st.info("The map needs at least three notes.")
+        return
+    total = len(ids)
+    if total > limit:
+        rng = np.random.default_rng(MAP_SEED)
+        ids = sorted(rng.choice(ids, size=limit, replace=False).tolist())
+    vectors = store.vectors(ids).astype(np.float64)
+    coords, share = pca_2d(vectors)
+    tag_counts = Counter(t for i in ids for t in dict.fromkeys(notes[i].tags))
+    top = [t for t, _ in tag_counts.most_common(MAP_COLOURS)]
+    rank = {t: k for k, t in enumerate(top)}
+
+    def colour_of(note: Note) -> str:
+        known = [t for t in note.tags if t in rank]
+        if known:
+            return esc(min(known, key=rank.__getitem__))
+        return "(other tags)" if note.tags else "(no tags)"
+
+    df = pd.DataFrame({
+        "x": coords[:, 0], "y": coords[:, 1],
+        "tag": [colour_of(notes[i]) for i in ids],
+        "text": [hover(notes[i]) for i in ids],
+        "tags": [esc(", ".join(notes[i].tags)) or "(no tags)" for i in ids],
+        "id": [i[:8] for i in ids],
+    })
+    order = [esc(t) for t in top] + ["(other tags)", "(no tags)"]
+    fig = px.scatter(df, x="x", y="y", color="tag", custom_data=["text", "tags", "id"],
+                     category_orders={"tag": order}, title="Notes by meaning (PCA of MiniLM embeddings)",
+                     labels={"x": f"PC1 ({share[0]:.0%} of variance)", "y": f"PC2 ({share[1]:.0%})", "tag": ""})
+    fig.update_traces(marker={"size": 6, "opacity": 0.75},
+                      hovertemplate="%{customdata[0]}<br><i>%{customdata[1]}</i> · %{customdata[2]}<extra></extra>")
+    chart(fig, "ins_map")
+    if total > len(ids):
+        st.caption(f"Showing {len(ids):,} of {total:,} notes: a random sample (seed {MAP_SEED}); "
+                   "colours are the ten most used tags among them.")
+    else:
+        st.caption(f"Showing all {total:,} notes; colours are the ten most used tags.")
+
+
+# ---- benchmarks --------------------------------------------------------------------------------------
+def show_benchmarks(home: Any) -> None:
+    st.subheader("Latest benchmark results")
+    found = {name: res for name in BENCHMARKS if (res := load_results(home, name))}
+    if not found:
+        st.info("No benchmark results yet. Run `memex bench locomo FILE`, `memex bench store`, "
+                "`memex bench llm`, `memex bench chat` or `memex bench ui`; their latest figures show here.")
+        return
+    for name, res in found.items():
+        with st.expander(f"{name} · ran {res.get('ran', '?')}", expanded=name == "locomo"):
+            try:
+                {"locomo": show_locomo, "ui": show_ui, "llm": show_llm}.get(name, show_generic)(res)
+            except Exception as exc:  # noqa: BLE001 - a results file of another version must not break the page
+                st.warning(f"These {name} results could not be plotted ({type(exc).__name__}: {exc}).")
+            st.json({k: v for k, v in res.items() if k != "questions"}, expanded=False)
+
+
+def show_locomo(res: dict[str, Any]) -> None:
+    from memory_core.locomo import qa_rows, recall_rows
+
+    rows = recall_rows(res)
+    if not rows:
+        st.info("These LoCoMo results hold no retrieval figures.")
+        return
+    parse = res.get("parse", {})
+    about = [f"file {res['file']}"] if res.get("file") else []
+    about += [f"mode {res.get('mode', '?')}",
+              f"{parse.get('samples', '?')} conversation(s), {parse.get('questions', '?')} questions",
+              f"{res.get('seconds', 0):.0f}s"]
+    st.caption(md_escape(" · ".join(about)))
+    df = pd.DataFrame(rows)
+    df["retriever"] = df["retriever"].map(esc)
+    df["category"] = df["category"].map(esc)
+    measure = st.radio("Recall", ["recall_any", "recall_all"], horizontal=True, key="ins_locomo_measure",
+                       format_func=lambda m: {"recall_any": "any evidence turn retrieved",
+                                              "recall_all": "every evidence turn retrieved"}[m])
+    c1, c2 = st.columns(2)
+    with c1:
+        overall = df[df["category_id"] == 0]
+        fig = px.line(overall, x="k", y=measure, color="retriever", markers=True, range_y=[0, 1],
+                      title="Evidence recall@k, all questions", labels={measure: "recall", "k": "k"})
+        fig.update_xaxes(type="category")
+        chart(fig, "ins_locomo_k")
+    with c2:
+        ks = sorted(df["k"].unique())
+        k = 10 if 10 in ks else ks[len(ks) // 2]
+        per = df[(df["category_id"] != 0) & (df["k"] == k)]
+        fig = px.bar(per, x="category", y=measure, color="retriever", barmode="group", range_y=[0, 1],
+                     title=f"Recall@{k} per question category", labels={measure: "recall", "category": ""},
+                     hover_data=["n", "mrr"])
+        chart(fig, "ins_locomo_cat")
+    lat = {name: b.get("latency_ms", {}) for name, b in res.get("retrieval", {}).items()}
+    if lat:
+        st.caption("Search latency p50/p95: " + ", ".join(
+            f"{md_escape(n)} {v.get('p50', 0):.1f}/{v.get('p95', 0):.1f} ms" for n, v in lat.items()))
+    qa = qa_rows(res)
+    if qa:
+        qdf = pd.DataFrame(qa)
+        qdf["category"] = qdf["category"].map(esc)
+        fig = px.bar(qdf.melt(id_vars=["category"], value_vars=["f1", "bleu1"], var_name="metric"),
+                     x="category", y="value", color="metric", barmode="group", range_y=[0, 1],
+                     title="Answer quality (token F1, BLEU-1) per category")
+        chart(fig, "ins_locomo_qa")
+
+
+def show_ui(res: dict[str, Any]) -> None:
+    rows = res.get("rows", [])
+    if not rows:
+        show_generic(res)
+        return
+    df = pd.DataFrame(rows)
+    df["size"] = df["notes"].map(lambda n: f"{n:,} notes")
+    fig = px.bar(df, x="page", y="seconds", color="size", barmode="group",
+                 title="Seconds per page (AppTest, first run after the store is open)")
+    chart(fig, "ins_ui")
+    prep = res.get("prepare", [])
+    if prep:
+        st.dataframe(pd.DataFrame(prep), hide_index=True)
+
+
+def show_llm(res: dict[str, Any]) -> None:
+    bare, memex = res.get("bare", {}), res.get("memex", {})
+    cols = st.columns(4)
+    cols[0].metric("tokens/s (memex)", f"{memex.get('tokens_per_s', 0):.1f}")
+    cols[1].metric("tokens/s (bare)", f"{bare.get('tokens_per_s', 0):.1f}")
+    cols[2].metric("first token", f"{memex.get('ttft_ms', 0):.0f} ms")
+    s = res.get("structured", {})
+    cols[3].metric("structured valid", f"{100 * s.get('valid_rate', 0):.0f}%")
+    st.caption(f"model {md_escape(str(res.get('model', '?')))}")
+
+
+def show_generic(res: dict[str, Any]) -> None:
+    """The numbers of a results file, flattened (for benchmarks without a dedicated chart)."""
+    rows: list[tuple[str, float]] = []
+
+    def walk(value: Any, path: str) -> None:
+        if len(rows) >= 60:
+            return
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k not in ("ran", "machine", "benchmark", "settings", "versions"):
+                    walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            rows.append((path, float(value)))
+
+    walk(res, "")
+    if rows:
+        st.dataframe(pd.DataFrame(rows, columns=["figure", "value"]), hide_index=True)
+    else:
+        st.caption("No figures in these results.")
+
+
+# ---- the page ----------------------------------------------------------------------------------------
+st.title("📊 Insights")
+s = settings()
+store = open_store_or_stop()
+notes = dict(store.notes_view())  # a snapshot: a background write cannot change it mid-run
+show_size(store.stats())
+if not notes:
+    st.info("The memory is empty: the charts appear once there are notes.")
+else:
+    show_growth(store)
+    show_tags_and_degrees(store, notes)
+    show_map(store, notes)
+show_benchmarks(s.home)
