@@ -61,6 +61,7 @@ class BM25Index:
         self._postings: dict[str, dict[str, int]] = defaultdict(dict)  # term -> {doc: tf}
         self._doc_terms: dict[str, Counter[str]] = {}
         self._doc_len: dict[str, int] = {}
+        self._order: dict[str, int] = {}  # first-insertion order: breaks score ties stably
         self._total_len = 0
 
     def __len__(self) -> int:
@@ -71,6 +72,7 @@ class BM25Index:
 
     def upsert(self, doc_id: str, text: str) -> None:
         self.remove(doc_id)
+        self._order.setdefault(doc_id, len(self._order))
         terms = Counter(tokenize(text))
         self._doc_terms[doc_id] = terms
         length = sum(terms.values())
@@ -111,5 +113,5 @@ class BM25Index:
                 norm = tf + self.k1 * (1 - self.b + self.b * self._doc_len[doc_id] / avg_len)
                 scores[doc_id] += idf * tf * (self.k1 + 1) / norm
                 matched[doc_id].append(term)
-        best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        best = sorted(scores.items(), key=lambda kv: (-kv[1], self._order.get(kv[0], 0)))[:k]
         return [(doc_id, score, matched[doc_id]) for doc_id, score in best]

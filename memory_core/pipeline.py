@@ -350,8 +350,8 @@ class MemoryPipeline:
         for j, note in enumerate(notes):
             candidates: list[tuple[float, str]] = []
             if store_has_notes:
-                for nb in self.store.nearest(vecs[j], k):
-                    candidates.append((nb.similarity, nb.note.id))
+                for nid, sim in self.store.nearest_ids(vecs[j], k):
+                    candidates.append((sim, nid))
             if j:
                 sims = vecs[:j] @ vecs[j]
                 for idx in np.argsort(-sims)[:k]:

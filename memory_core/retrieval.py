@@ -36,6 +36,11 @@ class Hit:
         return "lexical" if self.lexical else "dense"
 
 
+def _rank_key(hit: Hit) -> tuple[float, str, str]:
+    """Best score first; equal scores in time order (ids are random uuids: not a stable order)."""
+    return (-hit.score, hit.note.timestamp, hit.note.id)
+
+
 class Retriever:
     name = "base"
 
@@ -51,7 +56,7 @@ class Retriever:
         if not len(self.store) or n <= 0:
             return {}
         vec = self.store.embedder.embed([query])[0]
-        return {nb.note.id: nb.similarity for nb in self.store.nearest(vec, n)}
+        return dict(self.store.nearest_ids(vec, n))
 
     def _lexical(self, query: str, n: int) -> dict[str, tuple[float, list[str]]]:
         return {doc: (score, terms) for doc, score, terms in self.store.lexical.search(query, n)}
@@ -105,7 +110,7 @@ class HybridRetriever(Retriever):
             if nid in dense:
                 reasons.append(f"dense: similarity {dense[nid]:.2f}")
             hits[nid] = Hit(notes[nid], wl * lex + wd * den, reasons, lex, den, "", terms)
-        ranked = sorted(hits.values(), key=lambda h: (-h.score, h.note.id))
+        ranked = sorted(hits.values(), key=_rank_key)
         if self.expand_links:
             ranked = self._expand(ranked[:k], hits, notes)
         return ranked[:k]
@@ -136,7 +141,7 @@ class HybridRetriever(Retriever):
         for nid, hit in extra.items():
             if nid not in merged or merged[nid].score < hit.score:
                 merged[nid] = hit
-        return sorted(merged.values(), key=lambda h: (-h.score, h.note.id))
+        return sorted(merged.values(), key=_rank_key)
 
 
 class HybridLinksRetriever(HybridRetriever):

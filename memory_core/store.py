@@ -398,8 +398,8 @@ class MemoryStore:
             out.append(note)
         return out
 
-    def nearest(self, embedding: np.ndarray, k: int, exclude: set[str] | None = None) -> list[Neighbour]:
-        """The k most similar notes by cosine similarity (Chroma's HNSW index)."""
+    def nearest_ids(self, embedding: np.ndarray, k: int, exclude: set[str] | None = None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the k most similar notes, from Chroma's HNSW index."""
         with self._lock:
             self.refresh()
             count = len(self._notes)
@@ -409,12 +409,14 @@ class MemoryStore:
             n = min(count, k + len(exclude))
             res = self._col.query(query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
                                   n_results=n, include=["distances"])
-            out = []
-            for nid, dist in zip(res["ids"][0], res["distances"][0]):
-                if nid in exclude or nid not in self._notes:
-                    continue
-                out.append(Neighbour(copy.deepcopy(self._notes[nid]), 1.0 - float(dist)))
+            out = [(nid, 1.0 - float(dist)) for nid, dist in zip(res["ids"][0], res["distances"][0])
+                   if nid not in exclude and nid in self._notes]
             return out[:k]
+
+    def nearest(self, embedding: np.ndarray, k: int, exclude: set[str] | None = None) -> list[Neighbour]:
+        """The k most similar notes (shared objects: read them; change copies from ``writing()``)."""
+        with self._lock:
+            return [Neighbour(self._notes[nid], sim) for nid, sim in self.nearest_ids(embedding, k, exclude)]
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -1,0 +1,251 @@
+"""Chat benchmark: first-token time and tokens/s of a reply with recall over 1k/10k notes vs the bare model.
+
+For each store size (synthetic but varied notes, ingested in fast mode with the real MiniLM into a
+temporary data directory) it measures:
+
+* the overhead of a chat turn before the model starts: recall (hybrid search with link expansion,
+  including the recall-count update it writes) plus prompt assembly (token counting and fitting),
+  p50/p95 over ``--turns`` messages;
+* a full reply through ``ChatSession`` (recall + prompt + ``llm.stream``): time to first token from
+  the moment the message is sent, and decode tokens/s after the first token;
+* the bare model (llama-cpp-python's own ``create_chat_completion`` on the same loaded model) on the
+  very same assembled prompt, same seed and sampling, so the difference is exactly our cost; and the
+  bare model on the message alone (no memory), which shows what the recalled notes add to the prompt.
+
+llama.cpp reuses the KV cache of a shared prompt prefix; every timed generation starts from a reset
+context so all sides pay for their whole prompt. On a shared or busy machine the figures move a lot:
+the load average is saved with the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import print_table, save_results
+
+MESSAGES = [
+    "Do you remember when Anna and I went hiking in the Alps?",
+    "What did we cook, was it lentil soup?",
+    "Who fixed the bike last time?",
+    "How is my piano practice going?",
+    "What did the doctor say at my last visit?",
+    "Tell me about the trip we planned to Lisbon.",
+    "Whose birthday did we celebrate at the beach?",
+    "Did I play chess with Omar recently?",
+    "What was that documentary about octopuses?",
+    "What did Tom and Carla say about the budget at the office?",
+    "Where did I buy new boots?",
+    "How is the vegetable patch in the garden doing?",
+    "What was my 10k race time?",
+    "What did we see at the museum in Kyoto?",
+    "Who did I argue about politics with?",
+    "Was it raining at the lake?",
+]
+HISTORY = [
+    {"role": "user", "content": "Hi! I want to talk about last month."},
+    {"role": "assistant", "content": "Sure, what would you like to remember about last month?"},
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated store sizes (default 1000,10000)")
+    parser.add_argument("--turns", type=int, default=24, help="messages timed for the recall+prompt overhead")
+    parser.add_argument("--runs", type=int, default=3, help="replies timed per size and side (median reported)")
+    parser.add_argument("--max-tokens", type=int, default=96, help="reply length cap")
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+
+
+def _timed(pieces: Any, started: float) -> dict[str, float]:
+    """Consume a stream of text pieces: tokens, time to first piece and decode speed after it."""
+    first = None
+    n = 0
+    for _piece in pieces:
+        if first is None:
+            first = time.perf_counter()
+        n += 1
+    end = time.perf_counter()
+    first = first or end
+    decode = end - first
+    return {"tokens": n, "ttft_ms": 1000 * (first - started),
+            "decode_tokens_per_s": (n - 1) / decode if n > 1 and decode > 0 else 0.0,
+            "total_s": end - started}
+
+
+def _bare(llama: Any, messages: list[dict[str, str]], max_tokens: int, temperature: float, seed: int) -> dict[str, float]:
+    from ..llm import REPEAT_PENALTY
+
+    llama.reset()
+    started = time.perf_counter()
+    chunks = llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
+                                          repeat_penalty=REPEAT_PENALTY, seed=seed, stream=True)
+    pieces = (c["choices"][0]["delta"]["content"] for c in chunks if c["choices"][0].get("delta", {}).get("content"))
+    return _timed(pieces, started)
+
+
+def _median(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in rows) for key in rows[0]} if rows else {}
+
+
+def measure(settings: Any, sizes: list[int], turns: int = 24, runs: int = 3, max_tokens: int = 96,
+            say: Any = print) -> dict[str, Any]:
+    """Every figure of the benchmark as a dict (also used by ``memex bench all``)."""
+    from ..agent import ChatSession, ConversationStore, MemoryWriter
+    from ..embeddings import get_embedder
+    from ..llm import get_llm
+    from ..pipeline import MemoryPipeline, NewItem
+    from ..store import MemoryStore
+    from .store import synthetic_texts
+
+    sizes = sorted({int(x) for x in sizes if int(x) > 0})
+    if not sizes:
+        from ..errors import InputError
+
+        raise InputError("Give at least one store size, e.g. --sizes 1000,10000.")
+    started_all = time.perf_counter()
+    load_started = time.perf_counter()
+    llm = get_llm(settings)
+    load_seconds = time.perf_counter() - load_started
+    llama = getattr(llm, "llama", None)  # None for a server backend: no bare comparison then
+    temperature = float(settings.temperature)
+    results: dict[str, Any] = {
+        "model": llm.name, "backend": settings.llm_backend, "threads": settings.threads, "n_ctx": llm.n_ctx,
+        "max_tokens": max_tokens, "temperature": temperature, "recall_k": settings.recall_k,
+        "runs": runs, "turns": turns, "load_seconds": load_seconds, "sizes": {},
+        "load_average_before": os.getloadavg()[0],
+    }
+    texts = synthetic_texts(max(sizes))
+    writer = MemoryWriter()  # never used (remember is off), kept apart from the app's writer
+    with tempfile.TemporaryDirectory(prefix="memex-bench-chat-") as tmp:
+        s = settings.replace(data_dir=str(Path(tmp) / "home"), remember_chat=False)
+        store = MemoryStore(s, get_embedder(s))
+        pipe = MemoryPipeline(store, s, llm=None)
+        session = ChatSession(store, s, llm, ConversationStore(s.home), writer)
+        done = 0
+        ingest_seconds = 0.0
+        for size in sizes:
+            say(f"chat bench: ingesting notes {done + 1}..{size} (fast mode)")
+            t0 = time.perf_counter()
+            pipe.add_many([NewItem(content=c, timestamp=t) for c, t in texts[done:size]], mode="fast", batch_size=512)
+            ingest_seconds += time.perf_counter() - t0
+            done = size
+            say(f"chat bench: {len(store)} notes; timing recall + prompt over {turns} messages")
+            session.prepare(MESSAGES[0], HISTORY, k=s.recall_k, max_tokens=max_tokens)  # warm-up
+            recall_ms, prompt_ms, total_ms, prompt_tokens, notes_in = [], [], [], [], []
+            for i in range(max(1, turns)):
+                message = MESSAGES[i % len(MESSAGES)] + ("" if i < len(MESSAGES) else f" ({i})")
+                t0 = time.perf_counter()
+                recalled, plan, recall_s, _err = session.prepare(message, HISTORY, k=s.recall_k,
+                                                                 max_tokens=max_tokens)
+                total_ms.append(1000 * (time.perf_counter() - t0))
+                recall_ms.append(1000 * recall_s)
+                prompt_ms.append(1000 * plan.seconds)
+                prompt_tokens.append(plan.prompt_tokens)
+                notes_in.append(len(plan.notes_used))
+            block: dict[str, Any] = {
+                "notes": len(store), "links": store.graph.number_of_edges(),
+                "ingest_seconds_total": ingest_seconds,
+                "overhead_ms": {name: {"p50": pct(v, 0.5), "p95": pct(v, 0.95)}
+                                for name, v in (("recall", recall_ms), ("prompt", prompt_ms), ("total", total_ms))},
+                "prompt_tokens_median": statistics.median(prompt_tokens),
+                "notes_in_prompt_median": statistics.median(notes_in),
+            }
+            say(f"chat bench: {runs} replies with memory" + (" and on the bare model" if llama else ""))
+            memex_rows, bare_rows, plain_rows = [], [], []
+            for r in range(max(1, runs)):
+                message = MESSAGES[(3 * r + 1) % len(MESSAGES)]
+                if llama is not None:
+                    llama.reset()
+                t0 = time.perf_counter()
+                reply = session.reply(None, message, temperature=temperature, max_tokens=max_tokens, remember=False)
+                row = _timed(reply.pieces(), t0)
+                row["prompt_tokens"] = reply.plan.prompt_tokens
+                memex_rows.append(row)
+                if llama is not None:
+                    bare = _bare(llama, reply.plan.messages, reply.plan.reply_tokens, temperature, settings.seed)
+                    bare["prompt_tokens"] = reply.plan.prompt_tokens
+                    bare_rows.append(bare)
+                    plain_msgs = [{"role": "user", "content": message}]
+                    plain = _bare(llama, plain_msgs, reply.plan.reply_tokens, temperature, settings.seed)
+                    plain["prompt_tokens"] = llm.count_tokens(message) + 6
+                    plain_rows.append(plain)
+            block["reply_with_memory"] = _median(memex_rows)
+            if bare_rows:
+                block["bare_same_prompt"] = _median(bare_rows)
+                block["bare_no_memory"] = _median(plain_rows)
+                m, b = block["reply_with_memory"], block["bare_same_prompt"]
+                block["ttft_added_ms"] = m["ttft_ms"] - b["ttft_ms"]
+                block["decode_speed_ratio"] = m["decode_tokens_per_s"] / b["decode_tokens_per_s"] \
+                    if b["decode_tokens_per_s"] else 0.0
+            results["sizes"][str(size)] = block
+        store.close()
+    writer.stop()
+    results["seconds"] = time.perf_counter() - started_all
+    results["load_average_after"] = os.getloadavg()[0]
+    return results
+
+
+def figures(results: dict[str, Any]) -> dict[str, Any]:
+    """Headline figures for ``memex bench all``: the largest size measured."""
+    sizes = results.get("sizes") or {}
+    if not sizes:
+        return {}
+    size, block = max(sizes.items(), key=lambda kv: int(kv[0]))
+    out = {f"overhead p50 ms @{size}": block["overhead_ms"]["total"]["p50"],
+           "ttft ms": block["reply_with_memory"]["ttft_ms"],
+           "tokens/s": block["reply_with_memory"]["decode_tokens_per_s"]}
+    if "bare_same_prompt" in block:
+        out["bare tokens/s"] = block["bare_same_prompt"]["decode_tokens_per_s"]
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..config import load_settings
+
+    settings = load_settings(args.data_dir)
+    sizes = [int(x) for x in str(args.sizes).split(",") if x.strip()]
+    res = measure(settings, sizes, turns=args.turns, runs=args.runs, max_tokens=args.max_tokens,
+                  say=lambda text: print(text, file=sys.stderr, flush=True))
+    print(f"model {res['model']} ({res['backend']}), {res['threads']} threads, n_ctx {res['n_ctx']}, "
+          f"recall k {res['recall_k']}, max tokens {res['max_tokens']}; load average "
+          f"{res['load_average_before']:.1f} -> {res['load_average_after']:.1f}")
+    rows = []
+    for size, b in res["sizes"].items():
+        o = b["overhead_ms"]
+        rows.append([size, f"{o['recall']['p50']:.1f}/{o['recall']['p95']:.1f}",
+                     f"{o['prompt']['p50']:.1f}/{o['prompt']['p95']:.1f}",
+                     f"{o['total']['p50']:.1f}/{o['total']['p95']:.1f}", b["prompt_tokens_median"],
+                     b["notes_in_prompt_median"]])
+    print("\nRecall + prompt assembly before the model starts (ms, p50/p95)")
+    print_table(["notes", "recall", "prompt", "total", "prompt tokens", "notes in prompt"], rows)
+    rows = []
+    for size, b in res["sizes"].items():
+        for label, key in (("with memory (ChatSession)", "reply_with_memory"),
+                           ("bare llama, same prompt", "bare_same_prompt"),
+                           ("bare llama, message only", "bare_no_memory")):
+            if key in b:
+                r = b[key]
+                rows.append([size, label, r["prompt_tokens"], r["tokens"], r["ttft_ms"], r["decode_tokens_per_s"]])
+    print("\nReplies (medians)")
+    print_table(["notes", "path", "prompt tokens", "tokens", "first token ms", "tokens/s"], rows)
+    for size, b in res["sizes"].items():
+        if "ttft_added_ms" in b:
+            print(f"@{size}: memory adds {b['ttft_added_ms']:.0f} ms before the first token versus the bare model "
+                  f"on the same prompt; decode speed ratio {b['decode_speed_ratio']:.3f}")
+    print(f"saved {save_results(settings.home, 'chat', res)}")
+    if args.json:
+        import json
+
+        print(json.dumps(res, indent=2))
+    return 0
