@@ -368,10 +368,14 @@ class MemoryStore:
             return self._graph_copy
 
     def vector(self, note_id: str) -> np.ndarray:
-        return self._vectors[note_id]
+        with self._lock:
+            self.refresh()
+            return self._vectors[note_id]
 
     def vectors(self, ids: list[str]) -> np.ndarray:
-        return np.vstack([self._vectors[i] for i in ids]) if ids else np.zeros((0, 0), dtype=np.float32)
+        with self._lock:
+            self.refresh()
+            return np.vstack([self._vectors[i] for i in ids]) if ids else np.zeros((0, 0), dtype=np.float32)
 
     def filter(self, *, tag: str | None = None, source: str | None = None, text: str | None = None,
                since: str | None = None, until: str | None = None,
@@ -381,7 +385,7 @@ class MemoryStore:
         hi = parse_time(until) if until else None
         needle = text.lower() if text else None
         out = []
-        for note in self.all_notes():
+        for note in sorted(self.notes_view().values(), key=lambda n: (n.timestamp, n.id)):
             if tag and tag.lower() not in (t.lower() for t in note.tags):
                 continue
             if source and note.source != source:
@@ -395,7 +399,7 @@ class MemoryStore:
                 ts = parse_time(note.timestamp)
                 if (lo and ts < lo) or (hi and ts > hi):
                     continue
-            out.append(note)
+            out.append(copy.deepcopy(note))
         return out
 
     def nearest_ids(self, embedding: np.ndarray, k: int, exclude: set[str] | None = None) -> list[tuple[str, float]]:

@@ -76,7 +76,7 @@ def note_markdown(note: Note, stems: dict[str, str], titles: dict[str, str]) -> 
     links = [link for link in note.links if link.target in stems]
     front: dict[str, Any] = {
         "id": note.id,
-        "aliases": [note.title],
+        "aliases": [link_text(note.title)],  # no [ ] | : Obsidian would read [[...]] there as a link
         "timestamp": note.timestamp,
         "tags": [t for t in dict.fromkeys(obsidian_tag(x) for x in note.tags) if t],
         "keywords": list(note.keywords),

@@ -9,6 +9,6 @@ if [ "$(id -u)" = "0" ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO=
   exit 0
 fi
 echo ">>> Installing Debian's chromium for the browser test"
-$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
+$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null \
   && echo ">>> chromium installed: $(chromium --version 2>/dev/null)" \
   || echo "ensure-chromium: apt-get install chromium failed; the browser test will skip."

@@ -1,0 +1,108 @@
+"""Search page: ask the memory what it holds, and see *why* each note came back.
+
+The search runs on every page run against the store as it is now (no caching), so an edit made
+on another page or by the chat's background writer shows at once. A note counts as "recalled"
+(last_accessed, retrieval_count) only when a query is submitted, not on every rerun of the page.
+Note text is shown through ``md_escape``/``highlight_md``: it is never interpreted as HTML or
+Markdown, and matched words are in bold.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from memory_core.errors import MemexError
+from memory_core.retrieval import RETRIEVERS, search
+from pages.common import highlight_md, md_escape, open_store_or_stop, settings, show_error
+
+SNIPPET_CHARS = 700
+RETRIEVER_HELP = {
+    "hybrid+links": "BM25 and MiniLM similarity blended, plus the notes linked to the top hits",
+    "hybrid": "BM25 and MiniLM similarity blended",
+    "bm25": "lexical only: shared words (names, dates, rare words)",
+    "dense": "meaning only: MiniLM embedding similarity",
+}
+
+
+def snippet(text: str, terms: list[str], limit: int = SNIPPET_CHARS) -> str:
+    """The whole text when short, else a window around the first matched word."""
+    if len(text) <= limit:
+        return text
+    from memory_core.lexical import TOKEN_RE, stem
+
+    start = 0
+    wanted = set(terms)
+    for m in TOKEN_RE.finditer(text):
+        if stem(m.group(0).lower()) in wanted:
+            start = max(0, m.start() - limit // 3)
+            break
+    end = min(len(text), start + limit)
+    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+
+
+def open_in(note_id: str, page: str) -> None:
+    st.session_state["focus_note"] = note_id
+    st.switch_page(page)
+
+
+st.title("🔎 Search")
+s = settings()
+store = open_store_or_stop()
+
+default_retriever = "hybrid+links" if s.link_expansion else "hybrid"
+with st.form("search_form", border=False):
+    c_query, c_k, c_ret = st.columns([6, 1, 2])
+    query = c_query.text_input("Query", key="search_query", placeholder="What do you want to recall?")
+    k = c_k.number_input("k", min_value=1, max_value=50, value=max(1, min(50, s.recall_k or 5)), key="search_k")
+    retriever = c_ret.selectbox("Retriever", RETRIEVERS, index=RETRIEVERS.index(default_retriever),
+                                key="search_retriever",
+                                help="\n".join(f"- **{name}**: {text}" for name, text in RETRIEVER_HELP.items()))
+    st.form_submit_button("Search", type="primary")
+
+st.caption(f"{len(store):,} notes in memory · {RETRIEVER_HELP[retriever]}")
+
+if not query.strip():
+    st.info("Type a query and press Enter. Results show their score, why they were returned, and the "
+            "matched words in bold.")
+    st.stop()
+
+if not len(store):
+    st.info("The memory is empty: chat, add a note on the Notes page, or import a file first.")
+    st.stop()
+
+signature = (query, int(k), retriever)
+fresh_query = st.session_state.get("_search_last") != signature
+try:
+    hits = search(store, s, query, int(k), retriever=retriever, touch=fresh_query)
+except MemexError as exc:
+    show_error(exc, "Search failed")
+    st.stop()
+st.session_state["_search_last"] = signature
+
+if not hits:
+    st.warning("No note matches. Try other words, or the dense retriever for matches by meaning.")
+    st.stop()
+
+notes = store.notes_view()
+st.subheader(f"{len(hits)} result{'s' if len(hits) != 1 else ''}")
+for rank, hit in enumerate(hits, start=1):
+    note = hit.note
+    with st.container(border=True, key=f"hit_{rank}"):
+        head, buttons = st.columns([5, 2])
+        buttons = buttons.container(horizontal=True, horizontal_alignment="right")
+        head.markdown(f"**{rank}.** {md_escape(note.title)}")
+        kind = {"linked": "🔗 linked", "lexical+dense": "🔤+🧭 lexical + dense", "lexical": "🔤 lexical",
+                "dense": "🧭 dense"}[hit.kind]
+        head.caption(f"score {hit.score:.3f} · {kind} · {md_escape(note.timestamp[:16].replace('T', ' '))}"
+                     f" · {md_escape(note.source)}" + (f" · tags: {md_escape(', '.join(note.tags))}" if note.tags else ""))
+        if buttons.button("Notes", key=f"open_notes_{note.id}", icon="🗒️", help="Open this note on the Notes page"):
+            open_in(note.id, "pages/notes.py")
+        if buttons.button("Graph", key=f"open_graph_{note.id}", icon="🕸️", help="Show this note in the graph"):
+            open_in(note.id, "pages/graph.py")
+        st.markdown(highlight_md(snippet(note.content, hit.matched_terms), hit.matched_terms))
+        reasons = []
+        for reason in hit.reasons:
+            if reason.startswith("linked from") and hit.via in notes:
+                reason = f"linked from '{notes[hit.via].title}' ({hit.via[:8]})"
+            reasons.append(md_escape(reason))
+        st.caption("Why: " + " · ".join(reasons) if reasons else "Why: linked neighbour")
