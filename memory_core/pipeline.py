@@ -345,13 +345,10 @@ class MemoryPipeline:
         vecs = self.store.embedder.embed([n.text_for_embedding() for n in notes])
         threshold = self.settings.fast_link_threshold
         k = self.settings.neighbours_k
-        # Links: to earlier notes in the store (Chroma) and earlier notes of this batch (numpy).
-        store_has_notes = len(self.store) > 0
+        # Links: to notes already stored and to earlier notes of this batch.
+        stored = self.store.nearest_many(vecs, k)
         for j, note in enumerate(notes):
-            candidates: list[tuple[float, str]] = []
-            if store_has_notes:
-                for nid, sim in self.store.nearest_ids(vecs[j], k):
-                    candidates.append((sim, nid))
+            candidates: list[tuple[float, str]] = [(sim, nid) for nid, sim in stored[j]]
             if j:
                 sims = vecs[:j] @ vecs[j]
                 for idx in np.argsort(-sims)[:k]:

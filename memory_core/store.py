@@ -417,6 +417,26 @@ class MemoryStore:
                    if nid not in exclude and nid in self._notes]
             return out[:k]
 
+    def nearest_many(self, embeddings: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """For each row, the k most similar stored notes by exact cosine (one matrix product).
+
+        Bulk import asks this for hundreds of new notes at once: one numpy product over the vectors
+        held in memory beats hundreds of separate index queries.
+        """
+        with self._lock:
+            self.refresh()
+            ids = list(self._vectors)
+            if not ids or k <= 0 or not len(embeddings):
+                return [[] for _ in range(len(embeddings))]
+            matrix = np.vstack([self._vectors[i] for i in ids])
+        sims = np.asarray(embeddings, dtype=np.float32) @ matrix.T
+        k = min(k, len(ids))
+        out = []
+        for row in sims:
+            top = np.argpartition(-row, k - 1)[:k]
+            out.append([(ids[i], float(row[i])) for i in top[np.argsort(-row[top])]])
+        return out
+
     def nearest(self, embedding: np.ndarray, k: int, exclude: set[str] | None = None) -> list[Neighbour]:
         """The k most similar notes (shared objects: read them; change copies from ``writing()``)."""
         with self._lock:

@@ -208,3 +208,16 @@ def test_touch_counts_recalls_without_history(hstore: MemoryStore) -> None:
     hstore.touch([note.id, note.id])
     got = hstore.get(note.id)
     assert got.retrieval_count == 1 and got.last_accessed and got.history == []
+
+
+def test_bulk_neighbour_search_agrees_with_the_index(hstore: MemoryStore) -> None:
+    texts = ["red apples", "green apples", "tax report", "annual tax report", "blue sky", "grey sky today"]
+    for t in texts:
+        put(hstore, t)
+    queries = HashEmbedder().embed(["apples red", "tax report annual", "sky"])
+    bulk = hstore.nearest_many(queries, 2)
+    for q, row in zip(queries, bulk):
+        indexed = hstore.nearest_ids(q, 2)
+        assert [i for i, _ in row] == [i for i, _ in indexed]
+        assert [round(s, 4) for _, s in row] == [round(s, 4) for _, s in indexed]
+    assert hstore.nearest_many(queries[:0], 2) == []
