@@ -145,6 +145,16 @@ class TokenStream:
         self.first_token_seconds: float | None = None
         self._started = started
 
+    def close(self) -> None:
+        """Stop generating now and free the model for other callers.
+
+        Call it from the thread that iterated the stream: a local model's lock is held inside the
+        generator, and a lock can only be released by the thread that took it.
+        """
+        close = getattr(self._pieces, "close", None)
+        if callable(close):
+            close()
+
     def __iter__(self) -> Iterator[str]:
         for piece in self._pieces:
             if self.first_token_seconds is None:

@@ -151,3 +151,13 @@ def test_real_model_structured_enrichment_passes_validation(real_llm) -> None:
 def test_get_llm_loads_once_per_process(tmp_path: Path) -> None:
     s = Settings(data_dir=str(tmp_path), n_threads=2)
     assert get_llm(s) is get_llm(s)
+
+
+@pytest.mark.real_model
+def test_an_abandoned_stream_can_be_closed_and_frees_the_model(real_llm) -> None:
+    stream = real_llm.stream([{"role": "user", "content": "Count from one to fifty."}], max_tokens=64)
+    first = next(iter(stream))
+    assert first
+    stream.close()
+    # the model is usable again at once (the lock was released by close)
+    assert real_llm.chat([{"role": "user", "content": "Say yes."}], max_tokens=4).text.strip()

@@ -29,7 +29,7 @@ NAMES = ("llm", "store", "chat", "ui", "locomo")
 SMALL: dict[str, dict[str, Any]] = {
     "llm": {"runs": 1, "max_tokens": 32, "notes": 3},
     "store": {"sizes": "500", "full_writes": 2, "queries": 16},
-    "chat": {"turns": 3, "runs": 1, "max_tokens": 32},
+    "chat": {"sizes": "300", "turns": 3, "runs": 1, "max_tokens": 32},
     "ui": {"sizes": "300", "runs": 1},
     "locomo": {"quiet": True},
 }
