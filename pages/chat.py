@@ -20,7 +20,7 @@ import streamlit as st
 from memory_core.agent import ChatSession, Conversation, ConversationStore, WriteJob, get_writer
 from memory_core.errors import MemexError
 from memory_core.notes import MAX_CONTENT_CHARS
-from pages.common import llm, md_escape, open_store_or_stop, settings, show_error
+from pages.common import flash, llm, md_escape, open_store_or_stop, settings, show_error, show_flash
 
 STAGES = ("queued", "enriching", "linking", "evolved", "done")
 SIDEBAR_CONVERSATIONS = 15
@@ -39,15 +39,6 @@ def choose_conversation(conversation_id: str | None) -> None:
         st.query_params["conversation"] = conversation_id
     else:
         st.query_params.pop("conversation", None)
-
-
-def flash(kind: str, text: str) -> None:
-    st.session_state.setdefault("_chat_flash", []).append((kind, text))
-
-
-def show_flash() -> None:
-    for kind, text in st.session_state.pop("_chat_flash", []):
-        getattr(st, kind)(text)
 
 
 def current_conversation_id(conversations: ConversationStore) -> str | None:
@@ -169,7 +160,7 @@ def show_message(message: dict[str, Any], conv: Conversation, session: ChatSessi
                 except MemexError as exc:
                     show_error(exc, "Could not queue the note")
                 else:
-                    flash("toast", "Storing the message as a note in the background.")
+                    flash("chat", "toast", "Storing the message as a note in the background.")
                     st.rerun()
 
 
@@ -273,7 +264,7 @@ with st.sidebar:
                 st.rerun()
 
 # ---- main: the conversation ----------------------------------------------------------------------------
-show_flash()
+show_flash("chat")
 if model_error is not None:
     show_error(model_error, "The language model cannot be used")
     if s.llm_backend == "server":

@@ -136,3 +136,14 @@ def highlight_md(text: str, terms: list[str] | set[str]) -> str:
         pos = m.end()
     out.append(md_escape(text[pos:]))
     return "".join(out)
+
+
+def flash(scope: str, kind: str, text: str) -> None:
+    """Queue a message (st.success/info/warning/error/toast) for the page ``scope`` to show after a rerun."""
+    st.session_state.setdefault(f"_{scope}_flash", []).append((kind, text))
+
+
+def show_flash(scope: str) -> None:
+    """Show and forget the messages queued for ``scope``."""
+    for kind, text in st.session_state.pop(f"_{scope}_flash", []):
+        getattr(st, kind)(text)

@@ -26,7 +26,7 @@ import streamlit as st
 from memory_core import graphview as gv
 from memory_core.errors import MemexError
 from memory_core.notes import SOURCES, Note
-from pages.common import md_escape, open_store_or_stop, show_error
+from pages.common import flash, md_escape, open_store_or_stop, show_error, show_flash
 
 TAG_OPTIONS = 500  # the most frequent tags offered in the filter (a store can hold thousands)
 FIND_LIMIT = 50
@@ -60,15 +60,6 @@ def _focus_here(nid: str) -> None:
 
 def _clear_focus() -> None:
     st.session_state["graph_ego"] = False
-
-
-def flash(kind: str, text: str) -> None:
-    st.session_state.setdefault("_graph_flash", []).append((kind, text))
-
-
-def show_flash() -> None:
-    for kind, text in st.session_state.pop("_graph_flash", []):
-        getattr(st, kind)(text)
 
 
 def take_incoming_focus(store: Any) -> None:
@@ -264,7 +255,7 @@ def edit_form(store: Any, note: Note) -> None:
     except MemexError as exc:
         show_error(exc, "Not saved")
         return
-    flash("success", f"Saved: {', '.join(changes)} (recorded in the note's history).")
+    flash("graph", "success", f"Saved: {', '.join(changes)} (recorded in the note's history).")
     st.rerun()
 
 
@@ -273,7 +264,7 @@ st.title("🕸️ Graph")
 store = open_store_or_stop()
 notes = store.notes_view()
 take_incoming_focus(store)
-show_flash()
+show_flash("graph")
 if not notes:
     st.info("The memory is empty: chat, add a note in Notes, or import some, and the graph appears here.")
     st.stop()

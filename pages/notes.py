@@ -28,7 +28,7 @@ from memory_core.errors import InputError, MemexError
 from memory_core.notes import MAX_CONTENT_CHARS, Note, parse_time
 from memory_core.pipeline import MemoryPipeline
 from pages import common
-from pages.common import md_escape, open_store_or_stop, settings, show_error
+from pages.common import flash, md_escape, open_store_or_stop, settings, show_error, show_flash
 
 PAGE_SIZE = 200
 TAB_TABLE, TAB_DETAIL, TAB_ADD = "📋 Table", "🔍 Note", "➕ Add a note"
@@ -39,16 +39,6 @@ HISTORY_SHOWN = 50
 
 
 # ---- small helpers -------------------------------------------------------------------------------
-def flash(kind: str, text: str) -> None:
-    """A message to show after the next rerun (success/info/warning/error)."""
-    st.session_state.setdefault("_notes_flash", []).append((kind, text))
-
-
-def show_flash() -> None:
-    for kind, text in st.session_state.pop("_notes_flash", []):
-        getattr(st, kind)(text)
-
-
 def label(note: Note) -> str:
     return f"{note.title} · {note.id[:8]}"
 
@@ -245,9 +235,9 @@ def confirm_delete(store: Any, ids: list[str]) -> None:
     if yes.button("Delete", type="primary", key="notes_delete_yes", icon="🗑️", width="stretch"):
         try:
             n = store.delete(ids)
-            flash("success", f"Deleted {n} note{'s' if n != 1 else ''} and the links to them.")
+            flash("notes", "success", f"Deleted {n} note{'s' if n != 1 else ''} and the links to them.")
         except MemexError as exc:
-            flash("error", f"Delete failed: {md_escape(str(exc))}")
+            flash("notes", "error", f"Delete failed: {md_escape(str(exc))}")
         _cancel_delete()
         bump_editor()
         st.rerun()
@@ -323,9 +313,9 @@ def render_table(store: Any, rows: list[Note], shown_notes: list[Note], page: in
                    disabled=not changes, key="notes_save", width="stretch"):
         saved, errors = save_changes(store, changes)
         if saved:
-            flash("success", f"Saved {saved} note{'s' if saved != 1 else ''} (recorded in history, re-embedded).")
+            flash("notes", "success", f"Saved {saved} note{'s' if saved != 1 else ''} (recorded in history, re-embedded).")
         for err in errors:
-            flash("error", err)
+            flash("notes", "error", err)
         if not errors:
             bump_editor()
         st.rerun()
@@ -424,7 +414,7 @@ def render_edit_form(store: Any, note: Note) -> None:
             except MemexError as exc:
                 st.error(f"Not saved: {md_escape(str(exc))}")
                 return
-            flash("success", f"Saved {', '.join(fields)} (recorded in history, re-embedded).")
+            flash("notes", "success", f"Saved {', '.join(fields)} (recorded in history, re-embedded).")
             bump_editor()
             st.rerun()
 
@@ -436,9 +426,9 @@ def _remove_link(store: Any, source: str, target: str) -> None:
             note = w.get(source)
             if note.remove_link(target, by="person"):
                 w.put(note)
-        flash("success", "Link removed (recorded in the note's history).")
+        flash("notes", "success", "Link removed (recorded in the note's history).")
     except MemexError as exc:
-        flash("error", f"Could not remove the link: {md_escape(str(exc))}")
+        flash("notes", "error", f"Could not remove the link: {md_escape(str(exc))}")
     bump_editor()
 
 
@@ -501,11 +491,11 @@ def render_links(store: Any, view: dict[str, Note], note: Note, candidates: list
                 src, dst = (nid, target) if direction.startswith("this") else (target, nid)
                 try:
                     if store.link(src, dst, reason.strip() or "linked by hand", by="person"):
-                        flash("success", "Link added (recorded in the note's history).")
+                        flash("notes", "success", "Link added (recorded in the note's history).")
                     else:
-                        flash("info", "That link already exists.")
+                        flash("notes", "info", "That link already exists.")
                 except MemexError as exc:
-                    flash("error", f"Could not add the link: {md_escape(str(exc))}")
+                    flash("notes", "error", f"Could not add the link: {md_escape(str(exc))}")
                 bump_editor()
                 st.rerun()
 
@@ -547,9 +537,9 @@ def render_history(store: Any, note: Note) -> None:
 def _revert(store: Any, note_id: str, version: int) -> None:
     try:
         store.revert(note_id, version, by="person")
-        flash("success", f"Reverted to v{version}.")
+        flash("notes", "success", f"Reverted to v{version}.")
     except MemexError as exc:
-        flash("error", f"Revert failed: {md_escape(str(exc))}")
+        flash("notes", "error", f"Revert failed: {md_escape(str(exc))}")
     bump_editor()
     st.rerun()
 
@@ -624,7 +614,7 @@ if wanted and (request or wanted != st.session_state.get("_notes_focus_seen")):
 if st.session_state.pop("_notes_clear_add", False):
     st.session_state["add_content"] = ""
 
-show_flash()
+show_flash("notes")
 if st.session_state.get("_notes_delete"):
     confirm_delete(store, list(st.session_state["_notes_delete"]))
 
