@@ -3,9 +3,14 @@
 Only navigation lives here; every page is a thin view over memory_core in pages/.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
+ASSETS = Path(__file__).parent / "assets"
+
 st.set_page_config(page_title="Memex", page_icon="🗂️", layout="wide")
+st.logo(str(ASSETS / "logo.svg"), icon_image=str(ASSETS / "icon.svg"))
 
 PAGES = [
     st.Page("pages/chat.py", title="Chat", icon="💬", default=True),

@@ -18,7 +18,7 @@ import streamlit as st
 
 from memory_core.config import Settings
 from memory_core.errors import MemexError
-from pages.common import llm, md_escape, settings, show_error, store
+from pages.common import flash, llm, md_escape, settings, show_error, show_flash, store
 
 LLM_FIELDS = ("llm_backend", "model_path", "server_url", "n_ctx", "n_threads", "seed")
 EMBEDDING_FIELDS = ("embedding_backend", "embedding_model_path")
@@ -104,8 +104,7 @@ except MemexError as exc:
 st.caption(f"Saved in {md_escape(str(s.home / 'settings.json'))}. Changes apply to every page from the next "
            "message or page load.")
 
-for kind, text in st.session_state.pop("_settings_flash", []):
-    getattr(st, kind)(text)
+show_flash("settings")
 
 with st.form("settings_form"):
     st.subheader("Language model")
@@ -197,8 +196,8 @@ if save or test:
         except (MemexError, OSError) as exc:
             show_error(exc, "Not saved")
             st.stop()
-        st.session_state["_settings_flash"] = [("success", f"Saved to {md_escape(str(path))}"
-                                                + (f"; model {md_escape(model.name)} loaded." if model else "."))]
+        flash("settings", "success", f"Saved to {md_escape(str(path))}"
+              + (f"; model {md_escape(model.name)} loaded." if model else "."))
     if test and model is not None:
         try:
             test_model(model)
