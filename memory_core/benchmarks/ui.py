@@ -167,8 +167,12 @@ def time_page(app: Path, page: str, timeout: float, runs: int) -> dict[str, Any]
 
 def measure(settings: Any, sizes: list[int], pages: list[str] | None = None, runs: int = 2,
             timeout: float = 300.0, seed: int = 7, log: Any = print) -> dict[str, Any]:
+    import logging
+
     import streamlit as st
 
+    # AppTest is driven from this (bare) thread; Streamlit warns about that once per page. Not news here.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     app = ROOT / "app.py"
     if not app.is_file():
         from ..errors import InputError
