@@ -72,6 +72,16 @@ class Note:
     retrieval_count: int = 0
     source: str = "manual"
     source_ref: str = ""  # e.g. a dialogue id such as "D1:3" or a conversation id
+    # Provenance and conversational context: who said it and where, kept apart from the content so
+    # a turn like "Yes, it was amazing!" can be found through what was said before it.
+    speaker: str = ""  # "person" for the person's own words; "" when unknown (manual, import)
+    conversation_id: str = ""
+    message_id: str = ""
+    turn_context: str = ""  # the preceding turn(s) of the conversation and their date; never content
+    # A fact that stopped being true is closed, not deleted.
+    superseded_by: str = ""  # id of the note that replaced this one
+    valid_until: str = ""  # when it stopped being true (ISO time)
+    seen_count: int = 1  # how often the person told this (a near-duplicate updates this note)
     links: list[Link] = field(default_factory=list)
     history: list[Change] = field(default_factory=list)
     needs_enrichment: bool = False
@@ -170,6 +180,13 @@ class Note:
                 retrieval_count=int(data.get("retrieval_count", 0)),
                 source=str(data.get("source", "import")),
                 source_ref=str(data.get("source_ref", "") or ""),
+                speaker=str(data.get("speaker", "") or ""),
+                conversation_id=str(data.get("conversation_id", "") or ""),
+                message_id=str(data.get("message_id", "") or ""),
+                turn_context=str(data.get("turn_context", "") or ""),
+                superseded_by=str(data.get("superseded_by", "") or ""),
+                valid_until=str(data.get("valid_until", "") or ""),
+                seen_count=int(data.get("seen_count", 1) or 1),
                 links=[_link(x) for x in data.get("links", [])],
                 history=[_change(x) for x in data.get("history", [])],
                 needs_enrichment=bool(data.get("needs_enrichment", False)),
