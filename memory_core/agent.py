@@ -991,7 +991,7 @@ class ChatSession:
         ``remembered`` for "Remember this" (source "manual"). The queued state (with the job id) is
         written before the job is submitted, so a fast job's final state can never be overwritten.
         """
-        from .pipeline import MemoryPipeline
+        from .memory.pipeline import MemoryPipeline
 
         pipeline = MemoryPipeline(self.store, self.settings, self.llm)
         field_name = "memory" if source == "chat" else "remembered"

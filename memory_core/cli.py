@@ -35,7 +35,7 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def _pipeline(args: argparse.Namespace) -> Any:
-    from .pipeline import MemoryPipeline
+    from .memory.pipeline import MemoryPipeline
 
     store = _store(args)
     return MemoryPipeline(store, store.settings)

@@ -511,7 +511,7 @@ class IngestResult:
 def ingest_sample(sample: Sample, settings: Any, home: str | Path, *, embedder: Any, mode: str = "fast",
                   llm: Any = None, progress: bool = False) -> IngestResult:
     """Every turn of ``sample`` becomes a note in a fresh store at ``home`` (which must not hold one)."""
-    from .pipeline import MODES, MemoryPipeline, NewItem
+    from .memory.pipeline import MODES, MemoryPipeline, NewItem
     from .store import MemoryStore
 
     if mode not in MODES:

@@ -26,7 +26,7 @@ import streamlit as st
 
 from memory_core.errors import InputError, MemexError
 from memory_core.notes import MAX_CONTENT_CHARS, Note, parse_time
-from memory_core.pipeline import MemoryPipeline
+from memory_core.memory.pipeline import MemoryPipeline
 from pages import common
 from pages.common import flash, md_escape, open_store_or_stop, settings, show_error, show_flash
 

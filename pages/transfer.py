@@ -22,7 +22,7 @@ import streamlit as st
 
 from memory_core.errors import ImportFormatError, MemexError
 from memory_core.locomo import Sample, parse_locomo
-from memory_core.pipeline import BulkReport, MemoryPipeline, NewItem
+from memory_core.memory.pipeline import BulkReport, MemoryPipeline, NewItem
 from memory_core.transfer import FORMAT, export_json, import_notes, parse_export
 from memory_core.vault import export_vault
 from pages import common

@@ -30,7 +30,7 @@ from memory_core.agent import (
 from memory_core.config import Settings
 from memory_core.errors import InputError, NotFoundError, StoreError
 from memory_core.notes import MAX_CONTENT_CHARS
-from memory_core.pipeline import MemoryPipeline, NewItem
+from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.store import MemoryStore
 
 TRICKY = [

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from memory_core.config import Settings
-from memory_core.pipeline import MemoryPipeline, NewItem
+from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.store import MemoryStore
 
 pytestmark = pytest.mark.browser

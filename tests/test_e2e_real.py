@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memory_core.pipeline import MemoryPipeline
+from memory_core.memory.pipeline import MemoryPipeline
 from memory_core.retrieval import search
 from memory_core.store import MemoryStore, build_graph
 

@@ -11,8 +11,8 @@ from fakes import ScriptedLLM
 from memory_core.config import Settings
 from memory_core.errors import ModelError
 from memory_core.llm import bundled_model_path, check_gguf, get_llm, resolve_model_path
-from memory_core.pipeline import enrichment_messages
-from memory_core.validation import (
+from memory_core.memory.pipeline import enrichment_messages
+from memory_core.memory.validation import (
     ENRICH_SCHEMA,
     clean_context,
     clean_keywords,

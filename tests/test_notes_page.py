@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from memory_core.config import Settings
 from memory_core.notes import Note
-from memory_core.pipeline import MemoryPipeline, NewItem
+from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.store import MemoryStore
 from memory_core.transfer import import_notes
 

@@ -10,7 +10,7 @@ from fakes import HashEmbedder, ScriptedLLM, enrichment, offered_ids
 
 from memory_core.config import Settings
 from memory_core.errors import InputError
-from memory_core.pipeline import MemoryPipeline, NewItem
+from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.store import MemoryStore
 
 GOOD = enrichment(["hiking", "Alps"], "A hiking trip in the Alps with Anna.", ["travel", "mountains"])

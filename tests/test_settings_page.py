@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from memory_core.config import SETTINGS_FILE, Settings, load_settings
-from memory_core.pipeline import MemoryPipeline, NewItem
+from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.store import MemoryStore
 
 pytestmark = pytest.mark.real_model

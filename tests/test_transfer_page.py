@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from memory_core.config import Settings
-from memory_core.pipeline import MemoryPipeline, NewItem
+from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.store import MemoryStore
 from memory_core.transfer import export_data, export_json
 

@@ -102,7 +102,7 @@ def measure(settings: Any, sizes: list[int], turns: int = 24, runs: int = 3, max
     from ..agent import ChatSession, ConversationStore, MemoryWriter
     from ..embeddings import get_embedder
     from ..llm import get_llm
-    from ..pipeline import MemoryPipeline, NewItem
+    from ..memory.pipeline import MemoryPipeline, NewItem
     from ..store import MemoryStore
     from .store import synthetic_texts
 

@@ -50,8 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def measure(settings: Any, runs: int = 3, max_tokens: int = 128, n_notes: int = 20) -> dict[str, Any]:
     from ..llm import LocalLLM, resolve_model_path
-    from ..pipeline import enrichment_messages
-    from ..validation import ENRICH_SCHEMA, fallback_enrichment, validate_enrichment
+    from ..memory.pipeline import enrichment_messages
+    from ..memory.validation import ENRICH_SCHEMA, fallback_enrichment, validate_enrichment
 
     load_started = time.perf_counter()
     llm = LocalLLM(resolve_model_path(settings.model_path), n_ctx=settings.n_ctx, n_threads=settings.threads,

@@ -63,7 +63,7 @@ def measure(settings_home: Path | None, sizes: list[int], full_writes: int = 5, 
             base_settings: Any = None) -> dict[str, Any]:
     from ..config import Settings
     from ..embeddings import get_embedder
-    from ..pipeline import MemoryPipeline, NewItem
+    from ..memory.pipeline import MemoryPipeline, NewItem
     from ..retrieval import make_retriever, search
     from ..store import MemoryStore
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .llm import LLM, Usage
-from .notes import Change, Note, clean_content, normalise_time, now_iso
-from .store import MemoryStore, Neighbour
+from ..llm import LLM, Usage
+from ..notes import Change, Note, clean_content, normalise_time, now_iso
+from ..store import MemoryStore, Neighbour
 from .validation import (
     ENRICH_EXAMPLE_ANSWER,
     ENRICH_EXAMPLE_NOTE,
@@ -122,7 +122,7 @@ class MemoryPipeline:
     @property
     def llm(self) -> LLM:
         if self._llm is None:
-            from .llm import get_llm
+            from ..llm import get_llm
 
             self._llm = get_llm(self.settings)
         if callable(self._llm) and not hasattr(self._llm, "structured"):
@@ -135,7 +135,7 @@ class MemoryPipeline:
         """Write one note. Raises InputError only for bad input; model trouble is reported, not raised."""
         content = clean_content(content)
         if mode not in MODES:
-            from .errors import InputError
+            from ..errors import InputError
 
             raise InputError(f"Unknown mode {mode!r}; use 'full' or 'fast'.")
         started = time.perf_counter()
