@@ -1,6 +1,6 @@
 """Chat page: talk to the local model while its Zettelkasten memory recalls and grows.
 
-A thin view over ``memory_core.agent``: ``ChatSession.reply`` recalls notes, builds a prompt that
+A thin view over ``memory_core.chat``: ``ChatSession.reply`` recalls notes, builds a prompt that
 fits the context window and streams the reply; the exchange is then written to memory by the
 process's single background ``MemoryWriter`` while the person reads on. The page only shows:
 messages, the recalled notes behind each reply, and the writer's progress (polled by a fragment
@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from memory_core.agent import ChatSession, Conversation, ConversationStore, WriteJob, get_writer
+from memory_core.chat import ChatSession, Conversation, ConversationStore, WriteJob, get_writer
 from memory_core.errors import MemexError
 from memory_core.notes import MAX_CONTENT_CHARS
 from pages.common import flash, llm, md_escape, open_store_or_stop, settings, show_error, show_flash

@@ -77,7 +77,7 @@ def check_embedder(candidate: Settings, current: Settings) -> str | None:
 
 def test_model(model: Any) -> None:
     """A short generation, streamed, with its speed."""
-    from memory_core.agent import close_stream
+    from memory_core.chat import close_stream
 
     stream = model.stream(TEST_PROMPT, max_tokens=TEST_TOKENS, temperature=0.7)
     pieces = iter(stream)

@@ -1,4 +1,4 @@
-"""memory_core.agent with a scripted LLM: prompt fitting, the conversation files, the background writer.
+"""memory_core.chat with a scripted LLM: prompt fitting, the conversation files, the background writer.
 
 The scripted LLM goes through the real ``_Base`` (fit_messages, stream, structured); the store is
 real (Chroma in tmp_path) with the cheap HashEmbedder. The real model is exercised by
@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from fakes import HashEmbedder, ScriptedLLM, enrichment, offered_ids
 
-from memory_core.agent import (
-    HISTORY_CHARS,
+from memory_core.chat import (
     ChatSession,
     ConversationStore,
     MemoryWriter,
@@ -27,10 +26,11 @@ from memory_core.agent import (
     make_title,
     new_message,
 )
+from memory_core.chat.prompt import HISTORY_CHARS
 from memory_core.config import Settings
 from memory_core.errors import InputError, NotFoundError, StoreError
-from memory_core.notes import MAX_CONTENT_CHARS
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
+from memory_core.notes import MAX_CONTENT_CHARS
 from memory_core.store import MemoryStore
 
 TRICKY = [

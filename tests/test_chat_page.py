@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from memory_core.agent import ConversationStore, get_writer, new_message
+from memory_core.chat import ConversationStore, get_writer, new_message
 from memory_core.config import Settings
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.store import MemoryStore

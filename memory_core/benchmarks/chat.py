@@ -99,7 +99,7 @@ def _median(rows: list[dict[str, float]]) -> dict[str, float]:
 def measure(settings: Any, sizes: list[int], turns: int = 24, runs: int = 3, max_tokens: int = 96,
             say: Any = print) -> dict[str, Any]:
     """Every figure of the benchmark as a dict (also used by ``memex bench all``)."""
-    from ..agent import ChatSession, ConversationStore, MemoryWriter
+    from ..chat import ChatSession, ConversationStore, MemoryWriter
     from ..embeddings import get_embedder
     from ..llm import get_llm
     from ..memory.pipeline import MemoryPipeline, NewItem
