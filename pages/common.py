@@ -77,13 +77,22 @@ def llm(s: Settings | None = None) -> Any:
     return _llm(key, s)
 
 
-def show_error(exc: BaseException, what: str = "") -> None:
-    """A MemexError's own message; anything else as a short, honest line (no traceback)."""
-    prefix = f"{what}: " if what else ""
-    if isinstance(exc, MemexError):
-        st.error(prefix + str(exc))
-    else:
-        st.error(f"{prefix}unexpected {type(exc).__name__}: {exc}")
+def error_text(exc: BaseException, what: str = "") -> str:
+    """The line a person reads for an error: a MemexError's own message, else its type and text."""
+    text = str(exc) if isinstance(exc, MemexError) else f"unexpected {type(exc).__name__}: {exc}"
+    return f"{what}: {text}" if what else text
+
+
+def show_error(exc: BaseException, what: str = "", *, escape: bool = False) -> None:
+    """An error as one line, never a traceback.
+
+    ``escape=True`` makes the message inert Markdown: use it whenever the message may quote a file's
+    or a note's own text (imports, edits). ``what`` is the page's own words and is never escaped.
+    """
+    text = str(exc) if isinstance(exc, MemexError) else f"unexpected {type(exc).__name__}: {exc}"
+    if escape:
+        text = md_escape(text)
+    st.error(f"{what}: {text}" if what else text)
 
 
 def open_store_or_stop() -> Any:
@@ -147,3 +156,80 @@ def show_flash(scope: str) -> None:
     """Show and forget the messages queued for ``scope``."""
     for kind, text in st.session_state.pop(f"_{scope}_flash", []):
         getattr(st, kind)(text)
+
+
+# ---- shared widgets: a note card, a diff -------------------------------------------------------
+# Written once, used by the Notes page, the Review inbox, the Graph's side panel and the time views.
+# Note text goes through st.code (shown as written) or md_escape (inert Markdown), never as HTML.
+def note_card(note: Any, *, key: str = "", heading: bool = True) -> None:
+    """A note's title, provenance line, content (verbatim) and enrichment (keywords, tags, context)."""
+    if heading:
+        st.subheader(md_escape(note.title))
+    meta = [f"id `{note.id}`", f"source {md_escape(note.source)}"]
+    if note.source_ref:
+        meta.append(f"ref {md_escape(note.source_ref)}")
+    meta.append(f"time {md_escape(note.timestamp)}")
+    meta.append(f"recalled {note.retrieval_count}×" + (f" (last {md_escape(note.last_accessed)})"
+                                                      if note.last_accessed else ""))
+    st.caption(" · ".join(meta))
+    if getattr(note, "superseded_by", ""):
+        st.info(f"Replaced by note `{md_escape(note.superseded_by[:8])}`"
+                + (f" since {md_escape(note.valid_until)}" if note.valid_until else "") + ".")
+    if note.needs_enrichment:
+        st.warning("The model could not enrich this note; it is marked for re-enrichment (`memex reenrich`).")
+    st.code(note.content, language=None, wrap_lines=True)
+    c1, c2 = st.columns(2)
+    c1.markdown("**Keywords:** " + (md_escape(", ".join(note.keywords)) or "—"))
+    c1.markdown("**Tags:** " + (md_escape(", ".join(note.tags)) or "—"))
+    c2.markdown("**Context:** " + (md_escape(note.context) or "—"))
+
+
+def _marked(text: str, mark: str) -> str:
+    """Escaped text inside a colour mark, line by line (a mark cannot span lines), spaces kept outside."""
+    out = []
+    for line in text.split("\n"):
+        core = line.strip()
+        if not core:
+            out.append(md_escape(line))
+            continue
+        lead, trail = line[:len(line) - len(line.lstrip())], line[len(line.rstrip()):]
+        out.append(md_escape(lead) + mark.replace("TEXT", md_escape(core)) + md_escape(trail))
+    return "  \n".join(out)
+
+
+def diff_markdown(segments: list[Any]) -> str:
+    """A word diff as inert Markdown: removed words struck through in red, added ones in green."""
+    parts = []
+    for seg in segments:
+        if seg.op == "equal":
+            parts.append(md_escape(seg.text))
+        elif seg.op == "delete":
+            parts.append(_marked(seg.text, ":red-background[~~TEXT~~]"))
+        else:
+            parts.append(_marked(seg.text, ":green-background[TEXT]"))
+    return "".join(parts)
+
+
+def diff_view(diff: Any, *, whole: bool = True) -> None:
+    """One field's before/after (a ``memory_core.diff.FieldDiff``): the changes, then both values as text.
+
+    ``whole=False`` shows only the changes (for long lists of diffs, e.g. "what changed since").
+    """
+    if diff.kind == "text":
+        if diff.old_text and diff.new_text:
+            st.markdown(diff_markdown(diff.segments))
+    elif diff.kind == "list":
+        lines = []
+        if diff.added:
+            lines.append("**added:** " + ", ".join(f":green-background[{md_escape(x)}]" for x in diff.added))
+        if diff.removed:
+            lines.append("**removed:** " + ", ".join(f":red-background[~~{md_escape(x)}~~]" for x in diff.removed))
+        if lines:
+            st.markdown("  \n".join(lines))
+    if not whole and diff.kind != "value" and diff.old_text and diff.new_text:
+        return
+    before, after = st.columns(2)
+    before.caption("before")
+    before.code(diff.old_text, language=None, wrap_lines=True)
+    after.caption("after")
+    after.code(diff.new_text, language=None, wrap_lines=True)

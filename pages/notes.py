@@ -1,41 +1,73 @@
-"""Notes page: every note in an editable table, one note in detail (links, history, revert), add a note.
+"""Notes page: every note in an editable table, one note in detail (links, history, revert), add a
+note, the memory as of a past date (read-only), and what changed between two dates.
 
 Why it is built this way:
-- Only one page of the filtered, sorted notes (200 rows) goes into ``st.data_editor``; filtering and
-  sorting run over the store's live view (``notes_view()``, no copies), so the page stays fast at
-  10,000 notes.
-- Edits are saved by diffing the edited frame against the frame that was shown: only changed cells
-  reach ``store.update(..., by="person")``, which validates, records history and re-embeds. A note
-  whose edit is invalid (empty content, no time) gets a message and keeps its stored values.
+- The page lays out widgets; the rules live in memory_core: filtering, sorting and paging in
+  ``notes_table`` (one page of 200 rows reaches ``st.data_editor``), before/after diffs in ``diff``,
+  the past views in ``timeview`` over the store's ``as_of``/``changes_between``.
+- Edits are saved by diffing the edited frame against the frame that was shown
+  (``notes_table.cell_changes``): only changed cells reach ``store.update(..., by="person")``.
 - The editor's key holds the ids of the rows it shows, so pending edits can never be applied to
   other notes after a page, filter or sort change.
+- In the past everything is read-only (no editor, no buttons that write) and a banner says so.
 - Note text is data: it is shown with ``st.code``/``st.text`` or through ``md_escape``, never as HTML.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
-from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from memory_core.errors import InputError, MemexError
-from memory_core.notes import MAX_CONTENT_CHARS, Note, parse_time
+from memory_core.diff import field_diff, show_value
+from memory_core.errors import MemexError
 from memory_core.memory.pipeline import MemoryPipeline
+from memory_core.notes import MAX_CONTENT_CHARS, Note
+from memory_core.notes_table import (
+    ANY,
+    PAGE_SIZE,
+    SORTS,
+    NoteQuery,
+    Page,
+    cell_changes,
+    find_notes,
+    form_changes,
+    query_page,
+    selected_ids,
+    table_frame,
+    tag_choices,
+)
+from memory_core.timeview import history_until, incoming, moment, summarise_changes
 from pages import common
-from pages.common import flash, md_escape, open_store_or_stop, settings, show_error, show_flash
+from pages.common import (
+    diff_view,
+    flash,
+    md_escape,
+    note_card,
+    open_store_or_stop,
+    settings,
+    show_error,
+    show_flash,
+)
 
-PAGE_SIZE = 200
-TAB_TABLE, TAB_DETAIL, TAB_ADD = "📋 Table", "🔍 Note", "➕ Add a note"
-ANY = "(any)"
-EDITABLE_COLUMNS = ("content", "keywords", "tags", "context", "time")
-SORTS = ("time", "links", "retrievals", "content", "source")
+TAB_TABLE, TAB_DETAIL, TAB_ADD, TAB_CHANGES = "📋 Table", "🔍 Note", "➕ Add a note", "🕰️ What changed"
 HISTORY_SHOWN = 50
+CHANGES_SHOWN = 100
+COLUMN_CONFIG = {
+    "select": st.column_config.CheckboxColumn("✓", help="Select rows to delete or open", width="small"),
+    "content": st.column_config.TextColumn("Content", width="large", required=True, max_chars=MAX_CONTENT_CHARS),
+    "keywords": st.column_config.ListColumn("Keywords", width="medium"),
+    "tags": st.column_config.ListColumn("Tags", width="small"),
+    "context": st.column_config.TextColumn("Context", width="medium"),
+    "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC"),
+    "links": st.column_config.NumberColumn("Links", help="links in + out", disabled=True, width="small"),
+    "source": st.column_config.TextColumn("Source", disabled=True, width="small"),
+    "retrieved": st.column_config.NumberColumn("Recalled", help="times returned by search/chat", disabled=True,
+                                               width="small"),
+    "id": st.column_config.TextColumn("Id", disabled=True, width="small"),
+}
 
 
 # ---- small helpers -------------------------------------------------------------------------------
@@ -43,36 +75,20 @@ def label(note: Note) -> str:
     return f"{note.title} · {note.id[:8]}"
 
 
-def safe_ts(note: Note) -> datetime:
-    try:
-        return parse_time(note.timestamp)
-    except InputError:
-        return datetime.min.replace(tzinfo=timezone.utc)
-
-
-def as_list(value: Any) -> list[str]:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return []
-    if isinstance(value, str):
-        return [x.strip() for x in value.split(",") if x.strip()]
-    return [str(x).strip() for x in list(value) if str(x).strip()]
-
-
-def as_text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value)
-
-
 def bump_editor() -> None:
     """Start the editor afresh (pending edits dropped): after a save, a delete or 'Discard'."""
     st.session_state["_notes_gen"] = st.session_state.get("_notes_gen", 0) + 1
 
 
-def resolve(store: Any, note_id: str) -> str | None:
+def resolve(store: Any, note_id: str, view: dict[str, Note] | None = None) -> str | None:
+    if view is not None and note_id in view:
+        return note_id
     try:
         return store.resolve_id(str(note_id))
     except MemexError:
+        if view is not None:  # the past view may hold notes deleted since: a unique prefix of those
+            found = [i for i in view if i.startswith(str(note_id))] if len(str(note_id)) >= 6 else []
+            return found[0] if len(found) == 1 else None
         return None
 
 
@@ -108,89 +124,8 @@ def _picked() -> None:
     st.session_state["_notes_focus_seen"] = st.session_state["notes_pick"]
 
 
-def show_value(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(x, str) for x in value):
-        return ", ".join(value) if value else "(empty)"
-    return json.dumps(value, ensure_ascii=False, indent=1)
-
-
-# ---- filtering and the table ---------------------------------------------------------------------
-def filtered(view: dict[str, Note], text: str, tag: str, source: str, since: date | None,
-             until: date | None) -> list[Note]:
-    needle = text.strip().lower()
-    tag_l = tag.lower() if tag != ANY else ""
-    out = []
-    for note in view.values():
-        if source != ANY and note.source != source:
-            continue
-        if tag_l and tag_l not in (t.lower() for t in note.tags):
-            continue
-        if needle and needle not in (note.content + "\n" + note.context + "\n" + " ".join(note.keywords) + "\n"
-                                     + " ".join(note.tags) + "\n" + note.id).lower():
-            continue
-        if since or until:
-            day = safe_ts(note).date()
-            if (since and day < since) or (until and day > until):
-                continue
-        out.append(note)
-    return out
-
-
-def sort_notes(notes: list[Note], by: str, descending: bool, graph: Any) -> list[Note]:
-    keys = {
-        "time": lambda n: (safe_ts(n), n.id),
-        "links": lambda n: (graph.degree(n.id) if n.id in graph else 0, n.id),
-        "retrievals": lambda n: (n.retrieval_count, n.id),
-        "content": lambda n: (n.content.lower(), n.id),
-        "source": lambda n: (n.source, n.source_ref, n.id),
-    }
-    return sorted(notes, key=keys[by], reverse=descending)
-
-
-def table_frame(notes: list[Note], graph: Any) -> pd.DataFrame:
-    return pd.DataFrame({
-        "select": [False] * len(notes),
-        "content": [n.content for n in notes],
-        "keywords": [list(n.keywords) for n in notes],
-        "tags": [list(n.tags) for n in notes],
-        "context": [n.context for n in notes],
-        "time": pd.to_datetime([safe_ts(n) for n in notes], utc=True),
-        "links": [graph.degree(n.id) if n.id in graph else 0 for n in notes],
-        "source": [n.source + (f" · {n.source_ref}" if n.source_ref else "") for n in notes],
-        "retrieved": [n.retrieval_count for n in notes],
-        "id": [n.id for n in notes],
-    })
-
-
-def cell_changes(shown: pd.DataFrame, edited: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Changed editable cells per note id (as store.update fields), and edits that cannot be saved."""
-    changes: dict[str, dict[str, Any]] = {}
-    invalid: list[str] = []
-    for pos in range(len(shown)):
-        nid = shown["id"].iat[pos]
-        fields: dict[str, Any] = {}
-        for col in EDITABLE_COLUMNS:
-            before, after = shown[col].iat[pos], edited[col].iat[pos]
-            if col in ("keywords", "tags"):
-                if as_list(before) != as_list(after):
-                    fields[col] = as_list(after)
-            elif col == "time":
-                if after is None or pd.isna(after):
-                    invalid.append(f"note {nid[:8]}: the time cannot be empty")
-                    continue
-                after_ts = pd.Timestamp(after)
-                after_ts = after_ts.tz_localize("UTC") if after_ts.tzinfo is None else after_ts
-                if after_ts != pd.Timestamp(before):
-                    fields["timestamp"] = after_ts.to_pydatetime().isoformat()
-            elif as_text(before) != as_text(after):
-                fields[col] = as_text(after)
-        if fields:
-            changes[nid] = fields
-    return changes, invalid
+def _back_to_now() -> None:
+    st.session_state["notes_past"] = False
 
 
 def save_changes(store: Any, changes: dict[str, dict[str, Any]]) -> tuple[int, list[str]]:
@@ -246,10 +181,32 @@ def confirm_delete(store: Any, ids: list[str]) -> None:
         st.rerun()
 
 
+# ---- the time control ------------------------------------------------------------------------------
+def render_time_control(store: Any) -> str | None:
+    """The "as of" control; returns the moment looked at (ISO, UTC) or None for now."""
+    can_look_back = hasattr(store, "as_of")
+    c_toggle, c_day, c_time = st.columns([2, 1.3, 1], vertical_alignment="bottom")
+    past = c_toggle.toggle("🕰️ Show the memory as it was on…", key="notes_past", disabled=not can_look_back,
+                           help="Notes, fields and links as they were at that moment, folded from the change log"
+                           if can_look_back else "This store cannot look back in time yet.")
+    if not past:
+        return None
+    today = datetime.now(timezone.utc).date()
+    day = c_day.date_input("As of (UTC)", value=today, max_value=today, key="notes_as_of_day")
+    at = c_time.time_input("at", value=time(23, 59), key="notes_as_of_time", step=60)
+    return moment(day, at)
+
+
+def past_banner(when: str, count: int) -> None:
+    c_text, c_btn = st.columns([5, 1], vertical_alignment="center")
+    c_text.warning(f"🕰️ **The memory as it was on {md_escape(when.replace('T', ' ')[:16])} UTC** · "
+                   f"{count:,} notes then. Read-only: nothing can be edited, linked or deleted in the past.")
+    c_btn.button("Back to now", icon="⏩", key="notes_back_to_now", on_click=_back_to_now, width="stretch")
+
+
 # ---- page sections ---------------------------------------------------------------------------------
-def render_filters(view: dict[str, Note]) -> dict[str, Any]:
-    tag_counts = Counter(t for n in view.values() for t in n.tags)
-    tags = [ANY] + [t for t, _ in tag_counts.most_common(1000)]
+def render_filters(view: dict[str, Note]) -> NoteQuery:
+    tags = tag_choices(view)
     if st.session_state.get("notes_f_tag") not in (None, *tags):
         st.session_state["notes_f_tag"] = ANY
     c = st.columns([3, 2, 1.3, 1.3, 1.3, 1.3, 1.4], vertical_alignment="bottom")
@@ -260,51 +217,39 @@ def render_filters(view: dict[str, Note]) -> dict[str, Any]:
     until = c[4].date_input("Until", value=None, key="notes_f_until")
     sort_by = c[5].selectbox("Sort by", SORTS, key="notes_sort")
     descending = c[6].toggle("Desc.", value=True, key="notes_desc", help="Descending order (newest first for time)")
-    return {"text": text, "tag": tag, "source": source, "since": since, "until": until, "sort_by": sort_by,
-            "descending": descending}
+    return NoteQuery(text=text, tag=tag, source=source, since=since, until=until, sort_by=sort_by,
+                     descending=descending)
 
 
-def render_table(store: Any, rows: list[Note], shown_notes: list[Note], page: int, n_pages: int,
-                 total: int) -> None:
-    graph = store.graph_snapshot()
+def render_table(store: Any, page: Page, total: int, graph: Any, read_only: bool) -> None:
     if not total:
-        st.info("The memory is empty. Add a note in the **➕ Add a note** tab, chat, or import a file.")
+        st.info("The memory was empty then." if read_only else
+                "The memory is empty. Add a note in the **➕ Add a note** tab, chat, or import a file.")
         return
-    if not rows:
+    if not page.matching:
         st.info(f"No note matches these filters ({total:,} notes in memory).")
         return
     c_info, c_page = st.columns([5, 1])
-    if n_pages > 1:
-        c_page.number_input("Page", min_value=1, max_value=n_pages, step=1, key="notes_page")
-    start = (page - 1) * PAGE_SIZE
-    c_info.caption(f"{len(rows):,} of {total:,} notes match · page {page} of {n_pages} "
-                   f"(rows {start + 1}–{start + len(shown_notes)}) · edit cells, then **Save**; tick ✓ to "
-                   "select rows for deletion. Time is shown in UTC.")
-    shown = table_frame(shown_notes, graph)
+    if page.pages > 1:
+        c_page.number_input("Page", min_value=1, max_value=page.pages, step=1, key="notes_page")
+    c_info.caption(f"{page.matching:,} of {total:,} notes match · page {page.page} of {page.pages} "
+                   f"(rows {page.first_row}–{page.last_row}) · "
+                   + ("read-only (the past). " if read_only else
+                      "edit cells, then **Save**; tick ✓ to select rows for deletion. ")
+                   + "Time is shown in UTC.")
+    shown = table_frame(page.rows, graph)
+    height = min(600, 35 * (len(shown) + 1) + 3)
+    if read_only:
+        st.dataframe(shown.drop(columns=["select"]), hide_index=True, width="stretch", height=height,
+                     column_config=COLUMN_CONFIG, key="notes_past_table")
+        return
     digest = hashlib.sha1("\n".join(shown["id"]).encode()).hexdigest()[:12]
     key = f"notes_editor_{st.session_state.get('_notes_gen', 0)}_{digest}"
     st.session_state["notes_editor_key"] = key
-    edited = st.data_editor(
-        shown, key=key, hide_index=True, num_rows="fixed", width="stretch", height=min(600, 35 * (len(shown) + 1) + 3),
-        column_order=["select", "content", "keywords", "tags", "context", "time", "links", "source", "retrieved",
-                      "id"],
-        column_config={
-            "select": st.column_config.CheckboxColumn("✓", help="Select rows to delete or open", width="small"),
-            "content": st.column_config.TextColumn("Content", width="large", required=True,
-                                                   max_chars=MAX_CONTENT_CHARS),
-            "keywords": st.column_config.ListColumn("Keywords", width="medium"),
-            "tags": st.column_config.ListColumn("Tags", width="small"),
-            "context": st.column_config.TextColumn("Context", width="medium"),
-            "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC"),
-            "links": st.column_config.NumberColumn("Links", help="links in + out", disabled=True, width="small"),
-            "source": st.column_config.TextColumn("Source", disabled=True, width="small"),
-            "retrieved": st.column_config.NumberColumn("Recalled", help="times returned by search/chat",
-                                                       disabled=True, width="small"),
-            "id": st.column_config.TextColumn("Id", disabled=True, width="small"),
-        },
-    )
+    edited = st.data_editor(shown, key=key, hide_index=True, num_rows="fixed", width="stretch", height=height,
+                            column_config=COLUMN_CONFIG)
     changes, invalid = cell_changes(shown, edited)
-    selected = [shown["id"].iat[i] for i in range(len(shown)) if bool(edited["select"].iat[i])]
+    selected = selected_ids(shown, edited)
     for problem in invalid:
         st.error(f"Cannot save {problem}.")
     b = st.columns([1.4, 1, 1.6, 1.4, 3])
@@ -332,13 +277,14 @@ def render_table(store: Any, rows: list[Note], shown_notes: list[Note], page: in
         st.rerun()
 
 
-def render_detail(store: Any, view: dict[str, Note], candidates: list[Note]) -> None:
+def render_detail(store: Any, view: dict[str, Note], candidates: list[Note], when: str | None) -> None:
     pick = st.session_state.get("notes_pick")
     if pick not in view:
-        pick = resolve(store, st.session_state.get("focus_note") or "")
+        pick = resolve(store, st.session_state.get("focus_note") or "", view)
+        pick = pick if pick in view else None
     options = list(dict.fromkeys(([pick] if pick else []) + [n.id for n in candidates[:PAGE_SIZE]]))
     if not options:
-        st.info("No note to show yet.")
+        st.info("No note to show yet." if when is None else "No note existed then.")
         return
     if st.session_state.get("notes_pick") not in options:
         st.session_state["notes_pick"] = options[0]
@@ -358,22 +304,11 @@ def render_detail(store: Any, view: dict[str, Note], candidates: list[Note]) -> 
         st.query_params["note"] = nid
         st.session_state["_notes_qp_seen"] = nid
 
-    st.subheader(md_escape(note.title))
-    meta = [f"id `{nid}`", f"source {md_escape(note.source)}"]
-    if note.source_ref:
-        meta.append(f"ref {md_escape(note.source_ref)}")
-    meta.append(f"time {md_escape(note.timestamp)}")
-    meta.append(f"recalled {note.retrieval_count}×" + (f" (last {md_escape(note.last_accessed)})"
-                                                      if note.last_accessed else ""))
-    st.caption(" · ".join(meta))
-    if note.needs_enrichment:
-        st.warning("The model could not enrich this note; it is marked for re-enrichment (`memex reenrich`).")
-    st.code(note.content, language=None, wrap_lines=True)
-    c1, c2 = st.columns(2)
-    c1.markdown("**Keywords:** " + (md_escape(", ".join(note.keywords)) or "—"))
-    c1.markdown("**Tags:** " + (md_escape(", ".join(note.tags)) or "—"))
-    c2.markdown("**Context:** " + (md_escape(note.context) or "—"))
-
+    note_card(note, key=f"card_{nid}")
+    if when is not None:  # the past: look, do not touch
+        render_links(store, view, note, candidates, read_only=True)
+        render_history(store, note, history_until(note, when), read_only=True)
+        return
     with st.container(horizontal=True):
         if st.button("Open in Graph", icon="🕸️", key=f"graph_{nid}"):
             st.session_state["focus_note"] = nid
@@ -381,11 +316,10 @@ def render_detail(store: Any, view: dict[str, Note], candidates: list[Note]) -> 
         if st.button("Delete…", icon="🗑️", key=f"delete_one_{nid}"):
             st.session_state["_notes_delete"] = [nid]
             st.rerun()
-
     with st.expander("✏️ Edit this note"):
         render_edit_form(store, note)
-    render_links(store, view, note, candidates)
-    render_history(store, note)
+    render_links(store, view, note, candidates, read_only=False)
+    render_history(store, note, note.history, read_only=False)
 
 
 def render_edit_form(store: Any, note: Note) -> None:
@@ -396,16 +330,7 @@ def render_edit_form(store: Any, note: Note) -> None:
         context = st.text_input("Context", value=note.context)
         when = st.text_input("Time (ISO 8601)", value=note.timestamp)
         if st.form_submit_button("Save", type="primary", icon="💾"):
-            fields: dict[str, Any] = {}
-            if content != note.content:
-                fields["content"] = content
-            for name, value in (("keywords", keywords), ("tags", tags)):
-                if as_list(value) != list(getattr(note, name)):
-                    fields[name] = as_list(value)
-            if " ".join(context.split()) != note.context:
-                fields["context"] = context
-            if when.strip() != note.timestamp:
-                fields["timestamp"] = when.strip()
+            fields = form_changes(note, content=content, keywords=keywords, tags=tags, context=context, when=when)
             if not fields:
                 st.info("Nothing changed.")
                 return
@@ -432,53 +357,54 @@ def _remove_link(store: Any, source: str, target: str) -> None:
     bump_editor()
 
 
-def render_links(store: Any, view: dict[str, Note], note: Note, candidates: list[Note]) -> None:
+def _link_row(arrow: str, other: Note | None, other_id: str, reason: str, by: str, created: str) -> Any:
+    """One link line (text left, a button area right); returns the button area."""
+    c_text, c_btn = st.columns([5, 2], vertical_alignment="center")
+    name = label(other) if other else f"{other_id[:8]} (missing)"
+    c_text.markdown(f"{arrow} {md_escape(name)}  \n{md_escape(reason)} · by {md_escape(by)} · {md_escape(created)}")
+    return c_btn.container(horizontal=True, horizontal_alignment="right")
+
+
+def render_links(store: Any, view: dict[str, Note], note: Note, candidates: list[Note], read_only: bool) -> None:
     nid = note.id
-    graph = store.graph_snapshot()
     st.markdown(f"#### Links out ({len(note.links)})")
     if not note.links:
         st.caption("None.")
     for link in note.links:
         target = view.get(link.target)
-        c_text, c_btn = st.columns([5, 2], vertical_alignment="center")
-        c_btn = c_btn.container(horizontal=True, horizontal_alignment="right")
-        name = label(target) if target else f"{link.target[:8]} (missing)"
-        c_text.markdown(f"→ {md_escape(name)}  \n{md_escape(link.reason)} · by {md_escape(link.by)} · "
-                        f"{md_escape(link.created)}")
-        if c_btn.button("Remove", key=f"unlink_out_{nid}_{link.target}"):
+        buttons = _link_row("→", target, link.target, link.reason, link.by, link.created)
+        if read_only:
+            continue
+        if buttons.button("Remove", key=f"unlink_out_{nid}_{link.target}"):
             _remove_link(store, nid, link.target)
             st.rerun()
-        if target is not None and c_btn.button("Open", key=f"open_out_{nid}_{link.target}"):
+        if target is not None and buttons.button("Open", key=f"open_out_{nid}_{link.target}"):
             focus(link.target)
             st.rerun()
-    incoming = sorted(graph.predecessors(nid)) if nid in graph else []
-    st.markdown(f"#### Links in ({len(incoming)})")
-    if not incoming:
+    links_in = incoming(view, nid)
+    st.markdown(f"#### Links in ({len(links_in)})")
+    if not links_in:
         st.caption("None.")
-    for src in incoming:
-        source = view.get(src)
-        if source is None:
+    for src, link in links_in:
+        buttons = _link_row("←", view.get(src), src, link.reason, link.by, link.created)
+        if read_only:
             continue
-        edge = graph.edges[src, nid]
-        c_text, c_btn = st.columns([5, 2], vertical_alignment="center")
-        c_btn = c_btn.container(horizontal=True, horizontal_alignment="right")
-        c_text.markdown(f"← {md_escape(label(source))}  \n{md_escape(edge.get('reason', ''))} · by "
-                        f"{md_escape(edge.get('by', ''))} · {md_escape(edge.get('created', ''))}")
-        if c_btn.button("Remove", key=f"unlink_in_{nid}_{src}"):
+        if buttons.button("Remove", key=f"unlink_in_{nid}_{src}"):
             _remove_link(store, src, nid)
             st.rerun()
-        if c_btn.button("Open", key=f"open_in_{nid}_{src}"):
+        if buttons.button("Open", key=f"open_in_{nid}_{src}"):
             focus(src)
             st.rerun()
+    if not read_only:
+        render_add_link(store, view, note, candidates)
 
+
+def render_add_link(store: Any, view: dict[str, Note], note: Note, candidates: list[Note]) -> None:
+    nid = note.id
     with st.expander("➕ Add a link"):
         find = st.text_input("Find the other note", key=f"link_find_{nid}", placeholder="words or id")
-        if find.strip():
-            needle = find.strip().lower()
-            pool = [n for n in view.values() if needle in n.content.lower() or n.id.startswith(needle)][:100]
-        else:
-            pool = candidates[:PAGE_SIZE]
-        pool = [n for n in pool if n.id != nid]
+        pool = find_notes(view, find, exclude=nid) if find.strip() else [n for n in candidates[:PAGE_SIZE]
+                                                                          if n.id != nid]
         if not pool:
             st.caption("No other note found.")
             return
@@ -500,36 +426,34 @@ def render_links(store: Any, view: dict[str, Note], note: Note, candidates: list
                 st.rerun()
 
 
-def render_history(store: Any, note: Note) -> None:
-    n = len(note.history)
-    st.markdown(f"#### History ({n} change{'s' if n != 1 else ''})")
-    st.caption("Version v*k* is the note after its *k*-th change; v0 is the note as first stored. "
-               "Reverting is itself recorded, so it can be undone.")
+def render_history(store: Any, note: Note, history: list[Any], read_only: bool) -> None:
+    n = len(history)
+    title_of = (lambda i: label(store.notes_view()[i]) if i in store else i[:8])  # noqa: E731
+    st.markdown(f"#### History ({n} change{'s' if n != 1 else ''}{' until then' if read_only else ''})")
+    st.caption("Version v*k* is the note after its *k*-th change; v0 is the note as first stored."
+               + ("" if read_only else " Reverting is itself recorded, so it can be undone."))
     if not n:
         st.caption("No recorded change.")
         return
     first = max(0, n - HISTORY_SHOWN)
     if first:
         st.caption(f"Showing the latest {HISTORY_SHOWN} of {n} changes.")
+    total = len(note.history)
     for idx in range(n - 1, first - 1, -1):
-        change = note.history[idx]
+        change = history[idx]
         version = idx + 1
         with st.container(border=True, key=f"hist_{note.id}_{version}"):
             head, btn = st.columns([5, 1])
             head.markdown(f"**v{version}** · `{md_escape(change.field)}` · by **{md_escape(change.by)}** · "
                           f"{md_escape(change.at)}")
-            if version < n and btn.button(f"Revert to v{version}", key=f"revert_{note.id}_{version}",
-                                          width="stretch"):
+            if not read_only and version < total and btn.button(f"Revert to v{version}",
+                                                                key=f"revert_{note.id}_{version}", width="stretch"):
                 _revert(store, note.id, version)
             if change.field in ("created", "evolution"):
                 st.code(show_value(change.new), language=None, wrap_lines=True)
                 continue
-            before, after = st.columns(2)
-            before.caption("before")
-            before.code(show_value(change.old), language=None, wrap_lines=True)
-            after.caption("after")
-            after.code(show_value(change.new), language=None, wrap_lines=True)
-    if first == 0 and note.history[0].field != "created" and st.button(
+            diff_view(field_diff(change.field, change.old, change.new, title_of))
+    if not read_only and first == 0 and history[0].field != "created" and st.button(
             "Revert to v0 (as first stored)", key=f"revert_{note.id}_0"):
         _revert(store, note.id, 0)
 
@@ -567,7 +491,7 @@ def render_add(store: Any) -> None:
             report = pipeline.add(content, source="manual", mode=mode, progress=progress)
         except MemexError as exc:
             status.update(label="Not added", state="error")
-            show_error(exc, "The note was not added")
+            show_error(exc, "The note was not added", escape=True)
             return
         status.update(label=f"Added in {report.seconds:.1f} s", state="complete", expanded=False)
     st.session_state["_notes_added"] = report.note_id
@@ -592,10 +516,65 @@ def _open_added_button(store: Any) -> None:
         st.rerun()
 
 
+def render_changes(store: Any) -> None:
+    """What changed between two dates: notes added, removed and changed, with who changed them."""
+    if not (hasattr(store, "changes_between") and hasattr(store, "as_of")):
+        st.info("This store cannot tell what changed between two dates yet.")
+        return
+    today = datetime.now(timezone.utc).date()
+    c_from, c_to = st.columns(2)
+    since_day = c_from.date_input("Changes since (start of day, UTC)", value=None, max_value=today,
+                                  key="notes_changes_since")
+    until_day = c_to.date_input("until (end of day, UTC)", value=today, max_value=today, key="notes_changes_until")
+    if since_day is None:
+        st.caption("Pick a start date to see what changed since then.")
+        return
+    until_day = until_day or today
+    if until_day < since_day:
+        st.error("The end date is before the start date.")
+        return
+    since, until = moment(since_day - _DAY, time(23, 59, 59)), moment(until_day)
+    try:
+        summary = summarise_changes(store.as_of(since), store.as_of(until), since, until,
+                                    store.changes_between(since, until))
+    except MemexError as exc:
+        show_error(exc, "The change log cannot be read", escape=True)
+        return
+    if summary.empty:
+        st.info(f"Nothing changed from {since_day} to {until_day}.")
+        return
+    st.caption(f"{summary.count('added')} added · {summary.count('changed')} changed · "
+               f"{summary.count('removed')} removed, from {since_day} to {until_day} (net change of each note).")
+    for item in summary.notes[:CHANGES_SHOWN]:
+        icon = {"added": "🆕", "changed": "✏️", "removed": "🗑️"}[item.status]
+        who = ", ".join(f"{md_escape(by)} ×{n}" for by, n in sorted(item.actors.items()))
+        with st.container(border=True, key=f"chg_{item.note_id}"):
+            st.markdown(f"{icon} **{md_escape(item.title)}** · `{item.note_id[:8]}` · {item.status}"
+                        + (f" · by {who}" if who else ""))
+            for diff in item.diffs:
+                st.caption(md_escape(diff.field))
+                diff_view(diff, whole=False)
+    if len(summary.notes) > CHANGES_SHOWN:
+        st.caption(f"… and {len(summary.notes) - CHANGES_SHOWN} more notes.")
+
+
+_DAY = date(2000, 1, 2) - date(2000, 1, 1)
+
 # ---- the page ----------------------------------------------------------------------------------------
 st.title("🗒️ Notes")
 store = open_store_or_stop()
-view = store.notes_view()
+when = render_time_control(store)
+if when is not None:
+    try:
+        view = dict(store.as_of(when))
+    except MemexError as exc:
+        show_error(exc, "The memory cannot be shown as of that date", escape=True)
+        st.stop()
+    past_banner(when, len(view))
+    graph = store.graph_as_of(when) if hasattr(store, "graph_as_of") else None
+else:
+    view = store.notes_view()
+    graph = store.graph_snapshot()
 
 # Which note is in focus: ?note=<id> in the address, focus_note set by another page, or a button here.
 qp = st.query_params.get("note")
@@ -606,7 +585,7 @@ request = st.session_state.pop("_notes_open_request", None)
 wanted = request or st.session_state.get("focus_note")
 if wanted and (request or wanted != st.session_state.get("_notes_focus_seen")):
     st.session_state["_notes_focus_seen"] = wanted
-    found = resolve(store, wanted)
+    found = resolve(store, wanted, view)
     if found:
         apply_focus(found)
     else:
@@ -615,22 +594,24 @@ if st.session_state.pop("_notes_clear_add", False):
     st.session_state["add_content"] = ""
 
 show_flash("notes")
-if st.session_state.get("_notes_delete"):
+if when is None and st.session_state.get("_notes_delete"):
     confirm_delete(store, list(st.session_state["_notes_delete"]))
 
-f = render_filters(view)
-matching = sort_notes(filtered(view, f["text"], f["tag"], f["source"], f["since"], f["until"]),
-                      f["sort_by"], f["descending"], store.graph_snapshot())
-n_pages = max(1, math.ceil(len(matching) / PAGE_SIZE))
-if not 1 <= st.session_state.get("notes_page", 1) <= n_pages:
-    st.session_state["notes_page"] = n_pages if st.session_state.get("notes_page", 1) > n_pages else 1
-page_no = st.session_state.get("notes_page", 1) if n_pages > 1 else 1
-page_rows = matching[(page_no - 1) * PAGE_SIZE:page_no * PAGE_SIZE]
+query = render_filters(view)
+page = query_page(view, query, st.session_state.get("notes_page", 1), graph)
+if st.session_state.get("notes_page", 1) != page.page:
+    st.session_state["notes_page"] = page.page
 
-tab_table, tab_detail, tab_add = st.tabs([TAB_TABLE, TAB_DETAIL, TAB_ADD], key="notes_tab", on_change="rerun")
-with tab_table:
-    render_table(store, matching, page_rows, page_no, n_pages, len(view))
-with tab_detail:
-    render_detail(store, view, page_rows)
-with tab_add:
-    render_add(store)
+tabs = [TAB_TABLE, TAB_DETAIL, TAB_CHANGES] if when else [TAB_TABLE, TAB_DETAIL, TAB_ADD, TAB_CHANGES]
+if st.session_state.get("notes_tab") not in (None, *tabs):
+    st.session_state["notes_tab"] = TAB_TABLE
+sections = dict(zip(tabs, st.tabs(tabs, key="notes_tab", on_change="rerun")))
+with sections[TAB_TABLE]:
+    render_table(store, page, len(view), graph, read_only=when is not None)
+with sections[TAB_DETAIL]:
+    render_detail(store, view, page.rows, when)
+if TAB_ADD in sections:
+    with sections[TAB_ADD]:
+        render_add(store)
+with sections[TAB_CHANGES]:
+    render_changes(store)

@@ -14,8 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from memory_core.config import Settings
-from memory_core.notes import Note
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
+from memory_core.notes import Note
 from memory_core.store import MemoryStore
 from memory_core.transfer import import_notes
 
@@ -335,3 +335,16 @@ def test_paging_sorting_and_filters_at_a_few_hundred_notes(app_home: Settings, e
     expected = sorted(n.content for i, n in enumerate(notes)
                       if i % 2 == 0 and i % 3 == 0 and n.timestamp[:7] in ("2024-02", "2024-03"))
     assert list(at.data_editor[0].value["content"]) == expected and expected
+
+
+def test_history_diff_keeps_hostile_text_literal(app_home: Settings, embedder) -> None:
+    store, ids = seed(app_home, embedder)
+    hostile = "Budget <script>alert(1)</script> [x](http://evil.invalid) ![i](http://evil.invalid/i.png) :red[r]"
+    store.update(ids[2], content=hostile, tags=["<b>work</b>"])
+    at = detail(notes_page(), ids[2])
+    assert hostile in [c.value for c in at.code] and TEXTS[2][0] in [c.value for c in at.code]
+    marks = [m.value for m in at.markdown if "green-background" in m.value]
+    assert marks, "the word diff is shown"
+    for m in marks:  # every piece of note text is escaped inside the diff marks
+        assert "<script>" not in m and "](http" not in m and "![" not in m and "<b>" not in m
+    assert any("\\<script\\>" in m for m in marks) and any("\\<b\\>work\\<\\/b\\>" in m for m in marks)
