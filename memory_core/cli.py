@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -318,17 +319,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PATH_ARGUMENTS = {"data_dir", "file", "output"}  # file names may hold any bytes; Memex never stores them
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse a text argument that is not valid Unicode before the command runs.
+
+    Why: the shell hands a byte that is not UTF-8 (e.g. Latin-1 "caf\\xe9") to Python as a lone
+    surrogate; stored, it would fail deep inside Chroma or an export. One clear line up front instead.
+    """
+    from .notes import check_text
+
+    for name, value in vars(args).items():
+        if name in PATH_ARGUMENTS:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                check_text(item, f"The argument {name.replace('_', '-')!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_arguments(args)
         return int(args.func(args) or 0)
     except MemexError as exc:
-        print(f"memex: {exc}", file=sys.stderr)
+        print(f"memex: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("memex: interrupted; nothing half-written was kept.", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line for the person, the traceback on request
+        if os.environ.get("MEMEX_DEBUG"):
+            raise
+        print(f"memex: unexpected error ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}). "
+              "This is a bug in Memex; run again with MEMEX_DEBUG=1 to see the traceback, and please "
+              "report it.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

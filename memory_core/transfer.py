@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ImportFormatError
-from .notes import Note, now_iso
+from .errors import ImportFormatError, InputError
+from .notes import Note, check_text, clean_content, now_iso
 from .store import MemoryStore
 
 FORMAT = "memex-export"
@@ -63,6 +63,10 @@ def parse_export(raw: bytes | str) -> list[Note]:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ImportFormatError(f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
+    try:  # a "\\ud800" escape decodes to a lone surrogate, which no later step could write as UTF-8
+        check_text(json.dumps(data, ensure_ascii=False), "The file")
+    except InputError as exc:
+        raise ImportFormatError(str(exc).replace("it was not stored", "nothing was imported")) from None
     if isinstance(data, list) and data and isinstance(data[0], dict) and "conversation" in data[0]:
         raise ImportFormatError("This is a LoCoMo conversation file, not a Memex export; import it as a conversation.")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -77,7 +81,8 @@ def parse_export(raw: bytes | str) -> list[Note]:
     for i, item in enumerate(items):
         try:
             note = Note.from_dict(item)
-        except ImportFormatError as exc:
+            note.content = clean_content(note.content)  # the same rules as a note typed in (NUL, size, controls)
+        except (ImportFormatError, InputError) as exc:
             raise ImportFormatError(f"Note #{i + 1}: {exc}") from None
         if note.id in seen:
             raise ImportFormatError(f"Note #{i + 1}: the id {note.id} appears twice.")
