@@ -218,6 +218,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor(_settings(args), as_json=args.json, quick=args.quick)
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models.cli import run
+
+    return run(args, _settings(args))
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f".benchmarks.{args.bench}", __package__)
     return int(module.run(args) or 0)
@@ -302,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("doctor", cmd_doctor, "Check the installation: versions, models, data directory, timings.")
     p.add_argument("--quick", action="store_true", help="skip loading the models")
+
+    p = add("models", cmd_models, "GGUF models on this machine; `models download REPO FILE` (or a recommended key).")
+    from .models.cli import add_arguments as models_arguments
+
+    models_arguments(p, common)
 
     p = add("bench", cmd_bench, "Benchmarks that print figures (llm, store, chat, ui, locomo, all).")
     bench_sub = p.add_subparsers(dest="bench", required=True, metavar="BENCH")

