@@ -59,6 +59,7 @@ class Change:
     new: Any
     by: str
     at: str = field(default_factory=now_iso)
+    cause: str = ""  # why, when not obvious from ``by``: e.g. "proposal:<id>" for an accepted proposal
 
 
 @dataclass
@@ -225,7 +226,7 @@ def _change(x: Any) -> Change:
     if not isinstance(x, dict) or "field" not in x:
         raise ImportFormatError("each history entry must be an object with 'field', 'old', 'new', 'by', 'at'.")
     return Change(field=str(x["field"]), old=x.get("old"), new=x.get("new"), by=str(x.get("by", "import")),
-                  at=str(x.get("at", now_iso())))
+                  at=str(x.get("at", now_iso())), cause=str(x.get("cause", "") or ""))
 
 
 def clean_content(text: Any) -> str:

@@ -1,0 +1,181 @@
+"""Forget means forgotten: a deleted note's text and vector leave every place Memex writes.
+
+``forget(ids)``: (1) other notes whose context, tags or link reasons quote the note are rewritten
+(new events), and the note is deleted (a tombstone); (2) the log is scrubbed: the note's own
+events are redacted, and every other event that quotes it or links to it loses that value; (3)
+proposals about it, its recall counts and the exports in the data folder that hold it are removed
+or rewritten; (4) local mode: the Chroma folder is compacted (compaction.py), because Chroma keeps
+every write in its own queue table and in free pages long after a delete.
+
+"Quotes" means: shares a run of three words with the note, or a word of six letters or more that
+no remaining note contains (a name, a code, a rare word).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..lexical import stem
+from .compaction import compact_local
+from .events import DELETE, redacted
+
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MARK = "[forgotten]"
+
+
+@dataclass
+class ForgetReport:
+    forgotten: list[str] = field(default_factory=list)
+    notes_scrubbed: list[str] = field(default_factory=list)  # other notes that quoted a forgotten note
+    events_redacted: int = 0
+    proposals_removed: int = 0
+    exports_rewritten: list[str] = field(default_factory=list)
+    exports_removed: list[str] = field(default_factory=list)
+    compacted: bool = False
+    bytes_before: int = 0
+    bytes_after: int = 0
+    not_purged: list[str] = field(default_factory=list)  # places Memex cannot purge (server disk)
+
+
+class Quotes:
+    """Does a value quote one of the forgotten notes?"""
+
+    def __init__(self, texts: list[str], ids: set[str], common: Any) -> None:
+        self.ids = ids
+        self.shingles: set[tuple[str, ...]] = set()
+        self.rare: set[str] = set()
+        for text in texts:
+            words = [w.lower() for w in WORD.findall(text)]
+            self.shingles.update(tuple(words[i:i + 3]) for i in range(len(words) - 2))
+            self.rare.update(w for w in words if len(w) >= 6 and not common(w))
+
+    def quoted(self, text: str) -> bool:
+        words = [w.lower() for w in WORD.findall(text)]
+        if any(w in self.rare for w in words):
+            return True
+        return any(tuple(words[i:i + 3]) in self.shingles for i in range(len(words) - 2))
+
+    def scrub(self, value: Any) -> Any:
+        """The value with every quote replaced and every link to a forgotten note dropped."""
+        if isinstance(value, str):
+            return MARK if self.quoted(value) or value in self.ids else value
+        if isinstance(value, list):
+            out = []
+            for x in value:
+                if isinstance(x, dict) and x.get("target") in self.ids:
+                    continue
+                y = self.scrub(x)
+                if isinstance(x, str) and y == MARK and not isinstance(value, str):
+                    continue  # a quoting tag or keyword is dropped, not replaced
+                out.append(y)
+            return out
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        return value
+
+
+class ForgetMixin:
+    """``self`` is a MemoryStore."""
+
+    def forget(self, note_ids: list[str]) -> ForgetReport:
+        """Delete notes so that their text and vectors are gone from every place Memex writes."""
+        report = ForgetReport()
+        with self._lock:
+            with self.writing() as w:
+                ids = list(dict.fromkeys(self.resolve_id(i) for i in note_ids))
+                report.forgotten = ids
+                doomed = set(ids)
+                texts = []
+                for nid in ids:
+                    n = self._notes[nid]
+                    texts += [n.content, n.context, " ".join(n.keywords), n.turn_context]
+                lex = self.lexical
+
+                def common(word: str) -> bool:
+                    return bool(set(lex._postings.get(stem(word), {})) - doomed)
+
+                quotes = Quotes(texts, doomed, common)
+                for other in list(self._notes.values()):
+                    if other.id in doomed:
+                        continue
+                    values = [other.context, other.tags, other.keywords, [asdict(x) for x in other.links]]
+                    if all(quotes.scrub(v) == v for v in values):
+                        continue
+                    note = w.get(other.id)
+                    changed = False
+                    for name in ("context", "tags", "keywords", "links"):
+                        value = [asdict(x) for x in note.links] if name == "links" else getattr(note, name)
+                        clean = quotes.scrub(value)
+                        if name == "context" and clean == MARK:
+                            clean = ""
+                        if clean != value:
+                            changed = note.set_field(name, clean, "system") or changed
+                    if changed:
+                        w.put(note, cause="forget")
+                        report.notes_scrubbed.append(other.id)
+                for nid in ids:
+                    w.delete(nid)
+            report.events_redacted = self._scrub_log(quotes, doomed)
+            report.proposals_removed = self.proposals.forget_notes(doomed)
+            self._recall.forget(ids)
+            self._recall.flush()
+            self._scrub_exports(quotes, doomed, report)
+            if self.server:
+                report.not_purged.append(
+                    "the Chroma server's own files: it keeps written records in its queue table and free "
+                    "pages until it compacts them (see README, 'Where your data lives')")
+            else:
+                report.bytes_before, report.bytes_after = compact_local(self)
+                report.compacted = True
+        return report
+
+    def _scrub_log(self, quotes: Quotes, doomed: set[str]) -> int:
+        """Rewrite every event that quotes or links to a forgotten note; refold the notes touched."""
+        rewritten = []
+        for ev in self._log.read():
+            if ev.redacted:
+                continue
+            if ev.note_id in doomed:
+                if ev.field != DELETE:
+                    rewritten.append(redacted(ev))
+                continue
+            old, new = quotes.scrub(ev.old), quotes.scrub(ev.new)
+            if old != ev.old or new != ev.new:
+                rewritten.append(replace(ev, old=old, new=new))
+        if rewritten:
+            self._log.rewrite(rewritten)
+            touched = {e.note_id for e in rewritten if e.note_id not in doomed}
+            for nid in touched:
+                self._fold.refold(nid, self._log.for_note(nid))
+                if nid in self._fold.notes:
+                    self._recall.overlay(self._fold.notes[nid])
+            alive = [n for n in touched if n in self._fold.notes]
+            self._write_view(self._fold.notes, alive, [], dict(self._views.vectors), embed_missing=True)
+            self._views.update(self._fold.notes, touched, {})
+        return len(rewritten)
+
+    def _scrub_exports(self, quotes: Quotes, doomed: set[str], report: ForgetReport) -> None:
+        folder = Path(self.home) / "exports"
+        if not folder.is_dir():
+            return
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            raw = path.read_bytes()
+            text = raw.decode("utf-8", "replace")
+            if not (any(nid in text for nid in doomed) or quotes.quoted(text)):
+                continue
+            try:
+                data = json.loads(text)
+                notes = data["notes"]
+                data["notes"] = [quotes.scrub(n) for n in notes if n.get("id") not in doomed]
+                data["count"] = len(data["notes"])
+                tmp = path.with_name(path.name + ".tmp")
+                tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+                tmp.replace(path)
+                report.exports_rewritten.append(str(path))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                path.unlink()
+                report.exports_removed.append(str(path))
