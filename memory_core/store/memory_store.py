@@ -27,7 +27,7 @@ from ..lexical import BM25Index
 from ..notes import Note
 from . import backend
 from .batch import WriteBatch
-from .codec import text_hash, view_record
+from .codec import text_hash
 from .compaction import recover
 from .datadir import FORMAT_VERSION, prepare_data_dir
 from .edits import EditMixin
@@ -40,9 +40,10 @@ from .proposals import ProposalInbox
 from .queries import QueryMixin
 from .recall import RecallStats
 from .views import DerivedViews
+from .viewstore import ViewMixin
 
 
-class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin):
+class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
     """Thread-safe note store over Chroma: an event log, its fold, and views derived from it."""
 
     def __init__(self, settings: Any, embedder: Any, *, collection: str | None = None) -> None:
@@ -121,47 +122,6 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin):
         self._views.rebuild(fold.notes, vectors)
         if not self.server:
             self._redact_leftovers(events)
-
-    def _view_vectors(self, notes: dict[str, Note], last: dict[str, str]) -> dict[str, np.ndarray]:
-        """Vectors from the notes view; notes whose view record lags the log are embedded and repaired."""
-        vectors: dict[str, np.ndarray] = {}
-        stale: list[str] = []
-        try:
-            got = self._cols.view.get(include=["embeddings", "metadatas"])
-        except Exception as exc:  # noqa: BLE001
-            if self.server:
-                raise backend.server_problem(self.settings, exc) from exc
-            raise StoreError(f"Reading the notes view in {self.home} failed: {type(exc).__name__}: {exc}") from exc
-        hashes = {}
-        for i, nid in enumerate(got["ids"]):
-            meta = got["metadatas"][i] or {}
-            hashes[nid] = (meta.get("text_hash"), meta.get("last_event"))
-            if nid in notes and meta.get("text_hash") == text_hash(notes[nid]):
-                vectors[nid] = np.asarray(got["embeddings"][i], dtype=np.float32)
-        for nid in notes:
-            if nid not in vectors or hashes.get(nid, (None, None))[1] != last.get(nid):
-                stale.append(nid)
-        gone = [nid for nid in hashes if nid not in notes]
-        if stale or gone:
-            self._write_view(notes, stale, gone, vectors, embed_missing=True)
-        return vectors
-
-    def _write_view(self, notes: dict[str, Note], ids: list[str], gone: list[str],
-                    vectors: dict[str, np.ndarray], embed_missing: bool) -> None:
-        need = [nid for nid in ids if nid not in vectors]
-        if need and embed_missing:
-            fresh = self.embedder.embed([notes[n].text_for_embedding() for n in need])
-            for nid, vec in zip(need, fresh):
-                vectors[nid] = np.asarray(vec, dtype=np.float32)
-        step = self._cols.max_batch
-        for start in range(0, len(ids), step):
-            chunk = ids[start:start + step]
-            records = [view_record(notes[n], self._fold.last.get(n, "")) for n in chunk]
-            metas = [meta | {"text_hash": text_hash(notes[n])} for n, (_doc, meta) in zip(chunk, records)]
-            self._cols.view.upsert(ids=chunk, embeddings=[vectors[n].tolist() for n in chunk],
-                                   documents=[doc for doc, _meta in records], metadatas=metas)
-        if gone:
-            self._cols.view.delete(ids=gone)
 
     def _redact_leftovers(self, events: list[Event]) -> None:
         """A crash between a tombstone and the redaction of the note's events: finish the redaction."""
