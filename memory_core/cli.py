@@ -218,6 +218,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor(_settings(args), as_json=args.json, quick=args.quick)
 
 
+def cmd_vault(args: argparse.Namespace) -> int:
+    from .vault.cli import run
+
+    return run(args, _store(args))
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from .models.cli import run
 
@@ -308,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("doctor", cmd_doctor, "Check the installation: versions, models, data directory, timings.")
     p.add_argument("--quick", action="store_true", help="skip loading the models")
+
+    p = add("vault", cmd_vault, "Markdown vault for Obsidian: `vault export DIR|ZIP`, `vault import DIR|ZIP`.")
+    from .vault.cli import add_arguments as vault_arguments
+
+    vault_arguments(p, common)
 
     p = add("models", cmd_models, "GGUF models on this machine; `models download REPO FILE` (or a recommended key).")
     from .models.cli import add_arguments as models_arguments
