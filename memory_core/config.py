@@ -50,6 +50,9 @@ class Settings:
     recall_k: int = 5
     neighbours_k: int = 5
     evolution: bool = True
+    # grounded model proposals apply without review only when this is on AND the model is capable
+    # (>= 3B parameters by its name); the bundled 135M model's always wait in the review inbox
+    auto_apply_proposals: bool = True
     remember_chat: bool = True
     fast_link_threshold: float = 0.55  # cosine similarity above which fast mode links notes
     # --- retrieval weights ----------------------------------------------------------------

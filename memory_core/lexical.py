@@ -9,9 +9,12 @@ the size of the store.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import threading
 from collections import Counter, defaultdict
+from typing import Any
 
 TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 STOPWORDS = frozenset(
@@ -26,29 +29,35 @@ STOPWORDS = frozenset(
 )
 
 
+_LOCAL = threading.local()
+
+
+def _stemmer() -> Any:
+    """The Snowball English stemmer (PyStemmer, the C build of the Snowball stemmers), one per
+    thread: PyStemmer's objects are not safe to share between threads (the chat writer and a page
+    search run at once)."""
+    stemmer = getattr(_LOCAL, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _LOCAL.stemmer = Stemmer.Stemmer("english")
+    return stemmer
+
+
+@functools.lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
-    """A deliberately light stemmer (plurals, -ing, -ed, final e): enough to match 'hikes' to 'hiking'."""
-    if len(token) <= 3 or not token.isascii():
+    """Snowball (Porter 2) stem of a lower-case token: "hikes"/"hiking" -> "hike", "speed" stays "speed".
+
+    Why a kept stemmer: the hand-written one before it turned "speed" into "spe" and "news" into
+    "new". Non-ASCII tokens pass through (the English stemmer would mangle other scripts).
+    """
+    if len(token) <= 2 or not token.isascii():
         return token
-    if token.endswith("ies") and len(token) > 4:
-        token = token[:-3] + "y"
-    elif token.endswith(("sses", "xes", "zes", "ches", "shes")):
-        token = token[:-2]
-    elif token.endswith("s") and not token.endswith(("ss", "us", "is")):
-        token = token[:-1]
-    for suffix in ("ing", "ed"):
-        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
-            token = token[: -len(suffix)]
-            if len(token) > 3 and token[-1] == token[-2] and token[-1] not in "lsz":
-                token = token[:-1]
-            break
-    if len(token) > 3 and token.endswith("e"):
-        token = token[:-1]
-    return token
+    return _stemmer().stemWord(token)
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens without stopwords, lightly stemmed; works for non-Latin scripts too."""
+    """Lower-cased word tokens without stopwords, Snowball-stemmed; works for non-Latin scripts too."""
     return [stem(t) for t in TOKEN_RE.findall(text.lower()) if t not in STOPWORDS]
 
 

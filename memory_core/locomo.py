@@ -43,7 +43,7 @@ from .errors import ImportFormatError, InputError
 
 CATEGORIES: dict[int, str] = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 ADVERSARIAL = 5
-RETRIEVERS: tuple[str, ...] = ("dense", "bm25", "hybrid", "hybrid+links")
+RETRIEVERS: tuple[str, ...] = ("dense", "bm25", "hybrid", "hybrid+links", "contextual", "contextual+ppr")
 KS: tuple[int, ...] = (1, 5, 10, 25)
 TURN_SECONDS = 5  # turns of one session get the session time plus this per turn, so their order is kept
 DIA_ID_RE = re.compile(r"^D(\d+):(\d+)$")
@@ -522,8 +522,10 @@ def ingest_sample(sample: Sample, settings: Any, home: str | Path, *, embedder: 
     sample_settings = settings.replace(data_dir=str(home), store_backend="local")
     store = MemoryStore(sample_settings, embedder)
     pipeline = MemoryPipeline(store, sample_settings, llm)
-    items = [NewItem(content=t.content, timestamp=t.timestamp, source="import", source_ref=t.dia_id)
-             for t in sample.turns]
+    items = [NewItem(content=t.content, timestamp=t.timestamp, source="import", source_ref=t.dia_id,
+                     turn_context=turn_context(sample.turns, i), conversation_id=sample.sample_id,
+                     message_id=t.dia_id)
+             for i, t in enumerate(sample.turns)]
     bar = TextProgress(f"ingest {sample.sample_id} ({mode})", len(items), progress)
     report = pipeline.add_many(items, mode=mode, progress=bar.update)
     bar.close()
@@ -547,6 +549,19 @@ def ingest_sample(sample: Sample, settings: Any, home: str | Path, *, embedder: 
 QA_SYSTEM = ("You answer questions about a conversation, using only the memory notes given. Answer with a "
              "short phrase, using words from the notes where possible. If the notes do not contain the "
              "answer, reply exactly: Not mentioned.")
+
+
+def turn_context(turns: Sequence[Turn], i: int) -> str:
+    """The contextual note's context: the previous turn of the same session and the session date.
+
+    Kept apart from the content (the retrieval's note+context signals use it; it is never shown as
+    if the speaker had said it).
+    """
+    turn = turns[i]
+    parts = [f"Date: {_when(turn.timestamp)}"]
+    if i and turns[i - 1].session == turn.session:
+        parts.append(turns[i - 1].content)
+    return "\n".join(parts)
 
 
 def _when(ts: str) -> str:

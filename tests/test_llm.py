@@ -82,7 +82,10 @@ def test_partial_answers_keep_what_is_valid() -> None:
 
 
 def test_fallback_extracts_keywords_without_a_model() -> None:
-    assert extract_keywords("Biscuit chased Biscuit's ball; the ball rolled under the sofa.")[:2] == ["Biscuit", "ball"]
+    kws = extract_keywords("Biscuit chased Biscuit's ball; the ball rolled under the sofa.")
+    assert kws[0] == "Biscuit" and "ball" in kws and "sofa" in kws and not {"the", "under"} & set(kws)
+    hiya = fallback_enrichment("Hiya! How is the day going? I went to the shops with the person.")
+    assert hiya["keywords"] == ["shops"] and hiya["context"] == "I went to the shops with the person."
     fb = fallback_enrichment(TEXT)
     assert fb["keywords"][0] == "sister" and fb["context"].endswith(".") and fb["tags"]
     assert validate_enrichment(fb, TEXT)[0] is not None  # the fallback passes our own checks

@@ -268,7 +268,7 @@ def test_retrieval_evaluation_is_sane(fast_run):
     assert res["selection"] == {"samples": ["conv-a", "conv-b"], "questions": 22, "with_evidence": 21,
                                 "without_evidence": 1}
     assert [s["notes"] for s in res["ingest"]["samples"]] == [20, 18]
-    assert set(res["retrieval"]) == {"dense", "bm25", "hybrid", "hybrid+links"}
+    assert set(res["retrieval"]) == {"dense", "bm25", "hybrid", "hybrid+links", "contextual", "contextual+ppr"}
     for name, block in res["retrieval"].items():
         o = block["overall"]
         assert o["n"] == 21
@@ -298,8 +298,8 @@ def test_results_are_json_and_plot_rows(fast_run):
     res = json.loads(json.dumps(fast_run))
     assert res["parse"]["evidence"]["dropped"] == 2 and res["versions"]["python"]
     rows = recall_rows(res)
-    # 4 retrievers x (overall + 5 categories) x 4 cut-offs
-    assert len(rows) == 4 * 6 * 4
+    # 6 retrievers x (overall + 5 categories) x 4 cut-offs
+    assert len(rows) == 6 * 6 * 4
     overall = [r for r in rows if r["retriever"] == "bm25" and r["category"] == "overall" and r["k"] == 10]
     assert overall[0]["recall_any"] == res["retrieval"]["bm25"]["overall"]["recall_any@10"]
     assert {r["category"] for r in rows} == {"overall", "multi-hop", "temporal", "open-domain", "single-hop",

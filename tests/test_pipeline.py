@@ -42,27 +42,50 @@ def decision(links: int = 1, evolve: int = 0, extra_ids: list[str] | None = None
     return step
 
 
-def test_good_output_links_and_evolves_by_id(env) -> None:
+def test_capable_model_grounded_proposals_apply_with_history(env) -> None:
     settings, store = env
     ids = seed(store, settings, ["hiking in the Alps with Anna", "Anna likes the Alps", "tax forms due"])
     llm = ScriptedLLM([GOOD, decision(links=2, evolve=1)])
+    llm.name = "Qwen2.5-7B-Instruct-Q4_K_M.gguf"  # a capable model: grounded proposals apply on their own
     report = MemoryPipeline(store, settings, llm).add("Hiking the Alps again with Anna next summer")
     note = store.get(report.note_id)
     assert report.enrichment_source == "model"
     assert note.keywords == ["hiking", "Alps"] and note.tags == ["travel", "mountains"]
     assert len(report.links) == 2 and set(report.links) <= set(ids)
-    assert note.link_targets == report.links and all(link.by == "linker" for link in note.links)
+    assert note.link_targets == report.links
+    assert report.proposed >= 3 and report.applied >= 1 and report.proposals
     assert len(report.evolved) == 1
     evolved = store.get(report.evolved[0])
     assert evolved.context == "Part of the Alps hiking memories."
-    assert [c.by for c in evolved.history if c.field in ("context", "tags")] == ["evolver", "evolver"]
+    assert [c.by for c in evolved.history if c.field in ("context", "tags")][0] == "evolver"
     decision_record = [c for c in note.history if c.field == "evolution"][0]
     assert decision_record.new["evolved"] == report.evolved
     assert report.usage.calls == 2 and report.usage.prompt_tokens > 0
+    # v0 of the new note already holds its enrichment
+    assert note.state_at(0)["tags"] == ["travel", "mountains"]
     # the evolver's change can be reverted
     before = [c for c in evolved.history if c.field == "context"][0].old
     restored = store.revert(evolved.id, 0)
     assert restored.context == before
+
+
+def test_small_model_proposals_wait_and_names_link_without_the_model(env) -> None:
+    from memory_core.memory.inbox import inbox
+
+    settings, store = env
+    seed(store, settings, ["hiking in the Alps with Anna", "Anna likes the Alps", "tax forms due"])
+    before = {n.id: n.context for n in store.all_notes()}
+    llm = ScriptedLLM([GOOD, decision(links=2, evolve=1)])
+    llm.name = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    report = MemoryPipeline(store, settings, llm).add("Hiking the Alps again with Anna next summer")
+    note = store.get(report.note_id)
+    assert not report.evolved and report.applied == 0
+    assert {n.id: n.context for n in store.all_notes() if n.id in before} == before  # nothing touched
+    pending = inbox(store).list("pending")
+    assert {p.id for p in pending} == set(report.proposals) and pending
+    assert {p.kind for p in pending} >= {"context"}
+    # links made by rule: both notes name Anna or the Alps
+    assert note.links and all(link.by == "system" and link.reason.startswith("Both name") for link in note.links)
 
 
 def test_garbage_output_falls_back_and_marks_for_reenrichment(env) -> None:
@@ -82,9 +105,10 @@ def test_ids_that_were_not_offered_are_ignored(env) -> None:
     settings, store = env
     ids = seed(store, settings, ["Alps hiking trip", "Alps hiking boots"])
     llm = ScriptedLLM([GOOD, decision(links=1, extra_ids=["deadbeef", ids[0][:6] + "zz"])])
+    llm.name = "llama-3.1-8b-instruct"
     report = MemoryPipeline(store, settings, llm).add("Alps hiking plans")
     note = store.get(report.note_id)
-    assert len(note.links) == 1 and note.links[0].target in ids
+    assert len(note.links) == 1 and note.links[0].target in ids and note.links[0].by == "linker"
     assert "deadbeef" in report.ignored_ids
     assert all(link.target in store for link in note.links)
 
@@ -110,7 +134,7 @@ def test_reenrich_fixes_marked_notes(env) -> None:
     assert [r.needs_enrichment for r in fixed] == [False]
     note = store.get(report.note_id)
     assert not note.needs_enrichment and note.tags == ["travel", "mountains"]
-    assert note.history[-1].by == "enricher"
+    assert [c.by for c in note.history if c.field == "tags"][-1] == "enricher"
 
 
 def test_fast_mode_uses_no_model_and_links_by_similarity(env) -> None:

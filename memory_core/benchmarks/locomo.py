@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="LoCoMo-format JSON file")
     parser.add_argument("--mode", choices=("fast", "full"), default="fast",
                         help="ingest without the model (fast) or through A-MEM enrichment/linking (full)")
-    parser.add_argument("--retrievers", default="dense,bm25,hybrid,hybrid+links",
-                        help="comma list of retrievers to compare (default: all four)")
+    parser.add_argument("--retrievers", default="dense,bm25,hybrid,hybrid+links,contextual,contextual+ppr",
+                        help="comma list of retrievers to compare (default: all six)")
     parser.add_argument("--qa", action="store_true", help="also let the model answer and score F1/BLEU-1")
     parser.add_argument("--k", type=int, default=10, help="notes given to the model per answer (default 10)")
     parser.add_argument("--recall-ks", default="1,5,10,25", help="recall cut-offs (default 1,5,10,25)")

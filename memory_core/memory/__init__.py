@@ -3,6 +3,8 @@
 ``from memory_core.memory import MemoryPipeline`` is the way in for the app, the CLI and benchmarks.
 """
 
+from .outcome import RememberOutcome
 from .pipeline import MODES, BulkReport, MemoryPipeline, NewItem, WriteReport, enrichment_messages
 
-__all__ = ["MODES", "BulkReport", "MemoryPipeline", "NewItem", "WriteReport", "enrichment_messages"]
+__all__ = ["MODES", "BulkReport", "MemoryPipeline", "NewItem", "RememberOutcome", "WriteReport",
+           "enrichment_messages"]

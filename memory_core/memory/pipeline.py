@@ -27,12 +27,14 @@ import numpy as np
 from ..llm import LLM, Usage
 from ..notes import Change, Note, clean_content, normalise_time, now_iso
 from ..store import MemoryStore, Neighbour
+from . import linking
+from .capability import model_is_capable
+from .evolve import Judged, apply_judged, judge_decision, record_proposals
+from .outcome import RememberOutcome
 from .validation import (
     ENRICH_EXAMPLE_ANSWER,
     ENRICH_EXAMPLE_NOTE,
     ENRICH_SCHEMA,
-    clean_context,
-    clean_tags,
     fallback_enrichment,
     validate_enrichment,
 )
@@ -72,6 +74,11 @@ class WriteReport:
     evolved: list[str] = field(default_factory=list)
     ignored_ids: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    proposals: list[str] = field(default_factory=list)  # ids of proposals recorded in the inbox
+    proposed: int = 0  # model-proposed changes (links, contexts, tags)
+    grounded: int = 0  # of which passed judgement
+    applied: int = 0  # of which were applied (auto-apply with a capable model)
+    rejected: list[str] = field(default_factory=list)  # why the others were turned down
     enrichment_source: str = "none"  # model / model-retry / fallback / none
     needs_enrichment: bool = False
     seconds: float = 0.0
@@ -98,6 +105,10 @@ class NewItem:
     keywords: list[str] | None = None
     tags: list[str] | None = None
     context: str | None = None
+    turn_context: str = ""  # what was said before it (and when): used by retrieval, never content
+    speaker: str = ""
+    conversation_id: str = ""
+    message_id: str = ""
 
 
 def short_ids(ids: list[str]) -> dict[str, str]:
@@ -131,8 +142,15 @@ class MemoryPipeline:
 
     # -- one note -----------------------------------------------------------------------------
     def add(self, content: str, *, source: str = "manual", source_ref: str = "", timestamp: str | None = None,
-            mode: str = "full", progress: Progress | None = None) -> WriteReport:
-        """Write one note. Raises InputError only for bad input; model trouble is reported, not raised."""
+            mode: str = "full", progress: Progress | None = None, speaker: str = "", conversation_id: str = "",
+            message_id: str = "", turn_context: str = "", supersedes: str = "") -> WriteReport:
+        """Write one note. Raises InputError only for bad input; model trouble is reported, not raised.
+
+        The note is created already enriched (its version 0 holds keywords, context and tags), linked
+        to the notes naming the same people and things, and, in full mode, the model's link and
+        evolution ideas are judged (``proposals``) and either applied (capable model, setting on) or
+        left in the review inbox. ``supersedes``: the id of the note this one corrects.
+        """
         content = clean_content(content)
         if mode not in MODES:
             from ..errors import InputError
@@ -140,47 +158,52 @@ class MemoryPipeline:
             raise InputError(f"Unknown mode {mode!r}; use 'full' or 'fast'.")
         started = time.perf_counter()
         say = progress or (lambda _stage: None)
-        note = Note(content=content, source=source, source_ref=source_ref,
-                    timestamp=normalise_time(timestamp) if timestamp else now_iso())
-        note.history.append(Change("created", None, source, by=_actor(source), at=now_iso()))
+        when = normalise_time(timestamp) if timestamp else now_iso()
+        note = Note(content=content, source=source, source_ref=source_ref, timestamp=when, speaker=speaker,
+                    conversation_id=conversation_id, message_id=message_id, turn_context=turn_context)
         report = WriteReport(note_id=note.id, mode=mode)
 
         if mode == "full":
             say("enriching")
             self._enrich(note, report)
         else:
-            self._apply_enrichment(note, fallback_enrichment(content), by="system")
+            self._apply_enrichment(note, fallback_enrichment(content))
             report.enrichment_source = "none"
+        note.history.append(Change("created", None, source, by=_actor(source), at=now_iso()))
 
         vec = self.store.embedder.embed([note.text_for_embedding()])[0]
         say("linking")
         neighbours = self.store.nearest(vec, self.settings.neighbours_k)
+        entity_links = linking.entity_links(note, self.store)
         decision = self._decide(note, neighbours, report) if mode == "full" else None
-        link_actor = "linker"
+        judged = Judged()
         if decision is None:  # fast mode, or the model's decision was unusable: link by similarity
-            decision = {"links": self._similar_links(neighbours), "evolve": []}
-            link_actor = "system"
+            similar = self._similar_links(neighbours)
+        else:
+            similar = []
+            judged = judge_decision(self, note, neighbours, decision, report)
+        auto = self.auto_apply()
 
         with self.store.writing() as w:
-            for target, reason in decision["links"]:
-                if w.exists(target):
-                    note.add_link(target, reason, by=link_actor)
+            for target, reason, actor in [*entity_links, *((t, r, "system") for t, r in similar)]:
+                if w.exists(target) and note.add_link(target, reason, by=actor):
                     report.links.append(target)
-            for nid, ctx, tags in decision["evolve"]:
-                if not w.exists(nid):
-                    continue
-                other = w.get(nid)
-                changed = other.set_field("context", ctx, "evolver") if ctx else False
-                changed = (other.set_field("tags", tags, "evolver") if tags else False) or changed
-                if changed:
-                    w.put(other)
-                    report.evolved.append(nid)
+            if supersedes and w.exists(supersedes):
+                old = w.get(supersedes)
+                old.set_field("superseded_by", note.id, "system")
+                old.set_field("valid_until", when, "system")
+                w.put(old)
+                note.add_link(supersedes, "Corrects an earlier note.", by="system")
+            if auto:
+                apply_judged(w, note, judged, report)
             if mode == "full" and neighbours:
                 note.history.append(Change("evolution", None, {
                     "shown": [nb.note.id for nb in neighbours], "linked": report.links,
                     "evolved": report.evolved, "ignored_ids": report.ignored_ids,
+                    "proposed": len(judged.items), "rejected": judged.rejected,
                 }, by="evolver"))
             w.put(note, vec)
+        report.proposals = record_proposals(self.store, judged, applied=auto)
         say(f"evolved {len(report.evolved)}")
         report.needs_enrichment = note.needs_enrichment
         report.seconds = time.perf_counter() - started
@@ -188,6 +211,25 @@ class MemoryPipeline:
             self.totals.add(report.usage)
             self.writes += 1
         return report
+
+    def remember_turn(self, text: str, *, conversation_id: str, message_id: str, turn_context: str = "",
+                      timestamp: str | None = None, force: bool = False, mode: str = "full",
+                      progress: Progress | None = None) -> RememberOutcome:
+        """Remember what the person said in one chat turn (never the model's reply): see ``turns``."""
+        from .turns import remember_turn
+
+        return remember_turn(self, text, conversation_id=conversation_id, message_id=message_id,
+                             turn_context=turn_context, timestamp=timestamp, force=force, mode=mode,
+                             progress=progress)
+
+    def auto_apply(self) -> bool:
+        """Do grounded proposals apply on their own? Only with the setting on AND a capable model."""
+        if not getattr(self.settings, "auto_apply_proposals", False):
+            return False
+        try:
+            return model_is_capable(self.llm)
+        except Exception:  # noqa: BLE001 - no model: nothing to apply anyway
+            return False
 
     def _enrich(self, note: Note, report: WriteReport) -> None:
         content = note.content
@@ -203,15 +245,20 @@ class MemoryPipeline:
         report.enrichment_source = result.source
         if result.source == "fallback":
             note.needs_enrichment = True
-            self._apply_enrichment(note, result.value or fallback_enrichment(content), by="system")
+            self._apply_enrichment(note, result.value or fallback_enrichment(content))
         else:
-            self._apply_enrichment(note, result.value, by="enricher")
+            self._apply_enrichment(note, result.value)
 
     @staticmethod
-    def _apply_enrichment(note: Note, value: dict[str, Any], by: str) -> None:
+    def _apply_enrichment(note: Note, value: dict[str, Any], by: str = "") -> None:
+        """Creation-time enrichment is part of the note as created (version 0), so it is set directly;
+        ``by`` names the actor for a later re-enrichment, which is recorded in history."""
         for name in ("keywords", "context", "tags"):
             if value.get(name):
-                note.set_field(name, value[name], by)
+                if by:
+                    note.set_field(name, value[name], by)
+                else:
+                    setattr(note, name, list(value[name]) if isinstance(value[name], list) else value[name])
 
     def _similar_links(self, neighbours: list[Neighbour]) -> list[tuple[str, str]]:
         threshold = self.settings.fast_link_threshold
@@ -259,20 +306,17 @@ class MemoryPipeline:
                     report.ignored_ids.append(str(hid))
                     problems.append(f"link id {hid!r} was not offered; ignored")
                     continue
-                reason = " ".join(str(item.get("reason", "")).split())[:120] or "related"
+                reason = str(item.get("reason", ""))  # judged later, against the target note
                 if handles[hid] not in (t for t, _ in links):
                     links.append((handles[hid], reason))
-            evolve: list[tuple[str, str, list[str]]] = []
+            evolve: list[tuple[str, Any, Any]] = []
             for item in data.get("evolve", []) if evolution else []:
                 hid = item.get("id") if isinstance(item, dict) else None
                 if hid not in handles:
                     report.ignored_ids.append(str(hid))
                     problems.append(f"evolve id {hid!r} was not offered; ignored")
                     continue
-                neighbour = by_handle[hid].note
-                ctx, p_ctx = clean_context(item.get("context"))
-                tags, p_tags = clean_tags(item.get("tags"), neighbour.content + " " + note.content)
-                problems.extend(f"evolve {hid}: {p}" for p in p_ctx + p_tags)
+                ctx, tags = item.get("context"), item.get("tags")
                 if ctx or tags:
                     evolve.append((handles[hid], ctx, tags))
             return {"links": links, "evolve": evolve}, problems
@@ -330,7 +374,9 @@ class MemoryPipeline:
             try:
                 content = clean_content(item.content)
                 note = Note(content=content, source=item.source, source_ref=item.source_ref,
-                            timestamp=normalise_time(item.timestamp) if item.timestamp else now_iso())
+                            timestamp=normalise_time(item.timestamp) if item.timestamp else now_iso(),
+                            turn_context=item.turn_context, speaker=item.speaker,
+                            conversation_id=item.conversation_id, message_id=item.message_id)
             except Exception as exc:  # noqa: BLE001
                 report.errors.append(f"item {offset + i + 1}: {exc}")
                 continue

@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from ..lexical import STOPWORDS, TOKEN_RE, stem
+from .enrich import is_readable_keyword
 
 MAX_KEYWORDS = 6
 MAX_TAGS = 5
@@ -84,6 +85,8 @@ def clean_keywords(items: Any, content: str) -> tuple[list[str], list[str]]:
             problems.append(f"keyword {item!r} is empty or too long")
         elif all(w in STOPWORDS for w in words):
             problems.append(f"keyword {item!r} is a stopword")
+        elif not is_readable_keyword(kw):
+            problems.append(f"keyword {item!r} is a filler word")
         elif not all(stem(w) in text_stems for w in words):
             problems.append(f"keyword {item!r} is not in the text")
         elif kw.lower() not in (k.lower() for k in kept):
@@ -107,11 +110,45 @@ def clean_tags(items: Any, content: str) -> tuple[list[str], list[str]]:
             problems.append(f"tag {item!r} is not a short word")
         elif not all(is_real_word(part, text_words) for part in re.split(r"[- ]", tag)):
             problems.append(f"tag {item!r} is not a real word")
-        elif tag in STOPWORDS:
-            problems.append(f"tag {item!r} is a stopword")
+        elif tag in STOPWORDS or not is_readable_keyword(tag):
+            problems.append(f"tag {item!r} is a stopword or filler word")
+        elif not _grounded_tag(tag, content):
+            problems.append(f"tag {item!r} is not about the note")
         elif tag not in kept:
             kept.append(tag)
     return kept[:MAX_TAGS], problems
+
+
+def _grounded_tag(tag: str, content: str) -> bool:
+    """A tag must name something in the note: words of its text (by stem), or a broad topic whose
+    cue words the text contains (``TOPIC_HINTS``). This is what keeps "happy", "sunny", "shopping"
+    off a note about night shifts."""
+    stems = {stem(w) for w in _words(content)}
+    parts = [stem(p) for p in re.split(r"[- ]", tag)]
+    if all(p in stems for p in parts):
+        return True
+    return any(h in stems for h in TOPIC_HINTS.get(tag, ()))
+
+
+# Topic tags a note may carry without the word itself: tag -> stems that must be in the note.
+TOPIC_HINTS: dict[str, tuple[str, ...]] = {
+    "travel": ("trip", "flight", "fli", "travel", "holiday", "hike", "abroad", "visit", "journey"),
+    "pets": ("dog", "cat", "puppi", "kitten", "retriev", "pet", "hamster", "parrot"),
+    "dogs": ("dog", "puppi", "retriev", "labrador", "poodl", "terrier"),
+    "cats": ("cat", "kitten"),
+    "work": ("job", "work", "offic", "shift", "boss", "colleagu", "career"),
+    "family": ("sister", "brother", "mum", "mom", "dad", "father", "mother", "daughter", "son", "parent",
+               "grandma", "grandpa", "aunt", "uncl", "cousin"),
+    "health": ("doctor", "allergi", "allerg", "sick", "hospit", "ill", "medicin", "injuri", "broke"),
+    "food": ("bread", "chees", "sushi", "pizza", "cook", "dinner", "lunch", "breakfast", "meal", "eat",
+             "vegetarian", "bake"),
+    "music": ("concert", "band", "guitar", "piano", "song", "sing", "album"),
+    "sport": ("marathon", "run", "swim", "footbal", "tenni", "gym", "ski", "hike", "cycl"),
+    "learning": ("cours", "class", "learn", "studi", "lesson", "school", "univers"),
+    "shopping": ("shop", "bought", "buy", "market", "store"),
+    "hiking": ("hike", "trail", "mountain", "alp"),
+    "mountains": ("alp", "mountain", "peak", "hike", "pyrene"),
+}
 
 
 def clean_context(value: Any) -> tuple[str, list[str]]:
@@ -155,25 +192,27 @@ def validate_enrichment(data: Any, content: str) -> tuple[dict[str, Any] | None,
 
 
 def extract_keywords(content: str, n: int = 5) -> list[str]:
-    """Frequent content words (ties by first appearance), the deterministic stand-in for the model."""
-    words = [w for w in TOKEN_RE.findall(content) if w.lower() not in STOPWORDS and len(w) > 2
-             and not w.isdigit()]
-    counts = Counter(w.lower() for w in words)
-    first: dict[str, str] = {}
-    for w in words:
-        first.setdefault(w.lower(), w)
-    ranked = sorted(counts, key=lambda w: (-counts[w], list(first).index(w)))
-    return [first[w] for w in ranked[:n]]
+    """YAKE keywords of the content, filtered for readability (see ``enrich``): the deterministic
+    stand-in for the model, and the yardstick its keywords are judged against."""
+    from .enrich import keywords
+
+    return keywords(content)[:n]
 
 
 def fallback_enrichment(content: str) -> dict[str, Any]:
-    """Keywords by frequency, tags from the keywords that are real words, context from the first sentence."""
-    keywords = extract_keywords(content)
+    """YAKE keywords, tags from the lower-case ones that are real words, context from the first sentence."""
+    keywords = extract_keywords(content, MAX_KEYWORDS)
+    from .enrich import tags_from
+
     text_words = _words(content)
-    tags = [k.lower() for k in keywords if TAG_RE.match(k.lower()) and is_real_word(k.lower(), text_words)]
-    first = re.split(r"(?<=[.!?])\s+", " ".join(content.split()), maxsplit=1)[0]
+    tags = tags_from(content, keywords, is_word=lambda w: is_real_word(w, text_words))
+    from .worth import judge_turn
+
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(content.split()))
+    first = next((x for x in sentences if judge_turn(x).worth), sentences[0])  # not "Hiya!"
     context = first if len(first) <= 160 else first[:157].rsplit(" ", 1)[0] + "..."
     if context and context[-1] not in ".!?":
         context += "."
-    return {"keywords": keywords or [content.split()[0][:40]], "tags": tags[:3] or ["note"],
+    plain = [w for w in TOKEN_RE.findall(content) if len(w) > 2 and w.lower() not in STOPWORDS][:1]
+    return {"keywords": keywords or plain or [content.split()[0][:40]], "tags": tags[:3],
             "context": context or "A note."}

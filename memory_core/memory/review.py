@@ -1,0 +1,130 @@
+"""The review inbox: accept, reject or edit-then-accept what the model proposed for a note.
+
+Applying is done here, through the store's ordinary edits (``store.update``/``store.link``) with
+``cause="proposal:<id>"``, so the applied change is a normal, revertible history entry that says
+which proposal it came from. A proposal whose note changed since it was made (the person edited
+that field, or another proposal got there first) is not applied: it is rejected as stale, and the
+person's version stays.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InputError
+from .inbox import inbox, resolve_pid
+from .proposals import clean_reason, has_fragment
+
+
+@dataclass
+class ReviewResult:
+    accepted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)  # rejected because the note changed since
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "rejected": self.rejected, "stale": self.stale,
+                "problems": self.problems}
+
+
+def pending(store: Any) -> list[Any]:
+    return inbox(store).list("pending")
+
+
+def _with_cause(fn: Any, *args: Any, cause: str, **kwargs: Any) -> Any:
+    """Call a store edit with ``cause=`` when the store records causes (STORE's event log does)."""
+    try:
+        accepts = "cause" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    return fn(*args, cause=cause, **kwargs) if accepts else fn(*args, **kwargs)
+
+
+def _current(store: Any, p: Any) -> Any:
+    note = store.get(p.target_id)
+    if p.kind == "link":
+        return [x.target for x in note.links]
+    return getattr(note, p.kind)
+
+
+def is_stale(store: Any, p: Any) -> bool:
+    """Has the field changed since the proposal was made? (Then applying it would overwrite that change.)"""
+    if p.target_id not in store:
+        return True
+    if p.kind == "link":
+        target = (p.after or {}).get("target", "")
+        return target not in store or target in _current(store, p)
+    return _current(store, p) != p.before
+
+
+def apply(store: Any, p: Any, value: Any = None, by: str = "evolver") -> None:
+    """Write the proposal's change (or ``value``, the person's edited version) to its note."""
+    value = p.after if value is None else value
+    cause = f"proposal:{p.id}"
+    if p.kind == "link":
+        target = value.get("target") if isinstance(value, dict) else None
+        reason, problems = clean_reason(value.get("reason", "") if isinstance(value, dict) else "")
+        if not target or not reason:
+            raise InputError("A link needs a target note and a short readable reason" +
+                             (f" ({problems[0]})." if problems else "."))
+        _with_cause(store.link, p.target_id, target, reason, by="linker" if by == "evolver" else by, cause=cause)
+    elif p.kind == "context":
+        if not isinstance(value, str) or not value.strip() or has_fragment(value):
+            raise InputError("A context must be a plain sentence.")
+        _with_cause(store.update, p.target_id, by=by, cause=cause, context=value)
+    elif p.kind == "tags":
+        if isinstance(value, str):
+            value = [t.strip() for t in value.split(",")]
+        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+            raise InputError("Tags must be a list of words.")
+        _with_cause(store.update, p.target_id, by=by, cause=cause, tags=value)
+    else:
+        raise InputError(f"Unknown proposal kind {p.kind!r}.")
+
+
+def accept(store: Any, pid: str, edited_after: Any = None, by: str = "person") -> Any:
+    """Apply one pending proposal (``edited_after``: the person's corrected value) and mark it accepted.
+
+    The change is written by the evolver (it is the model's change, and the person approved it);
+    an edited value is the person's own words and is written as theirs.
+    """
+    box = inbox(store)
+    p = box.get(resolve_pid(box, pid))
+    if p.status != "pending":
+        raise InputError(f"Proposal {p.id} is already {p.status}.")
+    if is_stale(store, p):
+        box.set_status(p.id, "rejected", by="system", note="the note changed since this was proposed")
+        raise InputError(f"Proposal {p.id} is out of date: the note changed since; it was not applied.")
+    apply(store, p, edited_after, by="person" if edited_after is not None else "evolver")
+    return box.set_status(p.id, "accepted", by=by, note="edited before accepting" if edited_after is not None else "")
+
+
+def reject(store: Any, pid: str, by: str = "person", note: str = "") -> Any:
+    box = inbox(store)
+    p = box.get(resolve_pid(box, pid))
+    if p.status != "pending":
+        raise InputError(f"Proposal {p.id} is already {p.status}.")
+    return box.set_status(p.id, "rejected", by=by, note=note)
+
+
+def accept_all(store: Any, by: str = "person") -> dict[str, int]:
+    """Accept every pending proposal that still applies; stale ones are rejected. Returns counts."""
+    result = ReviewResult()
+    for p in pending(store):
+        try:
+            accept(store, p.id, by=by)
+            result.accepted.append(p.id)
+        except InputError as exc:
+            (result.stale if "out of date" in str(exc) else result.problems).append(p.id)
+    return {"accepted": len(result.accepted), "stale": len(result.stale), "failed": len(result.problems)}
+
+
+def describe(p: Any) -> dict[str, Any]:
+    """A proposal as plain JSON, with the before/after the person decides on."""
+    return {"id": p.id, "target_id": p.target_id, "kind": p.kind, "before": p.before, "after": p.after,
+            "source_id": p.source_id, "proposed_by": p.proposed_by, "grounding": p.grounding,
+            "created": p.created, "status": p.status, "resolved_by": p.resolved_by,
+            "resolved_at": p.resolved_at, "resolution_note": p.resolution_note}

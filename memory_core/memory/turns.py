@@ -1,0 +1,66 @@
+"""One chat turn into the memory: worth a note? the same fact again? a correction? then the note.
+
+Only the person's words come here (the chat passes the text the person typed, never the model's
+reply); the turn before it goes in ``turn_context``, kept apart from the content. Order matters:
+the cheap rule first (a bare question costs no embedding), then one embedding of the text, used
+both for the duplicate check and, through the store, for the neighbours.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..notes import clean_content, normalise_time, now_iso
+from .dedup import candidates, find_corrected, find_duplicate
+from .outcome import RememberOutcome
+from .worth import judge_turn
+
+SPEAKER = "person"
+
+
+def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str, turn_context: str = "",
+                  timestamp: str | None = None, force: bool = False, mode: str = "full",
+                  progress: Any = None) -> RememberOutcome:
+    """Store, merge, supersede or skip. Raises InputError only for bad input (empty, too long)."""
+    text = clean_content(text)
+    say = progress or (lambda _stage: None)
+    if not force:
+        verdict = judge_turn(text)
+        if not verdict.worth:
+            return RememberOutcome("not_stored", reason=verdict.reason)
+    say("checking for duplicates")
+    store = pipe.store
+    embed = store.embedder.embed
+    vec = np.asarray(embed([text])[0], dtype=np.float32)
+    matches = candidates(store, vec, SPEAKER, lambda texts: np.asarray(embed(texts), dtype=np.float32))
+    dup = find_duplicate(text, matches)
+    if dup is not None:
+        seen = _seen_again(store, dup.note.id, timestamp)
+        return RememberOutcome("merged", note_id=dup.note.id, similarity=dup.similarity,
+                               reason=f"same as note {dup.note.id[:8]} (similarity {dup.similarity:.2f}); "
+                                      f"seen {seen} times")
+    corrected = find_corrected(text, matches)
+    report = pipe.add(text, source="chat", source_ref=f"{conversation_id}:{message_id}", timestamp=timestamp,
+                      mode=mode, progress=progress, speaker=SPEAKER, conversation_id=conversation_id,
+                      message_id=message_id, turn_context=turn_context,
+                      supersedes=corrected.note.id if corrected else "")
+    if corrected is not None:
+        return RememberOutcome("superseded", note_id=report.note_id, superseded_id=corrected.note.id,
+                               similarity=corrected.similarity, proposals=list(report.proposals),
+                               links=list(report.links), report=report,
+                               reason=f"corrects note {corrected.note.id[:8]} (similarity "
+                                      f"{corrected.similarity:.2f}), which is kept as no longer current")
+    return RememberOutcome("stored", note_id=report.note_id, proposals=list(report.proposals),
+                           links=list(report.links), report=report, reason="stored as a new note")
+
+
+def _seen_again(store: Any, note_id: str, timestamp: str | None) -> int:
+    """Count the repeat on the existing note (its content is untouched); history records it."""
+    with store.writing() as w:
+        note = w.get(note_id)
+        note.set_field("seen_count", note.seen_count + 1, "system",
+                       at=normalise_time(timestamp) if timestamp else now_iso())
+        w.put(note)
+        return note.seen_count

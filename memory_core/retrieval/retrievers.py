@@ -1,0 +1,205 @@
+"""The retrievers, side by side so the benchmark can compare them; ``search`` is the way in.
+
+``dense`` (MiniLM), ``bm25`` (lexical), ``hybrid`` (weighted blend of the two, each scaled 0..1),
+``hybrid+links`` (A-MEM's link expansion), ``contextual`` (min-max fusion of four signals: lexical
+and dense on the note, and on the note with its conversational context) and ``contextual+ppr``
+(plus personalized PageRank over notes and the entities they name, seeded from the fused top hits).
+Every retriever ends in ``finalize``: superseded notes rank below their replacement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..notes import Note
+from .fusion import fuse
+from .graph import PPR_SEEDS, expand_links, personalized_pagerank
+from .hit import Hit, finalize, rank_key
+from .signals import context_index, dense_signal, lexical_signal
+
+RETRIEVERS = ("contextual+ppr", "contextual", "hybrid+links", "hybrid", "bm25", "dense")
+DEFAULT_RETRIEVER = "contextual"
+FUSION_WEIGHTS = {"lexical": 1.0, "dense": 1.0, "context_lexical": 1.0, "context_dense": 1.0}
+GRAPH_WEIGHT = 0.5  # the PPR signal's weight next to the four fused signals (which sum to 1)
+
+
+class Retriever:
+    name = "base"
+
+    def __init__(self, store: Any, settings: Any) -> None:
+        self.store = store
+        self.settings = settings
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        if k <= 0:
+            return []
+        notes = self.store.notes_view()
+        hits = self._search(query, max(k, 1), notes)
+        return finalize(hits, notes, k)
+
+    def _search(self, query: str, k: int, notes: dict[str, Note]) -> list[Hit]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _query_vec(self, query: str) -> Any:
+        return self.store.embedder.embed([query])[0]
+
+
+def _lex_reason(terms: list[str], raw: float, label: str = "lexical") -> str:
+    return f"{label}: matched {', '.join(terms)} (bm25 {raw:.1f})"
+
+
+class DenseRetriever(Retriever):
+    name = "dense"
+
+    def _search(self, query: str, k: int, notes: dict[str, Note]) -> list[Hit]:
+        found = dense_signal(self.store, self._query_vec(query), k) if len(notes) else {}
+        return [Hit(notes[i], s, [f"dense: similarity {s:.2f}"], dense=s, signals={"dense": max(0.0, s)})
+                for i, s in found.items() if i in notes]
+
+
+class BM25Retriever(Retriever):
+    name = "bm25"
+
+    def _search(self, query: str, k: int, notes: dict[str, Note]) -> list[Hit]:
+        hits = lexical_signal(self.store, query, k)
+        top = max((s for s, _ in hits.values()), default=1.0) or 1.0
+        return [Hit(notes[i], s, [_lex_reason(t, s)], lexical=s / top, matched_terms=t,
+                    signals={"lexical": s / top}) for i, (s, t) in hits.items() if i in notes]
+
+
+class HybridRetriever(Retriever):
+    """Weighted sum of scaled BM25 and cosine similarity over the union of both candidate lists."""
+
+    name = "hybrid"
+    expand = False
+
+    def _search(self, query: str, k: int, notes: dict[str, Note]) -> list[Hit]:
+        pool = max(4 * k, 20)
+        dense = dense_signal(self.store, self._query_vec(query), pool) if len(notes) else {}
+        lexical = lexical_signal(self.store, query, pool)
+        top_lex = max((s for s, _ in lexical.values()), default=0.0) or 1.0
+        wl, wd = self.settings.lexical_weight, self.settings.dense_weight
+        hits: dict[str, Hit] = {}
+        for nid in set(dense) | set(lexical):
+            if nid not in notes:
+                continue
+            lex_raw, terms = lexical.get(nid, (0.0, []))
+            lex, den = lex_raw / top_lex, max(0.0, dense.get(nid, 0.0))
+            reasons = ([_lex_reason(terms, lex_raw)] if terms else []) + \
+                ([f"dense: similarity {dense[nid]:.2f}"] if nid in dense else [])
+            hits[nid] = Hit(notes[nid], wl * lex + wd * den, reasons, lex, den, "", terms,
+                            signals={"lexical": lex, "dense": den})
+        ranked = sorted(hits.values(), key=rank_key)
+        if not self.expand:
+            return ranked
+        graph = self.store.graph_snapshot()
+
+        def make(other: str, score: float, direct: Hit | None, parent: Hit) -> Hit:
+            base = direct or Hit(notes[other], 0.0)
+            return Hit(base.note, score, [*base.reasons, f"linked from '{parent.note.title}'"], base.lexical,
+                       base.dense, parent.note.id, base.matched_terms,
+                       signals={**base.signals, "graph": self.settings.link_weight})
+
+        return expand_links(ranked[:k], hits, notes, graph, self.settings.link_weight, make)
+
+
+class HybridLinksRetriever(HybridRetriever):
+    name = "hybrid+links"
+    expand = True
+
+
+class ContextualRetriever(Retriever):
+    """Min-max fusion of four signals over the union of their candidate lists."""
+
+    name = "contextual"
+    ppr = False
+
+    def _search(self, query: str, k: int, notes: dict[str, Note]) -> list[Hit]:
+        if not notes:
+            return []
+        pool = max(4 * k, 20)
+        index = context_index(self.store, notes)
+        qvec = self._query_vec(query)
+        lexical = lexical_signal(self.store, query, pool)
+        ctx_lexical = index.lexical(query, pool)
+        dense = dense_signal(self.store, qvec, pool)
+        ctx_dense = index.dense(qvec, pool)
+        for nid, sim in dense.items():  # a note without context: note+context is the note
+            if nid in notes and not notes[nid].turn_context:
+                ctx_dense.setdefault(nid, sim)
+        signals = {"lexical": {i: s for i, (s, _) in lexical.items()},
+                   "dense": dense,
+                   "context_lexical": {i: s for i, (s, _) in ctx_lexical.items()},
+                   "context_dense": ctx_dense}
+        scores, scaled = fuse(signals, FUSION_WEIGHTS)
+        via: dict[str, str] = {}
+        if self.ppr:
+            seeds = dict(sorted(scores.items(), key=lambda kv: -kv[1])[:PPR_SEEDS])
+            ppr, via = personalized_pagerank(seeds, index.entities(), self.store.graph_snapshot(), notes)
+            if ppr:
+                extra, scaled_g = fuse({"graph": ppr}, {"graph": 1.0})
+                for nid in set(scores) | set(extra):
+                    g = extra.get(nid, 0.0)
+                    scores[nid] = (scores.get(nid, 0.0) + GRAPH_WEIGHT * g) / (1 + GRAPH_WEIGHT)
+                    scaled.setdefault(nid, {name: 0.0 for name in signals})["graph"] = g
+        hits: list[Hit] = []
+        for nid, score in scores.items():
+            if nid not in notes:
+                continue
+            sig = scaled[nid]
+            terms = list(dict.fromkeys(lexical.get(nid, (0.0, []))[1] + ctx_lexical.get(nid, (0.0, []))[1]))
+            reasons = []
+            if nid in lexical:
+                reasons.append(_lex_reason(lexical[nid][1], lexical[nid][0]))
+            if nid in ctx_lexical and nid not in lexical:
+                reasons.append(_lex_reason(ctx_lexical[nid][1], ctx_lexical[nid][0], "context"))
+            if nid in dense:
+                reasons.append(f"dense: similarity {dense[nid]:.2f}")
+            if sig.get("graph", 0.0) > 0 and nid in via:
+                reasons.append(f"graph: shares a name with '{notes[via[nid]].title}'" if via[nid] in notes
+                               else "graph")
+            from_graph = nid in via and not (nid in lexical or nid in dense or nid in ctx_lexical)
+            hits.append(Hit(notes[nid], score, reasons, sig.get("lexical", 0.0), max(0.0, dense.get(nid, 0.0)),
+                            via.get(nid, "") if from_graph else "", terms, signals=sig))
+        return hits
+
+
+class ContextualPPRRetriever(ContextualRetriever):
+    name = "contextual+ppr"
+    ppr = True
+
+
+_CLASSES: dict[str, type[Retriever]] = {
+    "dense": DenseRetriever,
+    "bm25": BM25Retriever,
+    "hybrid": HybridRetriever,
+    "hybrid+links": HybridLinksRetriever,
+    "contextual": ContextualRetriever,
+    "contextual+ppr": ContextualPPRRetriever,
+}
+
+
+def make_retriever(store: Any, settings: Any, name: str | None = None) -> Retriever:
+    """The retriever called ``name`` (default: the contextual fusion, with PPR when link expansion is on)."""
+    if name is None:
+        name = "contextual+ppr" if settings.link_expansion and DEFAULT_RETRIEVER == "contextual+ppr" \
+            else DEFAULT_RETRIEVER
+    if name not in _CLASSES:
+        from ..errors import InputError
+
+        raise InputError(f"Unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS)}.")
+    return _CLASSES[name](store, settings)
+
+
+def search(store: Any, settings: Any, query: str, k: int = 5, retriever: str | None = None,
+           touch: bool = True) -> list[Hit]:
+    """Search the memory. ``touch`` asks the store to count the recall (the store keeps those stats
+    outside its write path: a search never writes a note)."""
+    from ..errors import InputError
+
+    if not isinstance(query, str) or not query.strip():
+        raise InputError("Type something to search for.")
+    hits = make_retriever(store, settings, retriever).search(query[:2000], k)
+    if touch and hits:
+        store.touch([h.note.id for h in hits])
+    return hits

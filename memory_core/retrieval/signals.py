@@ -1,0 +1,132 @@
+"""The four ranking signals: lexical and dense, each on the note alone and on the note with its context.
+
+Why note+context: a turn such as "Yes, it was amazing!" means nothing alone; indexed with the turn
+before it ("How was the Radiohead concert?") it is found by "concert". The store indexes each note
+(BM25 over content+enrichment, one vector of content+enrichment); this module keeps the second
+pair, over note+turn_context, derived from the store and updated incrementally: a note is
+re-indexed only when its text or its context changed (notes are replaced on commit, never changed
+in place, so an identity check finds the changed ones).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+import numpy as np
+
+from ..lexical import BM25Index
+from ..notes import Note
+from .entities import entities, mentions
+
+LexicalHits = dict[str, tuple[float, list[str]]]
+
+
+def lexical_text(note: Note) -> str:
+    return " ".join([note.content, " ".join(note.keywords), " ".join(note.tags), note.context])
+
+
+def context_text(note: Note) -> str:
+    """The note with what was said before it; the context comes first, as in the conversation."""
+    return f"{note.turn_context}\n{note.content}" if note.turn_context else note.content
+
+
+class ContextIndex:
+    """BM25 and vectors over note+context, and each note's entities, for one store."""
+
+    def __init__(self) -> None:
+        self.bm25 = BM25Index()
+        self._lock = threading.RLock()
+        self._seen: dict[str, Note] = {}
+        self._keys: dict[str, tuple[str, str]] = {}
+        self._vecs: dict[str, np.ndarray] = {}
+        self._matrix: tuple[list[str], np.ndarray] | None = None
+        self._mentions: dict[str, dict[str, bool]] = {}
+        self._entities: dict[str, set[str]] | None = None
+
+    def sync(self, notes: dict[str, Note], embedder: Any) -> None:
+        with self._lock:
+            todo: list[Note] = []
+            for nid, note in notes.items():
+                if self._seen.get(nid) is note:
+                    continue
+                self._seen[nid] = note
+                key = (note.content + "\x00" + " ".join(note.keywords + note.tags) + note.context, note.turn_context)
+                if self._keys.get(nid) == key:
+                    continue
+                self._keys[nid] = key
+                self.bm25.upsert(nid, lexical_text(note) + " " + note.turn_context)
+                self._mentions[nid] = mentions(note.content)
+                self._entities = None
+                self._vecs.pop(nid, None)
+                self._matrix = None
+                if note.turn_context:
+                    todo.append(note)
+            for nid in [i for i in self._seen if i not in notes]:
+                for table in (self._seen, self._keys, self._vecs, self._mentions):
+                    table.pop(nid, None)
+                self.bm25.remove(nid)
+                self._matrix = None
+                self._entities = None
+            for start in range(0, len(todo), 256):
+                chunk = todo[start:start + 256]
+                vecs = embedder.embed([context_text(n) for n in chunk])
+                for note, vec in zip(chunk, vecs):
+                    self._vecs[note.id] = np.asarray(vec, dtype=np.float32)
+                    self._matrix = None
+
+    def dense(self, query_vec: np.ndarray, n: int) -> dict[str, float]:
+        """Cosine of the query with note+context, for the notes that have a context."""
+        with self._lock:
+            if self._matrix is None:
+                ids = list(self._vecs)
+                self._matrix = (ids, np.vstack([self._vecs[i] for i in ids]) if ids else np.zeros((0, 1)))
+            ids, matrix = self._matrix
+        if not ids or n <= 0:
+            return {}
+        sims = matrix @ np.asarray(query_vec, dtype=np.float32)
+        n = min(n, len(ids))
+        top = np.argpartition(-sims, n - 1)[:n]
+        return {ids[i]: float(sims[i]) for i in top}
+
+    def lexical(self, query: str, n: int) -> LexicalHits:
+        with self._lock:
+            return {doc: (score, terms) for doc, score, terms in self.bm25.search(query, n)}
+
+    def entities(self) -> dict[str, set[str]]:
+        """Note id -> entity keys (weak mentions count when the name is a strong mention anywhere)."""
+        with self._lock:
+            if self._entities is None:
+                strong = {key for found in self._mentions.values() for key, s in found.items() if s}
+                self._entities = {nid: {k for k, s in found.items() if s or k in strong}
+                                  for nid, found in self._mentions.items()}
+            return self._entities
+
+
+_INDEXES: weakref.WeakKeyDictionary[Any, ContextIndex] = weakref.WeakKeyDictionary()
+_INDEXES_LOCK = threading.Lock()
+
+
+def context_index(store: Any, notes: dict[str, Note]) -> ContextIndex:
+    """The store's context index, brought up to date with ``notes`` (embeds new contexts only)."""
+    with _INDEXES_LOCK:
+        index = _INDEXES.get(store)
+        if index is None:
+            index = _INDEXES[store] = ContextIndex()
+    index.sync(notes, store.embedder)
+    return index
+
+
+def note_entities(text: str) -> set[str]:
+    return entities(text)
+
+
+def dense_signal(store: Any, query_vec: np.ndarray, n: int) -> dict[str, float]:
+    if not len(store) or n <= 0:
+        return {}
+    return dict(store.nearest_ids(query_vec, n))
+
+
+def lexical_signal(store: Any, query: str, n: int) -> LexicalHits:
+    return {doc: (score, terms) for doc, score, terms in store.lexical.search(query, n)}
