@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ggufs import write_gguf
 from gguf import GGUFReader, LlamaFileType
+from ggufs import write_gguf
 
 from memory_core.cli import main
 from memory_core.config import Settings

@@ -185,16 +185,20 @@ def endpoint() -> str:
 # ---- the pieces --------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def hub_online() -> Iterator[None]:
-    """Lift huggingface_hub's offline switch for one explicit request, then put it back."""
+    """Lift huggingface_hub's offline switch for one explicit request, then put it back.
+
+    Telemetry stays off meanwhile: with it on, huggingface_hub also fetches an "agent harnesses"
+    list from the hub and adds the torch version to the user agent; a download needs neither.
+    """
     from huggingface_hub import constants
 
     with _OFFLINE_LOCK:
-        before = constants.HF_HUB_OFFLINE
-        constants.HF_HUB_OFFLINE = False
+        before = constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_TELEMETRY
+        constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_TELEMETRY = False, True
         try:
             yield
         finally:
-            constants.HF_HUB_OFFLINE = before
+            constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_TELEMETRY = before
 
 
 @contextlib.contextmanager
@@ -260,8 +264,8 @@ def _resumable_bytes(part: Path, stamp: Path, remote: RemoteFile) -> int:
 def _fetch(remote: RemoteFile, part: Path, done: int, progress: Progress | None,
            cancel: threading.Event | None, token: str | bool | None) -> None:
     """Append the missing bytes to ``part`` with huggingface_hub's ``http_get`` (Range + retries)."""
-    from huggingface_hub import build_hf_headers
     from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
 
     headers = build_hf_headers(token=token)
     if urlsplit(remote.url).netloc != urlsplit(endpoint()).netloc:
