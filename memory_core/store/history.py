@@ -16,7 +16,7 @@ import networkx as nx
 from ..errors import InputError, NotFoundError, StoreError
 from ..notes import EDITABLE_FIELDS, Note, parse_time
 from .codec import field_value
-from .events import Event, at_ms, whole_batches
+from .events import Event, at_ms
 from .fold import fold
 from .views import build_graph
 
@@ -57,6 +57,7 @@ class HistoryMixin:
             if value:
                 parse_time(value)  # a clear InputError for a bad time
         with self._lock:
+            self._follow()
             nid = note_id
             if note_id:
                 with contextlib.suppress(NotFoundError):
@@ -65,7 +66,8 @@ class HistoryMixin:
                 found = self._log.read(_where(nid, since, until))
             except Exception as exc:  # noqa: BLE001
                 raise StoreError(f"Reading the change log failed: {type(exc).__name__}: {exc}") from exc
-        return whole_batches(found)[0]
+            folded = self._follower.seen  # ids of whole batches: a torn or in-flight write is not listed
+        return [e for e in found if e.id in folded]
 
     def changes_between(self, a: str, b: str) -> list[Event]:
         """Every change made after time ``a`` up to time ``b`` (the explorer's "what happened")."""

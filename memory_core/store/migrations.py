@@ -101,6 +101,17 @@ def _keep_recall_counts(home: Path, notes: list[Note]) -> None:
         os.replace(tmp, home / RECALL_FILE)
 
 
+def _backup(home: Path, live: Path) -> None:
+    """Copy the format-1 folder to backups/ once (a copy cut short by a kill is redone)."""
+    folder = home / "backups"
+    if any(p.name.startswith("chroma-format1-") for p in folder.glob("*")):
+        return
+    tmp = folder / "partial-copy"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(live, tmp)
+    os.rename(tmp, folder / f"chroma-format1-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
 def v1_to_v2(settings: Any, home: Path) -> None:
     if settings.store_backend == "server":
         return _v1_to_v2_server(settings)
@@ -108,6 +119,7 @@ def v1_to_v2(settings: Any, home: Path) -> None:
     live, new, done = home / "chroma", home / "chroma.new", home / "chroma.new.done"
     if not live.exists():
         return  # an empty format-1 folder: nothing to move
+    _backup(home, live)  # before Chroma opens it: opening alone rewrites parts of the folder
     client = backend.client_for(settings, live)
     names = {getattr(c, "name", c) for c in client.list_collections()}
     if backend.V1_NOTES not in names:
@@ -120,9 +132,6 @@ def v1_to_v2(settings: Any, home: Path) -> None:
                          f"({type(exc).__name__}: {exc}); the store was not changed.") from exc
     finally:
         backend.release(settings, client)
-    backup = home / "backups" / f"chroma-format1-{time.strftime('%Y%m%d-%H%M%S')}"
-    if not backup.exists():
-        shutil.copytree(live, backup)
     shutil.rmtree(new, ignore_errors=True)
     cols = backend.open_collections(settings, new)
     _write_v2(cols, notes, vectors)
