@@ -33,7 +33,7 @@ from __future__ import annotations
 import html
 import math
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from functools import lru_cache
@@ -73,6 +73,8 @@ EDGE_STYLES: dict[str, tuple[str, float, Any, str]] = {
     "person": ("#dd6b20", 3.0, False, "thick orange: made by a person"),
     "system": ("#9e9e9e", 1.0, [6, 6], "dashed grey: similarity above the threshold (fast mode)"),
     "import": ("#805ad5", 1.5, [2, 4], "dotted purple: came with an import"),
+    "wikilink": ("#2f855a", 2.0, [10, 5], "dashed green: a [[wikilink]] in the vault"),
+    "evolver": ("#c53030", 2.5, [3, 3], "dotted red: added by evolution (an accepted proposal)"),
 }
 OTHER_EDGE = ("#4a5568", 1.5, [10, 4], "long dashes: other")
 
@@ -89,6 +91,7 @@ class GraphQuery:
     focus: str | None = None
     depth: int = 1
     cap: int = DEFAULT_CAP
+    seeds: tuple[str, ...] = ()  # draw these notes (ring 0) and their neighbours up to depth (a trace)
     rank: str = "links"
     colour_by: str = "tag"
     size_by: str = "degree"
@@ -146,11 +149,13 @@ class GraphView:
     def summary(self) -> str:
         """'Showing N of M notes ...' and how the N were chosen (no note text in it)."""
         scope = "notes" if not self.focus else f"notes within {self.query.depth} link(s) of the focused note"
+        if self.query.seeds:
+            scope = f"notes: the recalled ones and those within {self.query.depth} link(s) of them"
         text = f"Showing {self.shown:,} of {self.matched:,} {scope}"
         if self.shown < self.matched:
             text += f" (cap {self.query.cap:,}): {self.chosen_by}"
         else:
-            text += f" ({self.chosen_by})" if self.focus else ""
+            text += f" ({self.chosen_by})" if self.focus or self.query.seeds else ""
         text += f"; {len(self.edges):,} links drawn; the store holds {self.total:,} notes."
         return text
 
@@ -192,16 +197,17 @@ def matches(note: Note, q: GraphQuery, lo: datetime | None = None, hi: datetime 
     return True
 
 
-def ego_rings(graph: nx.DiGraph, focus: str, depth: int, allowed: set[str] | None = None) -> dict[str, int]:
+def ego_rings(graph: nx.DiGraph, focus: str | Iterable[str], depth: int,
+              allowed: set[str] | None = None) -> dict[str, int]:
     """Distance (in links, either direction) from ``focus`` of every note up to ``depth`` away.
 
+    ``focus`` may be several notes (a trace's recalled notes): distances are then to the nearest.
     Only notes in ``allowed`` are visited (paths never pass through notes the filters removed);
     the focus itself is always included, at distance 0.
     """
-    rings = {focus: 0}
-    if focus not in graph:
-        return rings
-    queue = deque([focus])
+    sources = [focus] if isinstance(focus, str) else list(dict.fromkeys(focus))
+    rings = {s: 0 for s in sources}
+    queue = deque(s for s in sources if s in graph)
     while queue:
         node = queue.popleft()
         d = rings[node]
@@ -249,7 +255,13 @@ def _build_view(notes: Mapping[str, Note], graph: nx.DiGraph, q: GraphQuery) -> 
 
     candidates = [nid for nid, note in notes.items() if matches(note, q, lo, hi)]
     rings: dict[str, int] = {}
-    if focus:
+    seeds = [s for s in q.seeds if s in notes]
+    if seeds:
+        focus = None
+        rings = ego_rings(graph, seeds, q.depth, set(candidates) | set(seeds))
+        pool = list(rings)
+        chosen_by = f"the recalled notes first, then nearest rings, then {RANKS[q.rank]}"
+    elif focus:
         rings = ego_rings(graph, focus, q.depth, set(candidates))
         pool = list(rings)
         chosen_by = f"nearest rings first, then {RANKS[q.rank]}"
@@ -275,7 +287,7 @@ def _build_view(notes: Mapping[str, Note], graph: nx.DiGraph, q: GraphQuery) -> 
     edges = [(u, v, dict(attrs)) for u in chosen if u in graph
              for v, attrs in graph.succ[u].items() if v in chosen_set]
     view = GraphView(query=q, node_ids=chosen, edges=edges, matched=len(pool), total=len(notes),
-                     chosen_by=chosen_by, rings={n: rings[n] for n in chosen} if focus else {},
+                     chosen_by=chosen_by, rings={n: rings[n] for n in chosen} if rings else {},
                      focus=focus, focus_missing=focus_missing, notes={n: notes[n] for n in chosen},
                      degrees={n: degree[n] for n in chosen})
     view.evolved = {nid: c for nid in chosen if (c := evolver_changes(notes[nid]))}

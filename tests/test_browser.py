@@ -157,7 +157,7 @@ def _main_text(page: Any) -> str:
 def _canvas_drawn(frame: Any) -> bool:
     """True when the graph component's canvas has non-blank pixels."""
     return bool(frame.evaluate("""() => {
-        const c = document.querySelector('canvas');
+        const c = document.querySelector('[data-testid="memex-graph"] canvas') || document.querySelector('canvas');
         if (!c || !c.width || !c.height) return false;
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let painted = 0;
@@ -243,12 +243,13 @@ def check_page(page: Any, path: str, ids: list[str], checks: Checks) -> None:
     if path == "":
         checks.check(page.locator('[data-testid="stChatInput"] textarea').count() == 1, "chat: no chat input")
     elif path == "graph":
-        frame_el = main.locator("iframe").first
-        if not checks.check(frame_el.count() == 1, "graph: no component iframe"):
+        # the graph is a components.v2 element in the page itself (no iframe): its canvas is in main
+        frame_el = main.locator('[data-testid="memex-graph"]').first
+        if not checks.check(frame_el.count() == 1, "graph: no graph component"):
             return
         try:
-            frame = frame_el.element_handle().content_frame()
-            frame.wait_for_selector("canvas", timeout=30_000)
+            frame = page
+            frame.wait_for_selector('[data-testid="memex-graph"] canvas', timeout=30_000)
             deadline = time.monotonic() + 20
             while not _canvas_drawn(frame) and time.monotonic() < deadline:
                 time.sleep(0.5)

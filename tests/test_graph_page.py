@@ -6,6 +6,7 @@ are exactly known; the embedder is the real MiniLM of the test session.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -63,17 +64,23 @@ def summary(at: AppTest) -> str:
     return found[0]
 
 
-def iframe_html(at: AppTest) -> str:
-    frames = at.get("iframe")
-    assert len(frames) == 1
-    return frames[0].proto.srcdoc
+def canvas(at: AppTest) -> dict:
+    """The data the clickable graph component received (nodes, edges, options, selection)."""
+    found = at.get("bidi_component")
+    assert len(found) == 1, "no graph component on the page"
+    assert found[0].proto.component_name.endswith("memex_graph")
+    return json.loads(found[0].proto.json)
+
+
+def node(data: dict, nid: str) -> dict:
+    return next(n for n in data["nodes"] if n["id"] == nid)
 
 
 def test_empty_store(app_home: Settings) -> None:
     at = graph_page()
     assert at.title[0].value.endswith("Graph")
     assert any("memory is empty" in x.value for x in at.info)
-    assert not at.get("iframe") and not at.error
+    assert not at.get("bidi_component") and not at.error
 
 
 def test_seeded_graph_draws_every_note_with_legend(app_home: Settings, embedder) -> None:
@@ -81,12 +88,16 @@ def test_seeded_graph_draws_every_note_with_legend(app_home: Settings, embedder)
     at = graph_page()
     assert summary(at).startswith("Showing 5 of 5 notes;")
     assert "3 links drawn" in summary(at)
-    page = iframe_html(at)
-    assert "new vis.Network" in page
-    for nid in ids:
-        assert nid in page
-    assert SCRIPT not in page and IMG not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.replace("\\u0026", "&")
+    data = canvas(at)
+    assert {n["id"] for n in data["nodes"]} == set(ids)
+    # hostile text travels as JSON data (labels drawn on a canvas, tooltips set with textContent)
+    assert node(data, ids[3])["label"] == SCRIPT and node(data, ids[4])["label"] == IMG
+    assert node(data, ids[3])["title"].startswith(SCRIPT)
+    js = at.get("bidi_component")[0].proto.js_content
+    assert "new vis.Network" in js and "el.textContent = " in js
+    ours = (Path(APP).parent / "pages" / "components" / "graph_canvas.js").read_text()
+    assert "innerHTML" not in ours and "insertAdjacentHTML" not in ours
+    assert "setTriggerValue(\"clicked\"" in js
     legend = at.dataframe[0].value
     assert "travel" in set(legend["legend"])
     by_kind = dict(zip(legend["legend"], legend["count"]))
@@ -104,7 +115,7 @@ def test_filters_and_cap(app_home: Settings, embedder) -> None:
     assert not at.exception
     text = summary(at)
     assert text.startswith("Showing 25 of 35 notes (cap 25): the 25 with the most links")
-    assert len(re.findall(r'"shape": "(?:dot|diamond|star)"', iframe_html(at))) == 25
+    assert len(canvas(at)["nodes"]) == 25
     at.sidebar.multiselect(key="graph_tags").set_value(["travel"]).run()
     assert summary(at).startswith("Showing 2 of 2 notes;")
     at.sidebar.multiselect(key="graph_tags").set_value([]).run()
@@ -122,8 +133,10 @@ def test_focus_from_another_page_shows_neighbourhood_and_details(app_home: Setti
     at = graph_page(at)
     assert at.session_state["graph_pick"] == ids[1]
     assert summary(at).startswith("Showing 3 of 3 notes within 1 link(s) of the focused note")
-    page = iframe_html(at)
-    assert '"shape": "star"' in page and ids[0] in page and ids[2] in page and ids[3] not in page
+    data = canvas(at)
+    drawn = {n["id"] for n in data["nodes"]}
+    assert node(data, ids[1])["shape"] == "star" and {ids[0], ids[2]} <= drawn and ids[3] not in drawn
+    assert data["selected"] == ids[1]
     # details: full content as text, links in with who made them, evolution changes
     assert any(c.value == "Anna loves mountains and takes photos of glaciers." for c in at.code)
     tables = [t.value for t in at.dataframe]
@@ -169,8 +182,8 @@ def test_pick_physics_off_community_colours_and_inline_edit(app_home: Settings, 
     at.sidebar.toggle(key="graph_physics").set_value(False).run()
     at.sidebar.radio(key="graph_colour").set_value("community").run()
     assert not at.exception
-    page = iframe_html(at)
-    assert '"enabled": false' in page and '"x": ' in page
+    data = canvas(at)
+    assert data["options"]["physics"]["enabled"] is False and all("x" in n for n in data["nodes"])
     assert any(v.startswith("community 1") for v in at.dataframe[0].value["legend"])
     at.selectbox(key="graph_pick").set_value(ids[2]).run()
     assert at.session_state["focus_note"] == ids[2]

@@ -1,0 +1,117 @@
+"""The Graph page's time control: the memory as it was at a moment, and what changed between two.
+
+A moment is picked with a slider over the range of recorded changes (the first change any note
+records, to now). Moving it back folds the change log up to then (``store.as_of`` /
+``store.graph_as_of``): the graph, the note beside it and its links are drawn as they were, under
+a banner, with nothing that writes. "What changed since" lists the net change of each note between
+two moments (``store.changes_between`` + ``memory_core.timeview.summarise_changes``), as diffs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import networkx as nx
+import streamlit as st
+
+from memory_core.errors import InputError, MemexError
+from memory_core.notes import Note, parse_time
+from pages.common import diff_view, md_escape, show_error
+
+STEP = timedelta(minutes=15)
+MAX_CHANGED_SHOWN = 30
+
+
+def _parse(ts: str) -> datetime | None:
+    try:
+        return parse_time(ts)
+    except (InputError, TypeError, ValueError):
+        return None
+
+
+def first_change(notes: Mapping[str, Note]) -> datetime | None:
+    """The earliest time any note records (its first change, else its timestamp)."""
+    best: datetime | None = None
+    for note in notes.values():
+        t = _parse(note.history[0].at) if note.history else None
+        t = t or _parse(note.timestamp)
+        if t and (best is None or t < best):
+            best = t
+    return best
+
+
+def _floor(t: datetime) -> datetime:
+    t = t.astimezone(timezone.utc).replace(second=0, microsecond=0, tzinfo=None)
+    return t - timedelta(minutes=t.minute % 15)
+
+
+def time_control(notes_now: Mapping[str, Note]) -> str | None:
+    """The moment chosen (ISO, UTC), or None for "now". Shown as a toggle and, when on, a slider."""
+    on = st.toggle("🕰️ Look back in time", key="graph_past",
+                   help="Draw the memory as it was at a moment: notes, links and fields folded from the change log.")
+    if not on:
+        return None
+    start = first_change(notes_now)
+    now = _floor(datetime.now(timezone.utc)) + STEP
+    lo = _floor(start) if start else now - timedelta(days=1)
+    if lo >= now:
+        lo = now - STEP
+    chosen = st.slider("Moment (UTC)", min_value=lo, max_value=now, value=st.session_state.get("graph_when", now),
+                       step=STEP, format="YYYY-MM-DD HH:mm", key="graph_when",
+                       help="Drag left to go back; the far right is now.")
+    if chosen >= now:
+        return None
+    return chosen.replace(tzinfo=timezone.utc).isoformat()
+
+
+def past_view(store: Any, when: str) -> tuple[dict[str, Note], nx.DiGraph]:
+    """Notes and graph as they were at ``when`` (read-only copies)."""
+    return store.as_of(when), store.graph_as_of(when)
+
+
+def banner(when: str, shown: int, now: int) -> None:
+    st.warning(f"🕰️ **The memory as it was on {md_escape(when[:16].replace('T', ' '))} UTC** — {shown:,} notes "
+               f"then ({now:,} now). Read-only: nothing can be edited in the past. Switch “Look back in time” "
+               "off to return to now.", icon="🔒")
+
+
+def changes_since(store: Any, notes_now: Mapping[str, Note]) -> None:
+    """The "what changed since" view between two moments (default: the last 7 days to now)."""
+    start = first_change(notes_now)
+    now = datetime.now(timezone.utc)
+    lo_day = (start or now).date()
+    c1, c2 = st.columns(2)
+    default_since = max(lo_day, (now - timedelta(days=7)).date())
+    since_day = c1.date_input("Since", value=default_since, min_value=lo_day, max_value=now.date(),
+                              key="graph_since_day")
+    until_day = c2.date_input("Until (end of day)", value=now.date(), min_value=lo_day, max_value=now.date(),
+                              key="graph_until_day")
+    if since_day > until_day:
+        st.error("“Since” must be on or before “Until”.")
+        return
+    from memory_core.timeview import summarise_changes
+
+    since = datetime.combine(since_day, datetime.min.time(), tzinfo=timezone.utc).isoformat()
+    until = datetime.combine(until_day, datetime.max.time().replace(microsecond=0), tzinfo=timezone.utc).isoformat()
+    try:
+        events = store.changes_between(since, until)
+        summary = summarise_changes(store.as_of(since), store.as_of(until), since, until, events)
+    except MemexError as exc:
+        show_error(exc, "Cannot compare these moments")
+        return
+    if summary.empty:
+        st.info("Nothing changed between these moments.")
+        return
+    st.caption(f"{summary.count('added')} added · {summary.count('changed')} changed · "
+               f"{summary.count('removed')} removed ({len(events):,} recorded change(s)).")
+    for change in summary.notes[:MAX_CHANGED_SHOWN]:
+        who = ", ".join(f"{a} ×{n}" for a, n in sorted(change.actors.items()))
+        with st.expander(f"{change.status}: {md_escape(change.title)}" + (f" — by {md_escape(who)}" if who else "")):
+            st.caption(f"note `{change.note_id}`")
+            for d in change.diffs:
+                st.markdown(f"**{md_escape(d.field)}** — {md_escape(d.summary())}")
+                diff_view(d, whole=False)
+    if len(summary.notes) > MAX_CHANGED_SHOWN:
+        st.caption(f"… and {len(summary.notes) - MAX_CHANGED_SHOWN:,} more notes changed.")

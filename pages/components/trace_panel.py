@@ -1,0 +1,90 @@
+"""What a reply (or a query) recalled: finding the trace from the URL, and its table.
+
+``?trace=<conversation id>:<message id>`` names a saved chat reply (the Chat page links here);
+``?query=<text>`` runs that search now (the Search page links here). Either becomes a
+``memory_core.trace.Trace``; the table shows rank, score, each signal and the note it was reached
+from, as dataframe cells (text, never HTML).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from memory_core import trace as tr
+from memory_core.errors import MemexError
+from memory_core.notes import Note
+from pages.common import md_escape, settings
+
+TRACE_K = 10
+
+
+def _conversations() -> Any:
+    try:
+        from memory_core.chat import ConversationStore
+    except ImportError:  # before the chat package split
+        from memory_core.agent import ConversationStore  # type: ignore[no-redef]
+    return ConversationStore(settings().home)
+
+
+def from_reply(param: str, notes: Mapping[str, Note]) -> tr.Trace:
+    """The trace of a saved chat reply; MemexError with a readable message when it cannot be found."""
+    cid, mid = tr.parse_param(param)
+    conv = _conversations().load(cid)
+    message = conv.message(mid)
+    if message is None:
+        from memory_core.errors import NotFoundError
+
+        raise NotFoundError("That reply is no longer in the conversation (it may have been deleted).")
+    trace = tr.from_message(message, notes)
+    trace.source = f"chat reply in “{conv.title or 'a conversation'}”"
+    return trace
+
+
+def from_query(store: Any, query: str, notes: Mapping[str, Note], k: int = TRACE_K) -> tr.Trace:
+    """Run a search now (without counting it as a recall) and return its trace."""
+    from memory_core.retrieval import search
+
+    hits = search(store, settings(), query, k, touch=False)
+    trace = tr.from_hits(hits, query)
+    for e in trace.entries:
+        e.missing = e.id not in notes
+    return trace
+
+
+def incoming_trace(store: Any, notes: Mapping[str, Note]) -> tr.Trace | None:
+    """The trace the URL asks for (``trace`` or ``query``), or None. Problems are shown, not raised."""
+    param = st.query_params.get("trace")
+    query = st.query_params.get("query")
+    try:
+        if param:
+            return from_reply(param, notes)
+        if query and query.strip():
+            return from_query(store, query, notes)
+    except MemexError as exc:
+        st.error(f"Cannot show this trace: {md_escape(str(exc))}")
+    return None
+
+
+def trace_table(trace: tr.Trace, notes: Mapping[str, Note], key: str) -> None:
+    def title_of(nid: str) -> str:
+        return notes[nid].title if nid in notes else f"{nid[:8]} (deleted)"
+
+    df = pd.DataFrame(tr.rows(trace, title_of))
+    config = {name: st.column_config.ProgressColumn(label, min_value=0.0, max_value=1.0, format="%.2f")
+              for name, label in tr.SIGNALS.items()}
+    config["score"] = st.column_config.NumberColumn("score", format="%.3f")
+    config["via"] = st.column_config.TextColumn("reached from", help="link / graph expansion from this note")
+    st.dataframe(df, hide_index=True, width="stretch", column_config=config, key=key)
+    missing = sum(1 for e in trace.entries if e.missing)
+    if missing:
+        st.caption(f"{missing} recalled note(s) have been deleted since; they are listed but not drawn.")
+
+
+def trace_header(trace: tr.Trace) -> None:
+    st.info(f"**What {md_escape(trace.source or 'this search')} used** — query: "
+            f"“{md_escape(trace.query or '(not saved)')}”. {len(trace.entries)} recalled note(s) are highlighted "
+            "with their rank and score (gold border); the rest of the graph is faded.", icon="🧭")
