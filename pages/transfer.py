@@ -1,114 +1,45 @@
-"""Import / Export page: bring memories in (a Memex export or a LoCoMo conversation), take them out.
+"""Import / Export page: bring memories in (a Memex export, a LoCoMo conversation, a Markdown vault),
+take them out (JSON, or a vault as a zip or into a folder).
 
-Why it works this way:
-- A file is checked completely before the first write (``parse_export`` / ``parse_locomo``): a bad
+Why it works this way (the page lays out widgets; the work is in memory_core):
+- A JSON file is checked completely before the first write (``parse_export`` / ``parse_locomo``): a bad
   file shows what is wrong and the store is left exactly as it was.
-- A conversation is ingested by ``MemoryPipeline.add_many`` in a background thread that owns a
-  ``threading.Event``; the page polls its progress, so the Cancel button stays usable (clicking it
-  reruns the page, which sets the event) and the notes already added stay intact.
+- A vault (zip upload or a folder on this computer) is imported by ``memory_core.vault.import_vault``:
+  each file is reported (added, updated, unchanged, refused and why); the usable ones are written in
+  one batch.
+- A conversation is ingested by ``memory_core.imports.start_ingest`` in a background thread with a
+  cancel flag; the page polls its progress, so the Cancel button stays usable and the notes already
+  added stay intact.
 - Downloads are generated when clicked (callables), so showing the page costs nothing at 10k notes.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
-from memory_core.errors import ImportFormatError, MemexError
-from memory_core.locomo import Sample, parse_locomo
-from memory_core.memory.pipeline import BulkReport, MemoryPipeline, NewItem
-from memory_core.transfer import FORMAT, export_json, import_notes, parse_export
-from memory_core.vault import export_vault
+from memory_core.errors import MemexError
+from memory_core.imports import IngestJob, conversation_items, detect, start_ingest
+from memory_core.locomo import parse_locomo
+from memory_core.memory.pipeline import NewItem
+from memory_core.transfer import export_json, import_notes, parse_export
+from memory_core.vault import VaultImportReport, export_to_dir, export_vault, import_vault
+from memory_core.vault.reader import read_zip
 from pages import common
-from pages.common import md_escape, open_store_or_stop, settings
+from pages.common import md_escape, open_store_or_stop, settings, show_error
 
 JOB_KEY = "_transfer_job"
+REPORT_KEY = "_transfer_vault_report"
 REFUSED = "This file cannot be imported; nothing was changed"
 
 
-def show_error(exc: BaseException, what: str) -> None:
-    """Like pages.common.show_error, with the message escaped: it may quote the file's own text."""
-    text = str(exc) if isinstance(exc, MemexError) else f"unexpected {type(exc).__name__}: {exc}"
-    st.error(f"{what}: {md_escape(text)}")
-
-
-@dataclass
-class IngestJob:
-    """One conversation ingest running in a background thread (never touches Streamlit)."""
-
-    name: str
-    mode: str
-    total: int
-    done: int = 0
-    cancel: threading.Event = field(default_factory=threading.Event)
-    report: BulkReport | None = None
-    failure: str = ""
-    started: float = field(default_factory=time.perf_counter)
-    thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-
-def start_ingest(store: Any, items: list[NewItem], mode: str, name: str) -> IngestJob:
-    llm: Any = None
-    if mode == "full":
-        llm = common.llm()  # loaded here, in the script thread: a bad model path is reported at once
-    pipeline = MemoryPipeline(store, settings(), llm=llm)
-    job = IngestJob(name=name, mode=mode, total=len(items))
-
-    def progress(done: int, _total: int) -> None:
-        job.done = done
-
-    def run() -> None:
-        try:
-            job.report = pipeline.add_many(items, mode=mode, progress=progress, cancel=job.cancel, batch_size=64)
-        except MemexError as exc:
-            job.failure = str(exc)
-        except Exception as exc:  # noqa: BLE001 - shown to the person, never a traceback
-            job.failure = f"unexpected {type(exc).__name__}: {exc}"
-
-    job.thread = threading.Thread(target=run, name="memex-import", daemon=True)
-    job.thread.start()
-    return job
-
-
-def looks_like_locomo(data: Any) -> bool:
-    """A list of samples (or one sample), each with a "conversation" object."""
-    if isinstance(data, dict):
-        data = [data]
-    return isinstance(data, list) and bool(data) and all(isinstance(x, dict) and "conversation" in x for x in data)
-
-
-def conversation_items(sample: Sample) -> list[NewItem]:
-    """One note per turn, as the LoCoMo benchmark makes them (memory_core.locomo: content, time), except
-    that the reference names the conversation too ("conv-26/D1:3"): one memory may hold several."""
-    return [NewItem(content=t.content, timestamp=t.timestamp, source="import",
-                    source_ref=f"{sample.sample_id}/{t.dia_id}") for t in sample.turns]
-
-
-def detect(raw: bytes) -> str:
-    """'memex', 'locomo', or raise ImportFormatError saying what the file is not."""
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ImportFormatError(f"The file is not UTF-8 text (byte {exc.start}).") from exc
-    except json.JSONDecodeError as exc:
-        raise ImportFormatError(f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                                f"column {exc.colno}.") from exc
-    if isinstance(data, dict) and data.get("format") == FORMAT:
-        return "memex"
-    if looks_like_locomo(data):
-        return "locomo"
-    raise ImportFormatError(f"This file is neither a Memex export (\"format\": \"{FORMAT}\") nor a LoCoMo "
-                            "conversation file (a list of samples with a \"conversation\").")
+def begin_ingest(store: Any, items: list[NewItem], mode: str, name: str) -> IngestJob:
+    llm = common.llm() if mode == "full" else None  # loaded here: a bad model path is reported at once
+    return start_ingest(store, settings(), items, mode, name, llm=llm)
 
 
 def show_job(job: IngestJob) -> None:
@@ -120,10 +51,8 @@ def show_job(job: IngestJob) -> None:
             job.cancel.set()
         bar = st.progress(0.0, text="Starting…")
         while job.running:
-            frac = job.done / job.total if job.total else 1.0
             what = "cancelling…" if job.cancel.is_set() else f"{job.mode} mode"
-            bar.progress(min(1.0, frac), text=f"{job.done:,} of {job.total:,} turns · {what} · "
-                                              f"{time.perf_counter() - job.started:.0f} s")
+            bar.progress(job.fraction, text=f"{job.done:,} of {job.total:,} turns · {what} · {job.seconds:.0f} s")
             time.sleep(0.25)
         st.rerun()
     if job.failure:
@@ -148,7 +77,7 @@ def import_memex(store: Any, raw: bytes, name: str) -> None:
     try:
         notes = parse_export(raw)
     except MemexError as exc:
-        show_error(exc, REFUSED)
+        show_error(exc, REFUSED, escape=True)
         return
     existing = sum(1 for n in notes if n.id in store)
     st.info(f"**{md_escape(name)}** is a Memex export with {len(notes):,} notes"
@@ -159,7 +88,7 @@ def import_memex(store: Any, raw: bytes, name: str) -> None:
         try:
             report = import_notes(store, notes, replace=replace)
         except MemexError as exc:
-            show_error(exc, REFUSED)
+            show_error(exc, REFUSED, escape=True)
             return
         st.success(f"Imported: {report.added:,} added, {report.replaced:,} replaced, "
                    f"{len(report.skipped):,} skipped (already here).")
@@ -169,7 +98,7 @@ def import_locomo(store: Any, raw: bytes, name: str) -> None:
     try:
         data = parse_locomo(raw)
     except MemexError as exc:
-        show_error(exc, REFUSED)
+        show_error(exc, REFUSED, escape=True)
         return
     by_id = {sample.sample_id: sample for sample in data.samples}
     st.info(f"**{md_escape(name)}** is a LoCoMo-format file: {len(by_id)} conversation"
@@ -192,11 +121,67 @@ def import_locomo(store: Any, raw: bytes, name: str) -> None:
     if st.button(f"Ingest {len(items):,} turns", type="primary", icon="📥", key="transfer_ingest",
                  disabled=not items):
         try:
-            st.session_state[JOB_KEY] = start_ingest(store, items, mode, name)
+            st.session_state[JOB_KEY] = begin_ingest(store, items, mode, name)
         except MemexError as exc:
-            show_error(exc, "The import cannot start")
+            show_error(exc, "The import cannot start", escape=True)
             return
         st.rerun()
+
+
+def show_vault_report(report: VaultImportReport) -> None:
+    """The per-file report: a summary line, every refused file with its reason, then the table."""
+    refused, warned = report.refused, report.warned
+    text = md_escape(report.summary()) + " · nothing else in the memory was changed."
+    (st.warning if refused or warned else st.success)(text)
+    if refused:
+        st.markdown(f"**{len(refused)} file{'s' if len(refused) != 1 else ''} could not be imported** "
+                    "(fix them and import again; the others are in):")
+        for f in refused:
+            st.text(f"✗ {f.path}: {'; '.join(f.problems)}")
+    for f in warned:
+        st.text(f"⚠ {f.path}: {'; '.join(f.problems)}")
+    rows = pd.DataFrame([{"file": f.path, "status": f.status, "note": f.note_id[:8], "title": f.title,
+                          "changed": ", ".join(f.changed), "problems": "; ".join(f.problems)} for f in report.files])
+    st.dataframe(rows, hide_index=True, width="stretch", key="transfer_vault_table")
+
+
+def run_vault_import(store: Any, source: Any) -> None:
+    try:
+        st.session_state[REPORT_KEY] = import_vault(store, source)
+    except MemexError as exc:
+        st.session_state.pop(REPORT_KEY, None)
+        show_error(exc, "The vault cannot be imported; nothing was changed", escape=True)
+
+
+def import_vault_zip(store: Any, raw: bytes, name: str) -> None:
+    try:
+        files = read_zip(raw)
+    except MemexError as exc:
+        show_error(exc, REFUSED, escape=True)
+        return
+    st.info(f"**{md_escape(name)}** is a zip with {len(files):,} Markdown file{'s' if len(files) != 1 else ''}. "
+            "Files with a Memex id update their note; new files become notes; each file is reported.")
+    if st.button(f"Import {len(files):,} files", type="primary", icon="📥", key="transfer_import_vault",
+                 disabled=not files):
+        run_vault_import(store, raw)
+
+
+def vault_folder_section(store: Any) -> None:
+    st.markdown("**…or a vault folder on this computer** (an Obsidian vault, or one Memex exported)")
+    c_path, c_in, c_out = st.columns([4, 1.3, 1.3], vertical_alignment="bottom")
+    folder = c_path.text_input("Vault folder", key="transfer_vault_dir", placeholder="/home/me/Obsidian/Memex",
+                               label_visibility="collapsed").strip()
+    if c_in.button("Import folder", icon="📥", key="transfer_import_vault_dir", disabled=not folder,
+                   width="stretch"):
+        run_vault_import(store, folder)
+    if c_out.button("Export to folder", icon="🗂️", key="transfer_export_vault_dir", disabled=not folder,
+                    width="stretch", help="Write every note there as Markdown (files Memex wrote before are "
+                    "replaced; your own files are left alone)"):
+        try:
+            n = export_to_dir(store, folder)
+            st.success(f"Exported {n:,} notes to {md_escape(folder)} (notes/ and index.md).")
+        except MemexError as exc:
+            show_error(exc, "The vault was not exported", escape=True)
 
 
 # ---- the page ----------------------------------------------------------------------------------------
@@ -213,8 +198,8 @@ c_json.caption("Everything, with full fidelity (ids, links, history): import it 
 c_vault.download_button("Download Markdown vault (.zip)", data=lambda: export_vault(store), icon="🗂️",
                         file_name=f"memex-vault-{stamp}.zip", mime="application/zip", key="download_vault",
                         on_click="ignore", width="stretch")
-c_vault.caption("One Markdown file per note with YAML front matter and [[id|title]] links: unzip and open the "
-                "folder as an Obsidian vault.")
+c_vault.caption("One Markdown file per note, named by its title, with YAML front matter and [[File|title]] "
+                "links: unzip and open the folder as an Obsidian vault; edit it there and import it back.")
 st.caption(f"{len(store):,} notes in memory.")
 
 st.divider()
@@ -229,16 +214,26 @@ if job is not None:
         st.session_state.pop(JOB_KEY, None)
         st.rerun()
 
-upload = st.file_uploader("A Memex export or a LoCoMo-format conversation file (JSON)", type=["json"],
-                          key="transfer_upload")
+upload = st.file_uploader("A Memex export or a LoCoMo-format conversation file (JSON), or a Markdown vault (.zip)",
+                          type=["json", "zip"], key="transfer_upload")
 if upload is not None:
     raw = upload.getvalue()
     try:
         kind = detect(raw)
     except MemexError as exc:
-        show_error(exc, REFUSED)
+        show_error(exc, REFUSED, escape=True)
         st.stop()
     if kind == "memex":
         import_memex(store, raw, upload.name)
-    else:
+    elif kind == "locomo":
         import_locomo(store, raw, upload.name)
+    else:
+        import_vault_zip(store, raw, upload.name)
+vault_folder_section(store)
+report: VaultImportReport | None = st.session_state.get(REPORT_KEY)
+if report is not None:
+    st.subheader(f"Vault import: {md_escape(report.source)}")
+    show_vault_report(report)
+    if st.button("Done", key="transfer_vault_done"):
+        st.session_state.pop(REPORT_KEY, None)
+        st.rerun()

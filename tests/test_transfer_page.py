@@ -196,3 +196,84 @@ def test_cancelled_ingest_keeps_what_was_added(store: MemoryStore, settings: Set
     report = MemoryPipeline(store, settings).add_many(items, mode="fast", progress=progress, cancel=cancel,
                                                       batch_size=2)
     assert report.cancelled and report.added == 2 == len(store) and added == [2]
+
+
+# ---- the Markdown vault ------------------------------------------------------------------------------
+VAULT = Path(__file__).resolve().parent / "fixtures" / "vault"
+
+
+def fixture_zip() -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path in sorted(VAULT.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"my-vault/{path.relative_to(VAULT).as_posix()}")
+    return buf.getvalue()
+
+
+def test_detect_recognises_each_kind() -> None:
+    from memory_core.errors import ImportFormatError
+    from memory_core.imports import detect
+
+    assert detect(fixture_zip()) == "vault"
+    assert detect(json.dumps(CONVERSATION).encode()) == "locomo"
+    assert detect(json.dumps({"format": "memex-export", "version": 1, "notes": []}).encode()) == "memex"
+    for bad in BAD_FILES.values():
+        if b"memex-export" not in bad and b"conversation" not in bad:
+            with pytest.raises(ImportFormatError):
+                detect(bad)
+
+
+def test_vault_zip_upload_reports_each_file(app_home: Settings, embedder) -> None:
+    store, ids = seed(app_home, embedder)
+    before = {n.id: n.to_dict() for n in store.all_notes()}
+    at = transfer_page()
+    at.file_uploader(key="transfer_upload").set_value(("my-vault.zip", fixture_zip(), "application/zip"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("zip with 8 Markdown files" in x.value for x in at.info)
+    at.button(key="transfer_import_vault").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("6 added" in w.value and "2 refused" in w.value for w in at.warning)
+    texts = [t.value for t in at.text]
+    assert any(t.startswith("✗ Latin-1 note.md: not UTF-8") for t in texts)
+    assert any(t.startswith("✗ Broken front matter.md: the front matter is not valid YAML") for t in texts)
+    assert any(t.startswith("⚠ Dangling link.md: [[Nobody Knows Who]]") for t in texts)
+    table = at.dataframe[0].value
+    assert dict(zip(table["file"], table["status"]))["Hiking in the Alps.md"] == "added"
+    fresh = MemoryStore(app_home, embedder)
+    assert len(fresh) == 8
+    assert all(fresh.get(i).to_dict() == d for i, d in before.items())  # the rest of the store as it was
+    # the same zip again: nothing changes
+    snap = snapshot(app_home, embedder)
+    at.button(key="transfer_import_vault").click().run()
+    assert any("6 unchanged" in w.value for w in at.warning)
+    assert snapshot(app_home, embedder) == snap
+    at.button(key="transfer_vault_done").click().run()
+    assert not at.dataframe
+
+
+def test_vault_folder_export_and_import(app_home: Settings, embedder, tmp_path: Path) -> None:
+    store, ids = seed(app_home, embedder)
+    folder = tmp_path / "obsidian"
+    at = transfer_page()
+    at.text_input(key="transfer_vault_dir").input(str(folder)).run()
+    at.button(key="transfer_export_vault_dir").click().run()
+    assert not at.exception
+    assert any("Exported 2 notes" in x.value for x in at.success)
+    written = sorted(p.name for p in (folder / "notes").glob("*.md"))
+    assert written == ["Maria moved to Lisbon.md", "Tea with Maria on Sunday.md"]
+    path = folder / "notes" / "Tea with Maria on Sunday.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("Sunday.", "Saturday. #tea"), encoding="utf-8")
+    at.button(key="transfer_import_vault_dir").click().run()
+    assert not at.exception
+    assert any("1 updated" in x.value and "1 unchanged" in x.value for x in at.success)
+    note = MemoryStore(app_home, embedder).get(ids[0])
+    assert note.content == "Tea with Maria on Saturday. #tea" and "tea" in note.tags
+    assert note.history[-1].by == "import"
+    at.text_input(key="transfer_vault_dir").input(str(tmp_path / "missing")).run()
+    at.button(key="transfer_import_vault_dir").click().run()
+    assert any("does not exist" in e.value for e in at.error)

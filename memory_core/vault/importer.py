@@ -81,7 +81,8 @@ class VaultImportReport:
 
     @property
     def warned(self) -> list[FileReport]:
-        return [f for f in self.files if f.status != "refused" and f.problems]
+        """Files imported with a problem (a link left out); skipped files (the index) are not problems."""
+        return [f for f in self.files if f.status not in ("refused", "skipped") and f.problems]
 
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "skipped", "refused")

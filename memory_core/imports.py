@@ -1,0 +1,106 @@
+"""What an uploaded file is, and the background job that ingests a conversation into notes.
+
+Why here and not in the Import / Export page: the page only lays out widgets. Recognising a file
+(a Memex export, a LoCoMo conversation, a vault zip) and running a long ingest in a thread with a
+cancel flag are library work with unit tests; the ingest thread never touches Streamlit, the page
+only polls ``IngestJob.done``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from .errors import ImportFormatError, MemexError
+from .locomo import Sample
+from .memory.pipeline import BulkReport, MemoryPipeline, NewItem
+from .transfer import FORMAT
+
+
+def looks_like_locomo(data: Any) -> bool:
+    """A list of samples (or one sample), each with a "conversation" object."""
+    if isinstance(data, dict):
+        data = [data]
+    return isinstance(data, list) and bool(data) and all(isinstance(x, dict) and "conversation" in x for x in data)
+
+
+def detect(raw: bytes) -> str:
+    """'memex', 'locomo' or 'vault' (a zip), or raise ImportFormatError saying what the file is not."""
+    if raw[:4] == b"PK\x03\x04" or (raw[:4] == b"PK\x05\x06" and zipfile.is_zipfile(BytesIO(raw))):
+        return "vault"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ImportFormatError(f"The file is not UTF-8 text (byte {exc.start}).") from exc
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                                f"column {exc.colno}.") from exc
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        return "memex"
+    if looks_like_locomo(data):
+        return "locomo"
+    raise ImportFormatError(f"This file is neither a Memex export (\"format\": \"{FORMAT}\") nor a LoCoMo "
+                            "conversation file (a list of samples with a \"conversation\").")
+
+
+def conversation_items(sample: Sample) -> list[NewItem]:
+    """One note per turn, as the LoCoMo benchmark makes them (memory_core.locomo: content, time), except
+    that the reference names the conversation too ("conv-26/D1:3"): one memory may hold several."""
+    return [NewItem(content=t.content, timestamp=t.timestamp, source="import",
+                    source_ref=f"{sample.sample_id}/{t.dia_id}") for t in sample.turns]
+
+
+@dataclass
+class IngestJob:
+    """One conversation ingest running in a background thread (never touches Streamlit)."""
+
+    name: str
+    mode: str
+    total: int
+    done: int = 0
+    cancel: threading.Event = field(default_factory=threading.Event)
+    report: BulkReport | None = None
+    failure: str = ""
+    started: float = field(default_factory=time.perf_counter)
+    thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 1.0
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def start_ingest(store: Any, settings: Any, items: list[NewItem], mode: str, name: str, llm: Any = None,
+                 batch_size: int = 64) -> IngestJob:
+    """Start adding ``items`` in a thread; the job's ``done`` counts turns, ``cancel`` stops it between batches
+    (the notes already added stay)."""
+    pipeline = MemoryPipeline(store, settings, llm=llm)
+    job = IngestJob(name=name, mode=mode, total=len(items))
+
+    def progress(done: int, _total: int) -> None:
+        job.done = done
+
+    def run() -> None:
+        try:
+            job.report = pipeline.add_many(items, mode=mode, progress=progress, cancel=job.cancel,
+                                           batch_size=batch_size)
+        except MemexError as exc:
+            job.failure = str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown to the person, never a traceback
+            job.failure = f"unexpected {type(exc).__name__}: {exc}"
+
+    job.thread = threading.Thread(target=run, name="memex-import", daemon=True)
+    job.thread.start()
+    return job
