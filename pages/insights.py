@@ -1,23 +1,22 @@
 """Insights page: what the memory holds and how it grew, and the latest benchmark figures.
 
-Why it is built this way:
+Why it is built this way (the page lays out charts; the numbers come from ``memory_core.insights``):
 - Everything is computed from the store's live view on each run (no copies of 10,000 notes): counts,
   ``store.timeline()`` for links and evolutions, the link graph's degrees, ``store.stats()``.
-- The embedding map projects the stored MiniLM vectors to 2-D with PCA (numpy SVD: no extra
-  dependency, deterministic). Above the point limit (default 3,000) it draws a random sample with a
-  fixed seed and says so, so the page stays quick at 10,000 notes.
+- Time axes are binned for the span of the notes (hours for one day, days for a month, weeks,
+  months or years beyond), with bars as wide as their bin and the axis padded so one bin shows.
+- An empty or one-note memory says so instead of drawing empty axes.
+- The embedding map projects the stored MiniLM vectors to 2-D with PCA (numpy: no extra dependency,
+  deterministic). Above the point limit (default 3,000) it draws a fixed-seed random sample and says so.
 - Plotly reads its text (hover, ticks, legends) as a small HTML-like markup, so every string that
-  comes from a note (content, tags) is passed through ``html.escape`` first: "<b>" in a note shows
-  as "<b>", never as bold, and nothing in a note can make a link or a tag.
+  comes from a note (content, tags) is escaped first (``insights.esc``): "<b>" shows as "<b>".
 - Benchmark results are read from ``<data dir>/bench/<name>-latest.json`` (``memex bench NAME``);
   LoCoMo's recall@k is plotted per retriever and per question category.
 """
 
 from __future__ import annotations
 
-import html
 import math
-from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -27,40 +26,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from memory_core.benchmarks import load_results
+from memory_core.insights import degree_counts, esc, growth, map_frame, pca_2d, sample_ids, tag_counts
 from memory_core.notes import Note
 from pages.common import md_escape, open_store_or_stop, settings
 
 MAP_POINTS = 3000
 MAP_SEED = 0
 TOP_TAGS = 20
-MAP_COLOURS = 10
-HOVER_CHARS = 200
 BENCHMARKS = ("locomo", "store", "llm", "chat", "ui")
-
-
-def esc(text: Any) -> str:
-    """Text for plotly: escaped, so plotly's markup never applies to note text."""
-    return html.escape(str(text), quote=False)
-
-
-def hover(note: Note) -> str:
-    text = note.content if len(note.content) <= HOVER_CHARS else note.content[:HOVER_CHARS] + " …"
-    return "<br>".join(esc(line) for line in text.splitlines()[:6]) or esc(note.title)
-
-
-def period_of(times: pd.Series) -> tuple[str, str]:
-    """A bucket size that gives a readable number of bars for the span of the data."""
-    span = (times.max() - times.min()).days if len(times) else 0
-    if span <= 90:
-        return "D", "day"
-    if span <= 3 * 365:
-        return "W", "week"
-    return "M", "month"
-
-
-def bucket(times: pd.Series, freq: str) -> pd.Series:
-    naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    return naive.dt.to_period(freq).dt.start_time
 
 
 def chart(fig: go.Figure, key: str) -> None:
@@ -89,39 +62,37 @@ def show_growth(store: Any) -> None:
     events = store.timeline()
     if not events:
         return
-    df = pd.DataFrame(events, columns=["time", "note", "kind"])
-    df["time"] = pd.to_datetime(df["time"], utc=True)
-    freq, unit = period_of(df["time"])
-    df["period"] = bucket(df["time"], freq)
+    axis, created, changes = growth(events)
     c1, c2 = st.columns(2)
     with c1:
-        created = df[df["kind"] == "created"].groupby("period").size().rename("notes").reset_index()
-        created["total"] = created["notes"].cumsum()
         fig = go.Figure()
-        fig.add_bar(x=created["period"], y=created["notes"], name=f"new per {unit}")
-        fig.add_scatter(x=created["period"], y=created["total"], name="total", yaxis="y2", mode="lines")
-        fig.update_layout(title=f"Notes over time (by the note's own time, per {unit})",
-                          yaxis={"title": "new notes"},
+        fig.add_bar(x=created["period"], y=created["notes"], name=f"new per {axis.unit}", width=axis.bar_width)
+        fig.add_scatter(x=created["period"], y=created["total"], name="total", yaxis="y2",
+                        mode="lines+markers" if len(created) < 3 else "lines")
+        fig.update_layout(title=f"Notes over time (by the note's own time, per {axis.unit})",
+                          xaxis=axis.layout(created["period"]), yaxis={"title": "new notes", "rangemode": "tozero"},
                           yaxis2={"title": "total", "overlaying": "y", "side": "right", "rangemode": "tozero"},
-                          legend={"orientation": "h", "y": -0.2})
+                          legend={"orientation": "h", "y": -0.25})
         chart(fig, "ins_notes_time")
     with c2:
-        changes = df[df["kind"] != "created"].groupby(["period", "kind"]).size().rename("count").reset_index()
         if changes.empty:
             st.info("No links or evolutions yet.")
-        else:
-            fig = px.bar(changes, x="period", y="count", color="kind", barmode="group",
-                         title=f"Links and evolutions over time (per {unit})",
-                         labels={"period": "", "count": "events", "kind": ""},
-                         color_discrete_map={"link": "#2b6cb0", "evolution": "#dd6b20"})
-            fig.update_layout(legend={"orientation": "h", "y": -0.2})
-            chart(fig, "ins_changes_time")
+            return
+        fig = go.Figure()
+        colours = {"link": "#2b6cb0", "evolution": "#dd6b20"}
+        for kind, part in changes.groupby("kind"):
+            fig.add_bar(x=part["period"], y=part["count"], name=str(kind), marker_color=colours.get(str(kind)),
+                        width=axis.bar_width / 2, offsetgroup=str(kind))
+        fig.update_layout(title=f"Links and evolutions over time (per {axis.unit})", barmode="group",
+                          xaxis=axis.layout(changes["period"]), yaxis={"title": "events", "rangemode": "tozero"},
+                          legend={"orientation": "h", "y": -0.25})
+        chart(fig, "ins_changes_time")
 
 
 def show_tags_and_degrees(store: Any, notes: dict[str, Note]) -> None:
     c1, c2 = st.columns(2)
     with c1:
-        counts = Counter(t for n in notes.values() for t in dict.fromkeys(n.tags)).most_common(TOP_TAGS)
+        counts = tag_counts(notes.values(), TOP_TAGS)
         if counts:
             df = pd.DataFrame([(esc(t), c) for t, c in counts], columns=["tag", "notes"])
             fig = px.bar(df.iloc[::-1], x="notes", y="tag", orientation="h", title=f"Top {len(df)} tags")
@@ -130,75 +101,39 @@ def show_tags_and_degrees(store: Any, notes: dict[str, Note]) -> None:
         else:
             st.info("No tags yet.")
     with c2:
-        degrees = Counter(d for _n, d in store.graph_snapshot().degree())
-        df = pd.DataFrame(sorted(degrees.items()), columns=["links", "notes"])
+        df = pd.DataFrame(degree_counts(store.graph_snapshot()), columns=["links", "notes"])
         fig = px.bar(df, x="links", y="notes", title="Degree distribution (links per note, in + out)",
                      log_y=bool(len(df) and df["notes"].max() > 50 * max(1, df["notes"].min())))
+        fig.update_xaxes(dtick=1 if len(df) and df["links"].max() <= 20 else None)
         chart(fig, "ins_degrees")
 
 
 # ---- embedding map -----------------------------------------------------------------------------------
-def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The first two principal components of the rows, and the share of variance each explains.
-
-    Eigen-decomposition of the 384x384 covariance (not an SVD of the n x 384 data): same components,
-    a fraction of the time for thousands of points.
-    """
-    centred = vectors - vectors.mean(axis=0, keepdims=True)
-    if len(centred) < 2:
-        return np.zeros((len(centred), 2)), np.zeros(2)
-    values, vecs = np.linalg.eigh(centred.T @ centred)
-    top = np.argsort(values)[::-1][:2]
-    comps = vecs[:, top]
-    comps *= np.where(comps[np.abs(comps).argmax(axis=0), [0, 1]] < 0, -1.0, 1.0)  # a fixed sign
-    total = values.clip(min=0).sum()
-    share = values[top].clip(min=0) / total if total else np.zeros(2)
-    return centred @ comps, share
-
-
 def show_map(store: Any, notes: dict[str, Note]) -> None:
     st.subheader("Embedding map")
     limit = st.slider("Points on the map", 100, 10_000, MAP_POINTS, step=100, key="ins_map_points",
                       help="Above this many notes a random sample (fixed seed) is drawn.")
-    ids = sorted(notes)
-    if len(ids) < 3:
+    if len(notes) < 3:
         st.info("The map needs at least three notes.")
         return
-    total = len(ids)
-    if total > limit:
-        rng = np.random.default_rng(MAP_SEED)
-        ids = sorted(rng.choice(ids, size=limit, replace=False).tolist())
-    vectors = store.vectors(ids).astype(np.float64)
-    coords, share = pca_2d(vectors)
-    tag_counts = Counter(t for i in ids for t in dict.fromkeys(notes[i].tags))
-    top = [t for t, _ in tag_counts.most_common(MAP_COLOURS)]
-    rank = {t: k for k, t in enumerate(top)}
-
-    def colour_of(note: Note) -> str:
-        known = [t for t in note.tags if t in rank]
-        if known:
-            return esc(min(known, key=rank.__getitem__))
-        return "(other tags)" if note.tags else "(no tags)"
-
-    df = pd.DataFrame({
-        "x": coords[:, 0], "y": coords[:, 1],
-        "tag": [colour_of(notes[i]) for i in ids],
-        "text": [hover(notes[i]) for i in ids],
-        "tags": [esc(", ".join(notes[i].tags)) or "(no tags)" for i in ids],
-        "id": [i[:8] for i in ids],
-    })
-    order = [esc(t) for t in top] + ["(other tags)", "(no tags)"]
-    fig = px.scatter(df, x="x", y="y", color="tag", custom_data=["text", "tags", "id"],
+    total = len(notes)
+    ids = sample_ids(list(notes), limit, MAP_SEED)
+    coords, share = pca_2d(store.vectors(ids).astype(np.float64))
+    df, order = map_frame(notes, ids, coords)
+    fig = px.scatter(df, x="x", y="y", color="tag", custom_data=["text", "tags", "id", "when"],
                      category_orders={"tag": order}, title="Notes by meaning (PCA of MiniLM embeddings)",
-                     labels={"x": f"PC1 ({share[0]:.0%} of variance)", "y": f"PC2 ({share[1]:.0%})", "tag": ""})
-    fig.update_traces(marker={"size": 6, "opacity": 0.75},
-                      hovertemplate="%{customdata[0]}<br><i>%{customdata[1]}</i> · %{customdata[2]}<extra></extra>")
+                     labels={"x": f"PC1: the main direction of difference ({share[0]:.0%} of variance)",
+                             "y": f"PC2: the second ({share[1]:.0%})", "tag": "most used tag"})
+    fig.update_traces(marker={"size": 7, "opacity": 0.8},
+                      hovertemplate="%{customdata[0]}<br><i>%{customdata[1]}</i> · %{customdata[3]} · "
+                                    "%{customdata[2]}<extra></extra>")
+    fig.update_layout(legend={"title": {"text": "most used tag"}})
     chart(fig, "ins_map")
+    what = "Points close together are notes with similar meaning; colours are the ten most used tags"
     if total > len(ids):
-        st.caption(f"Showing {len(ids):,} of {total:,} notes: a random sample (seed {MAP_SEED}); "
-                   "colours are the ten most used tags among them.")
+        st.caption(f"Showing {len(ids):,} of {total:,} notes: a random sample (seed {MAP_SEED}). {what} among them.")
     else:
-        st.caption(f"Showing all {total:,} notes; colours are the ten most used tags.")
+        st.caption(f"Showing all {total:,} notes. {what}.")
 
 
 # ---- benchmarks --------------------------------------------------------------------------------------
@@ -321,6 +256,10 @@ notes = dict(store.notes_view())  # a snapshot: a background write cannot change
 show_size(store.stats())
 if not notes:
     st.info("The memory is empty: the charts appear once there are notes.")
+elif len(notes) == 1:
+    only = next(iter(notes.values()))
+    st.info(f"One note so far (from {md_escape(only.timestamp[:10])}): the charts of growth, tags, links and "
+            "meaning appear once there are at least two.")
 else:
     show_growth(store)
     show_tags_and_degrees(store, notes)

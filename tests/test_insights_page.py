@@ -158,3 +158,61 @@ def test_benchmark_results_are_plotted(app_home: Settings, embedder) -> None:
     assert set(values(per_cat["data"][0]["x"])) == cats
     assert "Seconds per page (AppTest, first run after the store is open)" in figs
     assert not at.warning
+
+
+def put(settings: Settings, embedder, times: list[str]) -> None:
+    store = MemoryStore(settings, embedder)
+    with store.writing() as w:
+        for i, t in enumerate(times):
+            w.put(Note(f"Note {i} <b>x</b>", tags=["t"], timestamp=t))
+
+
+def test_one_note_says_so(app_home: Settings, embedder) -> None:
+    put(app_home, embedder, ["2024-07-14T10:00:00+00:00"])
+    at = insights()
+    assert metric(at, "Notes") == "1"
+    assert any("One note so far (from 2024\\-07\\-14)" in i.value for i in at.info)
+    assert not at.get("plotly_chart") and not at.error
+
+
+def growth_axis(at: AppTest) -> tuple[dict, dict]:
+    fig = next(f for t, f in figures(at).items() if t.startswith("Notes over time"))
+    return fig["layout"]["xaxis"], fig["data"][0]
+
+
+def test_time_axis_for_one_day_a_month_and_years(app_home: Settings, embedder) -> None:
+    import pandas as pd
+
+    put(app_home, embedder, ["2024-07-14T08:10:00+00:00", "2024-07-14T08:50:00+00:00", "2024-07-14T15:00:00+00:00"])
+    at = insights()
+    xaxis, bars = growth_axis(at)
+    assert xaxis["tickformat"] == "%H:%M" and "14 Jul 2024" in xaxis["title"]["text"]
+    lo, hi = (pd.Timestamp(x) for x in xaxis["range"])
+    assert lo <= pd.Timestamp("2024-07-14T08:00") and hi >= pd.Timestamp("2024-07-14T16:00")
+    assert hi - lo < pd.Timedelta(days=1)  # hours, not milliseconds or years
+    assert values(bars["y"]) == [2, 1] and bars["width"] == 0.8 * 3_600_000
+    assert any(t.startswith("Notes over time") and "per hour" in t for t in figures(at))
+
+
+def test_time_axis_over_a_month(app_home: Settings, embedder) -> None:
+    put(app_home, embedder, [f"2024-03-{d:02d}T10:00:00+00:00" for d in (1, 2, 2, 15, 30)])
+    xaxis, bars = growth_axis(insights())
+    assert xaxis["tickformat"] == "%d %b" and bars["width"] == 0.8 * 86_400_000
+    assert sum(values(bars["y"])) == 5 and len(values(bars["y"])) == 4
+
+
+def test_time_axis_over_years(app_home: Settings, embedder) -> None:
+    put(app_home, embedder, ["2019-01-05T10:00:00+00:00", "2020-06-01T10:00:00+00:00", "2022-11-30T10:00:00+00:00",
+                             "2022-11-02T10:00:00+00:00"])
+    xaxis, bars = growth_axis(insights())
+    assert xaxis["tickformat"] == "%b %Y" and values(bars["y"]) == [1, 1, 2]
+
+
+def test_map_is_labelled_and_hover_escaped(app_home: Settings, embedder) -> None:
+    seed(app_home, embedder)
+    fig = figures(insights())["Notes by meaning (PCA of MiniLM embeddings)"]
+    assert fig["layout"]["xaxis"]["title"]["text"].startswith("PC1")
+    assert fig["layout"]["yaxis"]["title"]["text"].startswith("PC2")
+    assert fig["layout"]["legend"]["title"]["text"] == "most used tag"
+    hovers = [x for tr in fig["data"] for row in tr["customdata"] for x in row]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hovers and not any("<script>" in h for h in hovers)

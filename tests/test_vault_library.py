@@ -208,3 +208,62 @@ def test_summarise_changes_is_the_net_change() -> None:
     assert [(c.note_id, c.status) for c in summarise_changes(before, after, "a", "b").notes] == [
         (c.note_id, c.status) for c in s.notes]
     assert summarise_changes(before, before, "a", "b").empty
+
+
+# ---- insights --------------------------------------------------------------------------------------
+def test_time_axis_suits_the_span() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from memory_core.insights import time_axis
+
+    t0 = datetime(2024, 7, 14, 8, 0, tzinfo=timezone.utc)
+    day = time_axis([t0 + timedelta(hours=h) for h in (0, 3, 9)])
+    assert (day.freq, day.unit, day.tickformat) == ("h", "hour", "%H:%M") and "14 Jul 2024" in day.title
+    assert time_axis([t0, t0]).unit == "hour"  # every note at the same moment
+    month = time_axis([t0 + timedelta(days=d) for d in (0, 10, 29)])
+    assert (month.unit, month.tickformat) == ("day", "%d %b")
+    year = time_axis([t0, t0 + timedelta(days=300)])
+    assert year.unit == "week"
+    years = time_axis([t0, t0 + timedelta(days=3 * 365)])
+    assert (years.unit, years.tickformat) == ("month", "%b %Y")
+    assert time_axis([t0, t0 + timedelta(days=20 * 365)]).unit == "year"
+    assert time_axis([]).unit == "day"
+
+
+def test_growth_bins_and_axis_range() -> None:
+    from datetime import datetime, timezone
+
+    from memory_core.insights import growth
+
+    t = [datetime(2024, 7, 14, h, 30, tzinfo=timezone.utc) for h in (8, 8, 11)]
+    axis, created, changes = growth([(t[0], "a", "created"), (t[1], "b", "created"), (t[2], "c", "created"),
+                                     (t[2], "a", "link")])
+    assert axis.unit == "hour"
+    assert list(created["notes"]) == [2, 1] and list(created["total"]) == [2, 3]
+    assert [p.hour for p in created["period"]] == [8, 11]
+    assert list(changes["kind"]) == ["link"] and list(changes["count"]) == [1]
+    layout = axis.layout(created["period"])
+    lo, hi = (pd.Timestamp(x) for x in layout["range"])
+    assert lo < pd.Timestamp("2024-07-14T08:00") and hi > pd.Timestamp("2024-07-14T12:00")
+    assert layout["tickformat"] == "%H:%M" and axis.bar_width == 0.8 * 3_600_000
+    one, created, _ = growth([(t[0], "a", "created")])  # a single bin still spans an hour and more
+    lo, hi = (pd.Timestamp(x) for x in one.layout(created["period"])["range"])
+    assert hi - lo >= pd.Timedelta(hours=2)
+
+
+def test_plotly_text_is_escaped() -> None:
+    import numpy as np
+
+    from memory_core.insights import esc, hover_text, map_frame, pca_2d, sample_ids
+
+    assert esc("<b>x</b> & <a href='y'>") == "&lt;b&gt;x&lt;/b&gt; &amp; &lt;a href='y'&gt;"
+    note = Note("<img src=x onerror=alert(1)>\nsecond <br> line", id="hostile-1", tags=["<i>t</i>"])
+    assert hover_text(note) == "&lt;img src=x onerror=alert(1)&gt;<br>second &lt;br&gt; line"
+    notes = {note.id: note, "b": Note("plain", id="b"), "c": Note("other", id="c", tags=["<i>t</i>"])}
+    ids = sample_ids(list(notes), 10)
+    coords, share = pca_2d(np.eye(3))
+    df, order = map_frame(notes, ids, coords)
+    assert order[0] == "&lt;i&gt;t&lt;/i&gt;" and set(df["tag"]) == {"&lt;i&gt;t&lt;/i&gt;", "(no tags)"}
+    assert "<" not in ("".join(df["text"]) + "".join(df["tags"])).replace("<br>", "")
+    assert len(sample_ids([str(i) for i in range(50)], 10, seed=1)) == 10
+    assert sample_ids([str(i) for i in range(50)], 10, seed=1) == sample_ids([str(i) for i in range(50)], 10, seed=1)
