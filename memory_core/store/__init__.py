@@ -16,6 +16,7 @@ Modules, each one concept:
   memory_store the MemoryStore facade
 """
 
+from . import hygiene  # noqa: F401  (first: see hygiene.py)
 from .batch import WriteBatch
 from .datadir import FORMAT_VERSION, MARKER_FILE, prepare_data_dir
 from .events import Event

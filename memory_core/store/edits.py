@@ -38,13 +38,12 @@ class EditMixin:
         return copy.deepcopy(note)
 
     def delete(self, note_ids: list[str] | str) -> int:
-        """Delete notes and every link to them. Returns how many were deleted."""
+        """Delete notes and every link to them: forgotten, text and vectors gone from disk (forget.py).
+
+        Returns how many were deleted."""
         ids = [note_ids] if isinstance(note_ids, str) else list(note_ids)
-        with self.writing() as w:
-            resolved = [self.resolve_id(i) for i in ids]
-            for nid in dict.fromkeys(resolved):
-                w.delete(nid)
-        return len(set(resolved))
+        resolved = [self.resolve_id(i) for i in ids]
+        return len(self.forget(resolved).forgotten)
 
     def link(self, source: str, target: str, reason: str = "", by: str = "person", *, cause: str = "") -> bool:
         with self.writing() as w:

@@ -7,8 +7,10 @@ proposals about it, its recall counts and the exports in the data folder that ho
 or rewritten; (4) local mode: the Chroma folder is compacted (compaction.py), because Chroma keeps
 every write in its own queue table and in free pages long after a delete.
 
-"Quotes" means: shares a run of three words with the note, or a word of six letters or more that
-no remaining note contains (a name, a code, a rare word).
+"Quotes" means: shares a run of five words with the note, or a word of six letters or more that
+no remaining note's own content contains (a name, a code, a rare word). Only what Memex wrote
+about other notes is scrubbed (context, tags, keywords, link reasons): another note's content is
+the person's own words and is never rewritten.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..lexical import stem
+from .codec import LOGGED_FIELDS
 from .compaction import compact_local
-from .events import DELETE, redacted
+from .events import CREATE, DELETE, redacted
 
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MARK = "[forgotten]"
@@ -50,14 +52,14 @@ class Quotes:
         self.rare: set[str] = set()
         for text in texts:
             words = [w.lower() for w in WORD.findall(text)]
-            self.shingles.update(tuple(words[i:i + 3]) for i in range(len(words) - 2))
+            self.shingles.update(tuple(words[i:i + 5]) for i in range(len(words) - 4))
             self.rare.update(w for w in words if len(w) >= 6 and not common(w))
 
     def quoted(self, text: str) -> bool:
         words = [w.lower() for w in WORD.findall(text)]
         if any(w in self.rare for w in words):
             return True
-        return any(tuple(words[i:i + 3]) in self.shingles for i in range(len(words) - 2))
+        return any(tuple(words[i:i + 5]) in self.shingles for i in range(len(words) - 4))
 
     def scrub(self, value: Any) -> Any:
         """The value with every quote replaced and every link to a forgotten note dropped."""
@@ -78,6 +80,24 @@ class Quotes:
         return value
 
 
+SCRUBBED = ("context", "tags", "keywords", "links")
+
+
+def _scrub_event_values(quotes: Quotes, ev: Any) -> tuple[Any, Any]:
+    """(old, new) of another note's event with quotes of forgotten notes removed (never its content)."""
+    if ev.field in SCRUBBED or ev.field not in LOGGED_FIELDS and ev.field != CREATE:
+        return quotes.scrub(ev.old), quotes.scrub(ev.new)
+    if ev.field == CREATE and isinstance(ev.new, dict):
+        new = dict(ev.new)
+        for name in SCRUBBED:
+            if name in new:
+                new[name] = quotes.scrub(new[name])
+        new["history"] = [quotes.scrub(c) if isinstance(c, dict) and c.get("field") in SCRUBBED else c
+                          for c in new.get("history", [])]
+        return ev.old, new
+    return ev.old, ev.new
+
+
 class ForgetMixin:
     """``self`` is a MemoryStore."""
 
@@ -93,12 +113,11 @@ class ForgetMixin:
                 for nid in ids:
                     n = self._notes[nid]
                     texts += [n.content, n.context, " ".join(n.keywords), n.turn_context]
-                lex = self.lexical
-
-                def common(word: str) -> bool:
-                    return bool(set(lex._postings.get(stem(word), {})) - doomed)
-
-                quotes = Quotes(texts, doomed, common)
+                # A word is "common" when another note's own words hold it (its content, not its
+                # context or links, which may be the very quotes to find).
+                vocabulary = {w.lower() for n in self._notes.values() if n.id not in doomed
+                              for w in WORD.findall(n.content)}
+                quotes = Quotes(texts, doomed, vocabulary.__contains__)
                 for other in list(self._notes.values()):
                     if other.id in doomed:
                         continue
@@ -143,7 +162,7 @@ class ForgetMixin:
                 if ev.field != DELETE:
                     rewritten.append(redacted(ev))
                 continue
-            old, new = quotes.scrub(ev.old), quotes.scrub(ev.new)
+            old, new = _scrub_event_values(quotes, ev)
             if old != ev.old or new != ev.new:
                 rewritten.append(replace(ev, old=old, new=new))
         if rewritten:
