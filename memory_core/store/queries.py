@@ -124,8 +124,13 @@ class QueryMixin:
             if not count or k <= 0:
                 return []
             n = min(count, k + len(exclude))
-            res = self._col.query(query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
-                                  n_results=n, include=["distances"])
+            try:
+                res = self._col.query(query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
+                                      n_results=n, include=["distances"])
+            except Exception as exc:  # noqa: BLE001 - the server is gone or the request failed
+                from .backend import server_problem
+
+                raise server_problem(self.settings, exc) from exc
             out = [(nid, 1.0 - float(dist)) for nid, dist in zip(res["ids"][0], res["distances"][0])
                    if nid not in exclude and nid in self._notes]
             return out[:k]
