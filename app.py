@@ -7,6 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages.components.review_badge import review_title
+
 ASSETS = Path(__file__).parent / "assets"
 
 st.set_page_config(page_title="Memex", page_icon="🗂️", layout="wide")
@@ -17,6 +19,7 @@ PAGES = [
     st.Page("pages/graph.py", title="Graph", icon="🕸️"),
     st.Page("pages/notes.py", title="Notes", icon="🗒️"),
     st.Page("pages/search.py", title="Search", icon="🔎"),
+    st.Page("pages/review.py", title=review_title(), icon="📥", url_path="review"),
     st.Page("pages/insights.py", title="Insights", icon="📊"),
     st.Page("pages/transfer.py", title="Import / Export", icon="📦"),
     st.Page("pages/settings.py", title="Settings", icon="⚙️"),
