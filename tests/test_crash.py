@@ -77,3 +77,64 @@ def test_sigkill_mid_write_leaves_whole_notes(tmp_path: Path) -> None:
                 assert link.target in store, "a link points at a note that was never stored"
         assert store.graph.number_of_edges() == sum(len(n.links) for n in notes)
         del store
+
+
+EDITOR = """
+import sys
+sys.path.insert(0, {tests!r})
+from fakes import HashEmbedder
+from memory_core.config import Settings
+from memory_core.notes import Note
+from memory_core.store import MemoryStore
+
+store = MemoryStore(Settings(data_dir={home!r}), HashEmbedder())
+shared = {shared!r}
+r = {first}
+while True:
+    with store.writing() as w:  # one batch: a new note, a tag and a link on an old note, a context edit
+        note = Note(content=f"round {{r}} " + "words " * 200)
+        old = w.get(shared)
+        old.set_field("tags", [*old.tags, f"r{{r}}"], "person")
+        old.set_field("context", f"last round {{r}}", "evolver")
+        old.add_link(note.id, f"round {{r}}", by="linker")
+        w.put(note)
+        w.put(old)
+    print(f"committed {{r}}", flush=True)
+    r += 1
+"""
+
+
+def test_sigkill_mid_edit_leaves_every_change_whole_or_absent(tmp_path: Path) -> None:
+    """Edits of an old note and a new note in one batch: after a kill, both or neither, and the
+    live notes equal the fold of the log."""
+    from memory_core.notes import Note
+    from memory_core.store.fold import fold
+
+    home = tmp_path / "home"
+    store = MemoryStore(Settings(data_dir=str(home)), HashEmbedder())
+    shared = Note(content="the shared old note")
+    with store.writing() as w:
+        w.put(shared)
+    store.close()
+    first = 0
+    for delay in (0.02, 0.07, 0.19):
+        script = EDITOR.format(tests=str(Path(__file__).parent), home=str(home), shared=shared.id, first=first)
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        committed = 0
+        while committed < 3:
+            line = proc.stdout.readline()
+            assert line, "the editor never got going"
+            committed += line.startswith("committed")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        store = MemoryStore(Settings(data_dir=str(home)), HashEmbedder())
+        old = store.get(shared.id)
+        rounds = {int(n.content.split()[1]) for n in store.all_notes() if n.content.startswith("round ")}
+        assert {int(t[1:]) for t in old.tags} == rounds
+        assert {link.reason for link in old.links} == {f"round {r}" for r in rounds}
+        assert old.context == f"last round {max(rounds)}"
+        assert {k: v.to_dict() for k, v in fold(store.events()).notes.items()} == \
+            {k: v.to_dict() for k, v in store.notes_view().items()}
+        first = max(rounds) + 1
+        store.close()
