@@ -149,6 +149,22 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    from dataclasses import asdict as _asdict
+
+    report = _store(args).forget(args.ids)
+    _out(args, _asdict(report), f"forgot {len(report.forgotten)} note(s): {report.events_redacted} change(s) redacted, "
+         f"{len(report.notes_scrubbed)} other note(s) cleaned, store compacted: {report.compacted}")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    report = _store(args).reindex()
+    _out(args, report, f"rebuilt the notes view and indexes from {report['events']} change(s): "
+         f"{report['notes']} note(s), {report['embedded']} re-embedded")
+    return 0
+
+
 def cmd_link(args: argparse.Namespace) -> int:
     store = _store(args)
     changed = store.link(args.source, args.target, args.reason or "")
@@ -164,10 +180,15 @@ def cmd_unlink(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
-    store = _store(args)
-    note = store.revert(args.id, args.version)
-    _out(args, _note_brief(note), f"reverted {note.id} to version {args.version} (now version {note.version_count()})")
-    return 0
+    from .memory.cli import run_revert
+
+    return run_revert(args, _store(args), _out)
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from .memory.cli import run_review
+
+    return run_review(args, _store(args), _out)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -261,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("search", cmd_search, "Search the memory (hybrid BM25 + dense, with link expansion).")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5)
-    p.add_argument("--retriever", choices=("hybrid+links", "hybrid", "bm25", "dense"))
+    p.add_argument("--retriever", choices=("contextual", "contextual+ppr", "hybrid+links", "hybrid", "bm25", "dense"))
     p.add_argument("--no-touch", action="store_true", help="do not count this as a recall")
 
     p = add("show", cmd_show, "Show one note (id or unique id prefix).")
@@ -287,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("delete", cmd_delete, "Delete notes and every link to them.")
     p.add_argument("ids", nargs="+")
 
+    p = add("forget", cmd_forget, "Forget notes: delete them and purge their text from the log, other notes and disk.")
+    p.add_argument("ids", nargs="+")
+
+    add("reindex", cmd_reindex, "Rebuild the notes view, graph and search index from the change log.")
+
     p = add("link", cmd_link, "Link one note to another by hand.")
     p.add_argument("source")
     p.add_argument("target")
@@ -296,9 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source")
     p.add_argument("target")
 
-    p = add("revert", cmd_revert, "Revert a note to an earlier version (see `show --history`).")
-    p.add_argument("id")
-    p.add_argument("version", type=int, help="0 = as created; N = after the N-th recorded change")
+    p = add("revert", cmd_revert, "Revert a note (or some fields) to an earlier version; shows the plan first.")
+    from .memory.cli import add_revert_arguments, add_review_arguments
+
+    add_revert_arguments(p)
+
+    p = add("review", cmd_review, "The review inbox: what the model proposed (list, accept ID, reject ID, accept-all).")
+    add_review_arguments(p)
 
     p = add("export", cmd_export, "Export every note (with links and history) as JSON.")
     p.add_argument("output", nargs="?", help="file to write (default: standard output)")
