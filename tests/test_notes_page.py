@@ -348,3 +348,95 @@ def test_history_diff_keeps_hostile_text_literal(app_home: Settings, embedder) -
     for m in marks:  # every piece of note text is escaped inside the diff marks
         assert "<script>" not in m and "](http" not in m and "![" not in m and "<b>" not in m
     assert any("\\<script\\>" in m for m in marks) and any("\\<b\\>work\\<\\/b\\>" in m for m in marks)
+
+
+# ---- the memory as of a date, and what changed --------------------------------------------------------
+HOSTILE_EDIT = "Skiing <script>alert(1)</script> in the [Alps](http://evil.invalid)"
+
+
+def seed_history(settings: Settings, embedder, monkeypatch) -> dict[str, str]:
+    """Notes written on three days of March 2024 (the store's clock is set for the writes)."""
+    import memory_core.notes
+    import memory_core.store.fold
+
+    real = memory_core.notes.now_iso
+
+    def at(when: str | None) -> None:
+        clock = real if when is None else (lambda: when)
+        monkeypatch.setattr(memory_core.store.fold, "now_iso", clock)
+        monkeypatch.setattr(memory_core.notes, "now_iso", clock)
+
+    store = MemoryStore(settings, embedder)
+    at("2024-03-01T10:00:00+00:00")
+    a, b = Note("Hiking in the Alps with Anna.", id="note-a"), Note("Anna loves glaciers.", id="note-b")
+    with store.writing() as w:
+        w.put(a)
+        w.put(b)
+    at("2024-03-05T10:00:00+00:00")
+    store.update("note-a", content=HOSTILE_EDIT, tags=["<b>winter</b>"])
+    store.link("note-a", "note-b", "both about Anna")
+    at("2024-03-10T10:00:00+00:00")
+    with store.writing() as w:
+        w.put(Note("The budget review is on Friday.", id="note-c"))
+    at(None)
+    return {"a": "note-a", "b": "note-b", "c": "note-c"}
+
+
+def look_back(at: AppTest, day: date) -> AppTest:
+    at.toggle(key="notes_past").set_value(True).run()
+    at.date_input(key="notes_as_of_day").set_value(day).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_as_of_shows_the_past_read_only(app_home: Settings, embedder, monkeypatch) -> None:
+    seed_history(app_home, embedder, monkeypatch)
+    at = look_back(notes_page(), date(2024, 3, 2))
+    assert any("The memory as it was on 2024\\-03\\-02 23\\:59 UTC" in w.value and "Read-only" in w.value
+               for w in at.warning), [w.value for w in at.warning]
+    assert not at.data_editor  # no editing in the past
+    assert "notes_save" not in [b.key for b in at.button]
+    past = at.dataframe[0].value
+    assert sorted(past["id"]) == ["note-a", "note-b"]
+    assert past.set_index("id").loc["note-a", "content"] == "Hiking in the Alps with Anna."
+    detail(at, "note-a")
+    assert "Hiking in the Alps with Anna." in [c.value for c in at.code]
+    assert HOSTILE_EDIT not in [c.value for c in at.code]
+    keys = [b.key for b in at.button]
+    assert not any(k and (k.startswith("delete_one_") or k.startswith("revert_") or k.startswith("unlink_"))
+                   for k in keys)
+    assert not [f for f in at.text_area if f.label == "Content"]  # no edit form
+    assert any("Links out (0)" in m.value for m in at.markdown)
+
+    # a later date: the edit and the link are there, the note of the 10th is not yet
+    at.date_input(key="notes_as_of_day").set_value(date(2024, 3, 7)).run()
+    assert sorted(at.dataframe[0].value["id"]) == ["note-a", "note-b"]
+    assert HOSTILE_EDIT in [c.value for c in at.code]  # shown as text, not Markdown
+    assert any("Links out (1)" in m.value for m in at.markdown)
+    # back to now: everything editable again, the note of the 10th is there
+    at.button(key="notes_back_to_now").click().run()
+    assert not at.exception
+    assert at.data_editor and sorted(at.data_editor[0].value["id"]) == ["note-a", "note-b", "note-c"]
+    assert not any("The memory as it was" in w.value for w in at.warning)
+
+
+def test_what_changed_between_two_dates(app_home: Settings, embedder, monkeypatch) -> None:
+    seed_history(app_home, embedder, monkeypatch)
+    at = notes_page()
+    at.date_input(key="notes_changes_since").set_value(date(2024, 3, 4))
+    at.date_input(key="notes_changes_until").set_value(date(2024, 3, 12)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(c.value.startswith("1 added · 1 changed · 0 removed") for c in at.caption)
+    heads = [m.value for m in at.markdown if "· `note" in m.value]
+    assert any("🆕" in h and "note-c"[:8] in h for h in heads)
+    assert any("✏️" in h and "note-a"[:8] in h and "person" in h for h in heads)
+    diffs = [m.value for m in at.markdown if "background[" in m.value]
+    assert diffs and all("<script>" not in d and "](http" not in d and "<b>" not in d for d in diffs)
+    assert any("\\<script\\>" in d for d in diffs)
+    # nothing in between: said so
+    at.date_input(key="notes_changes_since").set_value(date(2024, 3, 6))
+    at.date_input(key="notes_changes_until").set_value(date(2024, 3, 8)).run()
+    assert any("Nothing changed" in i.value for i in at.info)
+    at.date_input(key="notes_changes_since").set_value(date(2024, 3, 9))
+    at.date_input(key="notes_changes_until").set_value(date(2024, 3, 8)).run()
+    assert any("end date is before the start date" in e.value for e in at.error)
