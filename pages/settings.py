@@ -1,4 +1,5 @@
-"""Settings page: which model, how much context, how memory is written and recalled.
+"""Settings page: which model (the model manager: models on this machine, downloads), how much
+context, how memory is written and recalled.
 
 Everything is saved to ``<data dir>/settings.json`` through ``Settings.replace(...).save()`` (validated,
 atomic). A new model path, backend or context size is checked before saving: the file must be a GGUF
@@ -19,6 +20,7 @@ import streamlit as st
 from memory_core.config import Settings
 from memory_core.errors import MemexError
 from pages.common import flash, llm, md_escape, settings, show_error, show_flash, store
+from pages.model_manager import model_manager
 
 LLM_FIELDS = ("llm_backend", "model_path", "server_url", "n_ctx", "n_threads", "seed")
 EMBEDDING_FIELDS = ("embedding_backend", "embedding_model_path")
@@ -105,6 +107,8 @@ st.caption(f"Saved in {md_escape(str(s.home / 'settings.json'))}. Changes apply 
            "message or page load.")
 
 show_flash("settings")
+model_manager(s, check_llm)
+st.divider()
 
 with st.form("settings_form"):
     st.subheader("Language model")

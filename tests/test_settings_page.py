@@ -120,3 +120,104 @@ def test_test_model_generates_and_reports_speed(app_home: Settings) -> None:
     report = " ".join(s.value for s in at.success)
     assert "tokens/s" in report and "SmolLM2" in report
     assert not (app_home.home / SETTINGS_FILE).exists()  # testing does not save
+
+
+# ---- the model manager ----------------------------------------------------------------------------------
+@pytest.fixture
+def model_home(app_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """No model folders but the data dir's models/: a loadable copy of the bundled GGUF and one that is not."""
+    from ggufs import write_gguf
+
+    from memory_core.llm import bundled_model_path
+
+    home = tmp_path / "userhome"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("HF_HOME", "HF_HUB_CACHE", "OLLAMA_MODELS"):
+        monkeypatch.delenv(var, raising=False)
+    models = app_home.home / "models"
+    models.mkdir(parents=True)
+    copy = models / "SmolLM2-copy-Q4_1.gguf"
+    copy.write_bytes(bundled_model_path().read_bytes())
+    broken = write_gguf(models / "tiny-Q4_K_M.gguf", name="Tiny Broken")  # a valid header, no real weights
+    return {"copy": copy, "broken": broken}
+
+
+def use_button(at: AppTest, path: Path):
+    from pages.model_manager import _key
+
+    return at.button(key=f"use_{_key(str(path))}")
+
+
+def manager_text(at: AppTest) -> str:
+    """The page's Markdown and captions with the escaping backslashes removed."""
+    return (" ".join(m.value for m in at.markdown) + " " + " ".join(c.value for c in at.caption)).replace("\\", "")
+
+
+def test_manager_lists_models_from_their_headers(app_home: Settings, model_home: dict[str, Path]) -> None:
+    at = settings_page()
+    text = manager_text(at)
+    assert "Model manager" in [h.value for h in at.subheader]
+    assert "SmolLM2-135M-Instruct.Q4_1.gguf (bundled)** · ✅ in use" in text
+    assert "**SmolLM2-copy-Q4_1.gguf**" in text and "**tiny-Q4_K_M.gguf**" in text and "Tiny Broken" in text
+    assert "135M parameters · Q4_1 · 98 MB · context 8,192 · llama · data dir" in text
+    assert str(model_home["copy"]) in text
+
+
+def test_one_click_switch_loads_then_saves(app_home: Settings, model_home: dict[str, Path]) -> None:
+    at = settings_page()
+    use_button(at, model_home["copy"]).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Now using" in s.value for s in at.success)
+    saved = load_settings(app_home.home)
+    assert (saved.llm_backend, saved.model_path) == ("local", str(model_home["copy"]))
+    assert at.text_input(key="set_model_path").value == str(model_home["copy"])  # the form follows
+    with pytest.raises(KeyError):
+        use_button(at, model_home["copy"])  # now in use: no button
+    # and back to the bundled one: the model path becomes empty again
+    from memory_core.llm import bundled_model_path
+
+    use_button(at, bundled_model_path()).click().run()
+    assert not at.error and load_settings(app_home.home).model_path == ""
+
+
+def test_switch_to_a_model_that_does_not_load_changes_nothing(app_home: Settings,
+                                                              model_home: dict[str, Path]) -> None:
+    at = settings_page()
+    use_button(at, model_home["broken"]).click().run()
+    assert not at.exception
+    assert "cannot be used, so nothing was changed" in errors(at) and "could not load" in errors(at)
+    assert not (app_home.home / SETTINGS_FILE).exists()
+
+
+def test_download_from_the_page_shows_the_size_first(app_home: Settings, model_home: dict[str, Path],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from fakehub import cdn_gets, serve_hub
+
+    from memory_core.llm import bundled_model_path
+    from memory_core.models import jobs
+
+    repo, file = "someone/Tiny-GGUF", "tiny-chat-Q4_1.gguf"
+    data = bundled_model_path().read_bytes()
+    with serve_hub({(repo, file): data}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.hub_url)
+        at = settings_page()
+        at.selectbox(key="mm_choice").set_value("__other__").run()
+        at.text_input(key="mm_repo").input(repo)
+        at.text_input(key="mm_file").input(file).run()
+        at.button(key="mm_check").click().run()
+        assert not at.error, errors(at)
+        info = " ".join(i.value for i in at.info)
+        assert "98 MB" in info and f"{len(data):,} bytes" in info and "sha256" in info
+        assert [e["method"] for e in hub.log] == ["HEAD"] and not cdn_gets(hub)  # nothing downloaded yet
+        at.button(key="mm_download").click().run()
+        job = next(j for j in jobs.jobs() if j.filename == file)
+        try:
+            assert jobs.wait(job, 120) and job.state == "done", job.error
+            at.run()
+            assert any("Downloaded and verified" in s.value for s in at.success)
+            target = app_home.home / "models" / file
+            assert target.read_bytes() == data
+            use_button(at, target)  # listed, with its Use button
+        finally:
+            jobs.forget(job.id)

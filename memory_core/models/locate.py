@@ -178,3 +178,25 @@ def _ollama(folder: Path) -> Iterator[tuple[Path, str]]:
     for path in sorted(blobs.iterdir()):
         if path.is_file() and path.name.startswith("sha256") and is_gguf(path):
             yield path, names.get(path.name, "")
+
+
+def settings_for(settings: Any, info: ModelInfo) -> Any:
+    """The settings that run ``info``: the GGUF-file backend, its path ("" for the bundled model), and
+    a context window no larger than the model was trained for."""
+    path = "" if info.source == "bundled" else info.path
+    n_ctx = settings.n_ctx
+    if info.context_length and n_ctx > info.context_length:
+        n_ctx = max(256, info.context_length)
+    return settings.replace(llm_backend="local", model_path=path, n_ctx=n_ctx)
+
+
+def is_current(settings: Any, info: ModelInfo) -> bool:
+    """True when ``info`` is the model these settings load."""
+    if settings.llm_backend != "local":
+        return False
+    if not settings.model_path.strip():
+        return info.source == "bundled"
+    try:
+        return Path(settings.model_path).expanduser().resolve() == Path(info.path).resolve()
+    except OSError:
+        return False
