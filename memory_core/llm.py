@@ -27,6 +27,15 @@ BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
 REPEAT_PENALTY = 1.15
 Message = dict[str, str]
+AbortCheck = Callable[[], bool]
+
+
+class Interrupted(Exception):  # noqa: N818 - it is an event, not a failure
+    """A generation stopped at a token because its ``abort`` check said so (e.g. a reply needs the model).
+
+    Not a ``ModelError``: the call did not fail, it gave way, and the caller (the memory writer)
+    runs it again later. ``structured`` never turns it into a fallback answer.
+    """
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,14 +144,24 @@ class StructuredResult:
 
 
 class TokenStream:
-    """Iterate to get text pieces as they are generated; ``usage`` and ``text`` are complete afterwards."""
+    """Iterate to get text pieces as they are generated; ``usage`` and ``text`` are complete afterwards.
 
-    def __init__(self, pieces: Iterator[str], usage: Usage, trim: TrimReport, started: float) -> None:
+    ``finish_reason`` is "stop" (the model ended), "length" (it hit ``max_tokens``: the chat offers
+    "continue") or "" while streaming. ``abort`` is checked before every piece: when it returns True
+    the generation is closed (the model is free at once) and ``Interrupted`` is raised.
+    """
+
+    def __init__(self, pieces: Iterator[str], usage: Usage, trim: TrimReport, started: float,
+                 info: dict[str, Any] | None = None, max_tokens: int = 0, abort: AbortCheck | None = None) -> None:
         self._pieces = pieces
         self.usage = usage
         self.trim = trim
         self.text = ""
         self.first_token_seconds: float | None = None
+        self.finish_reason = ""
+        self._info = info if info is not None else {}
+        self._max_tokens = max_tokens
+        self._abort = abort
         self._started = started
 
     def close(self) -> None:
@@ -156,13 +175,25 @@ class TokenStream:
             close()
 
     def __iter__(self) -> Iterator[str]:
+        abort = self._abort
+        if abort is not None and abort():
+            self.close()
+            raise Interrupted("stopped before the first token")
         for piece in self._pieces:
+            if abort is not None and abort():
+                self.close()
+                self.usage.seconds = time.perf_counter() - self._started
+                raise Interrupted(f"stopped after {self.usage.completion_tokens} tokens")
             if self.first_token_seconds is None:
                 self.first_token_seconds = time.perf_counter() - self._started
             self.text += piece
             self.usage.completion_tokens += 1
             yield piece
         self.usage.seconds = time.perf_counter() - self._started
+        reason = self._info.get("finish_reason") or ""
+        if not reason:  # backends that do not say: a reply that used every token was cut
+            reason = "length" if self._max_tokens and self.usage.completion_tokens >= self._max_tokens else "stop"
+        self.finish_reason = reason
 
 
 Validator = Callable[[Any], tuple[dict[str, Any] | None, list[str]]]
@@ -174,10 +205,13 @@ class LLM(Protocol):
     n_ctx: int
 
     def count_tokens(self, text: str) -> int: ...
-    def chat(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.7) -> ChatResult: ...
-    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.7) -> TokenStream: ...
+    def chat(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.7,
+             abort: AbortCheck | None = None) -> ChatResult: ...
+    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.7,
+               abort: AbortCheck | None = None) -> TokenStream: ...
     def structured(self, messages: list[Message], schema: dict[str, Any], validate: Validator,
-                   fallback: Fallback, max_tokens: int = 200) -> StructuredResult: ...
+                   fallback: Fallback, max_tokens: int = 200, abort: AbortCheck | None = None
+                   ) -> StructuredResult: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,6 +232,10 @@ class _Base:
 
     def _pieces(self, raw_stream: Any) -> Iterator[str]:  # pragma: no cover
         raise NotImplementedError
+
+    def _pieces_info(self, raw_stream: Any, info: dict[str, Any]) -> Iterator[str]:
+        """``_pieces`` that also records ``info["finish_reason"]``; backends that know it override this."""
+        return self._pieces(raw_stream)
 
     # -- context fitting ------------------------------------------------------------------
     def fit_messages(self, messages: list[Message], max_tokens: int) -> tuple[list[Message], TrimReport]:
@@ -237,24 +275,35 @@ class _Base:
         return msgs, report
 
     # -- public calls -------------------------------------------------------------------------
-    def chat(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.7) -> ChatResult:
-        stream = self.stream(messages, max_tokens=max_tokens, temperature=temperature)
+    def chat(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.7,
+             abort: AbortCheck | None = None, repeat_penalty: float | None = None) -> ChatResult:
+        stream = self.stream(messages, max_tokens=max_tokens, temperature=temperature, abort=abort,
+                             repeat_penalty=repeat_penalty)
         text = "".join(stream)
         return ChatResult(text=text, usage=stream.usage, trim=stream.trim)
 
-    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.7) -> TokenStream:
+    def stream(self, messages: list[Message], max_tokens: int = 256, temperature: float = 0.7,
+               abort: AbortCheck | None = None, repeat_penalty: float | None = None) -> TokenStream:
+        """``repeat_penalty`` (default REPEAT_PENALTY): 1.0 for answers that should repeat the prompt's
+        words (a fact quoted from memory), since llama.cpp's penalty also counts the prompt's tokens."""
         msgs, trim = self.fit_messages(messages, max_tokens)
         usage = Usage(calls=1, prompt_tokens=trim.prompt_tokens)
         started = time.perf_counter()
         raw = self._complete(msgs, max_tokens, temperature, None, stream=True)
-        return TokenStream(self._pieces(raw), usage, trim, started)
+        if repeat_penalty is not None and isinstance(raw, dict) and "repeat_penalty" in raw:
+            raw["repeat_penalty"] = float(repeat_penalty)
+        info: dict[str, Any] = {}
+        return TokenStream(self._pieces_info(raw, info), usage, trim, started, info=info, max_tokens=max_tokens,
+                           abort=abort)
 
     def structured(self, messages: list[Message], schema: dict[str, Any], validate: Validator,
-                   fallback: Fallback, max_tokens: int = 200) -> StructuredResult:
+                   fallback: Fallback, max_tokens: int = 200, abort: AbortCheck | None = None) -> StructuredResult:
         """JSON constrained by ``schema`` (llama.cpp grammar), checked by ``validate``.
 
         Attempt 1 at temperature 0.2, attempt 2 at 0 with the problems spelled out; if both fail,
         ``fallback()``. Model errors (timeouts, HTTP errors, crashes) count as failed attempts.
+        With ``abort``, the answer is streamed and ``abort()`` checked at every token: when it says
+        stop, ``Interrupted`` propagates (no fallback; the caller retries the whole call later).
         """
         usage = Usage()
         problems: list[str] = []
@@ -269,7 +318,10 @@ class _Base:
                 call_msgs, _ = self.fit_messages(call_msgs, max_tokens)
             started = time.perf_counter()
             try:
-                text, prompt_toks, completion_toks = self._complete_json(call_msgs, schema, max_tokens, temperature)
+                text, prompt_toks, completion_toks = self._complete_json(call_msgs, schema, max_tokens, temperature,
+                                                                         abort)
+            except Interrupted:
+                raise
             except Exception as exc:  # noqa: BLE001 - any model failure is an attempt that failed
                 usage.add(Usage(calls=1, seconds=time.perf_counter() - started))
                 problems.append(f"model error: {type(exc).__name__}: {exc}"[:300])
@@ -294,9 +346,15 @@ class _Base:
         return StructuredResult(value, "fallback", usage, problems, raws, trim)
 
     def _complete_json(self, msgs: list[Message], schema: dict[str, Any], max_tokens: int,
-                       temperature: float) -> tuple[str, int, int]:
-        out = self._complete(msgs, max_tokens, temperature,
-                             {"type": "json_object", "schema": schema}, stream=False)
+                       temperature: float, abort: AbortCheck | None = None) -> tuple[str, int, int]:
+        response_format = {"type": "json_object", "schema": schema}
+        if abort is not None:  # streamed, so that it can stop at any token
+            raw = self._complete(msgs, max_tokens, temperature, response_format, stream=True)
+            stream = TokenStream(self._pieces_info(raw, {}), Usage(), TrimReport(), time.perf_counter(),
+                                 abort=abort)
+            text = "".join(stream)
+            return text, sum(self.count_tokens(m["content"]) + 6 for m in msgs), stream.usage.completion_tokens
+        out = self._complete(msgs, max_tokens, temperature, response_format, stream=False)
         text = out["choices"][0]["message"]["content"] or ""
         usage = out.get("usage") or {}
         return text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
@@ -355,10 +413,15 @@ class LocalLLM(_Base):
         return kwargs  # generation starts (under the lock) when the stream is iterated
 
     def _pieces(self, raw_stream: Any) -> Iterator[str]:
+        return self._pieces_info(raw_stream, {})
+
+    def _pieces_info(self, raw_stream: Any, info: dict[str, Any]) -> Iterator[str]:
         with self._lock:
             for chunk in self._llm.create_chat_completion(**raw_stream):
-                delta = chunk["choices"][0].get("delta", {})
-                piece = delta.get("content")
+                choice = chunk["choices"][0]
+                if choice.get("finish_reason"):
+                    info["finish_reason"] = choice["finish_reason"]
+                piece = choice.get("delta", {}).get("content")
                 if piece:
                     yield piece
 
@@ -431,6 +494,9 @@ class ServerLLM(_Base):
             return json.loads(resp.read())
 
     def _pieces(self, raw_stream: Any) -> Iterator[str]:
+        return self._pieces_info(raw_stream, {})
+
+    def _pieces_info(self, raw_stream: Any, info: dict[str, Any]) -> Iterator[str]:
         with self._request("/v1/chat/completions", raw_stream) as resp:
             for line in resp:
                 line = line.strip()
@@ -440,7 +506,10 @@ class ServerLLM(_Base):
                 if body == b"[DONE]":
                     break
                 chunk = json.loads(body)
-                piece = (chunk.get("choices") or [{}])[0].get("delta", {}).get("content")
+                choice = (chunk.get("choices") or [{}])[0]
+                if choice.get("finish_reason"):
+                    info["finish_reason"] = choice["finish_reason"]
+                piece = choice.get("delta", {}).get("content")
                 if piece:
                     yield piece
 

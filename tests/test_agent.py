@@ -22,15 +22,22 @@ from memory_core.chat import (
     MemoryWriter,
     Recalled,
     build_prompt,
-    exchange_text,
     make_title,
     new_message,
 )
-from memory_core.chat.prompt import HISTORY_CHARS
+from memory_core.chat.prompt import (
+    HISTORY_CHARS,
+    HISTORY_MESSAGES,
+    MAX_NOTES,
+    MEMORY_SYSTEM,
+    SYSTEM_PROMPT,
+    is_question,
+    note_line,
+    persons_words,
+)
 from memory_core.config import Settings
 from memory_core.errors import InputError, NotFoundError, StoreError
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
-from memory_core.notes import MAX_CONTENT_CHARS
 from memory_core.store import MemoryStore
 
 TRICKY = [
@@ -57,57 +64,52 @@ def cost(llm: Any, messages: list[dict[str, str]]) -> int:
     return sum(llm.count_tokens(m["content"]) + 6 for m in messages)
 
 
-# ---- prompt fitting ------------------------------------------------------------------------------------
-def test_prompt_keeps_most_relevant_notes_and_newest_history() -> None:
-    llm = ScriptedLLM(n_ctx=600)
-    notes = [recalled(i) for i in range(10)]
-    hist = history(20)
+# ---- the prompt ----------------------------------------------------------------------------------------
+def test_a_question_gets_the_memory_form_with_the_top_notes_quoted_and_the_question_last() -> None:
+    llm = ScriptedLLM(n_ctx=4096)
+    notes = [recalled(i, words=8) for i in range(6)]
+    hist = history(9, words=5)
     plan = build_prompt(llm, "What did I do in March?", notes, hist, max_tokens=100, today="2024-04-01")
 
-    assert plan.prompt_tokens == cost(llm, plan.messages) <= plan.budget
-    _, report = llm.fit_messages(plan.messages, plan.reply_tokens)
-    assert not report.trimmed  # the model's own trimming has nothing left to cut
-    # Notes: the most relevant ones (all the same size here, so a prefix of the ranking).
-    assert plan.notes_used and plan.notes_dropped
-    assert plan.notes_used == [n.id for n in notes[:len(plan.notes_used)]]
-    assert plan.notes_dropped == [n.id for n in notes[len(plan.notes_used):]]
-    assert [n.in_prompt for n in notes] == [n.id in plan.notes_used for n in notes]
-    system = plan.messages[0]["content"]
-    assert system.startswith("You are Memex") and "Today is 2024-04-01" in system
-    for n in notes:
-        line = f"[note {n.id[:8]}, {n.timestamp[:10]} 10:30] {n.content}"
-        assert (line in system) == (n.id in plan.notes_used)
-    # History: the newest messages, contiguous, starting with the person; the message itself last.
+    assert plan.form == "memory" and plan.memory_answer
+    assert plan.messages[0] == {"role": "system", "content": MEMORY_SYSTEM}
+    # Only the few top notes are offered, most relevant first; the rest are not dropped for room.
+    assert plan.notes_used == [n.id for n in notes[:MAX_NOTES]] and not plan.notes_dropped
+    assert plan.notes_beyond == len(notes) - MAX_NOTES
+    assert [n.in_prompt for n in notes] == [i < MAX_NOTES for i in range(len(notes))]
+    turn = plan.messages[-1]
+    assert turn["role"] == "user"
+    lines = turn["content"].split("\n")
+    assert lines[:MAX_NOTES] == [f'On {n.timestamp[:10]} I told you: "{n.content}"' for n in notes[:MAX_NOTES]]
+    assert lines[MAX_NOTES:] == ["Question: What did I do in March?", "Answer in one short sentence."]
+    # A short history: the newest messages, contiguous, starting with the person.
     kept = plan.messages[1:-1]
-    assert plan.history_used == len(kept) > 0
-    assert plan.history_dropped == len(hist) - len(kept) > 0
-    assert kept == hist[len(hist) - len(kept):]
-    assert kept[0]["role"] == "user"
-    assert plan.messages[-1] == {"role": "user", "content": "What did I do in March?"}
-    assert plan.truncated_chars == 0 and plan.dropped_anything
+    assert 0 < len(kept) <= HISTORY_MESSAGES and kept == hist[len(hist) - len(kept):] and kept[0]["role"] == "user"
+    assert plan.prompt_tokens == cost(llm, plan.messages) <= plan.budget
 
 
-def test_prompt_with_room_keeps_everything() -> None:
-    llm = ScriptedLLM(n_ctx=8192)
-    notes = [recalled(i) for i in range(5)]
-    hist = history(6)
-    plan = build_prompt(llm, "hello", notes, hist, max_tokens=256)
-    assert plan.notes_used == [n.id for n in notes] and not plan.notes_dropped
-    assert plan.messages[1:-1] == hist and plan.history_dropped == 0
-    assert not plan.dropped_anything
-    # notes keep their ranking order in the prompt
+def test_a_statement_gets_the_chat_form_with_notes_in_the_system_text() -> None:
+    llm = ScriptedLLM(n_ctx=4096)
+    notes = [recalled(i, words=8) for i in range(2)]
+    plan = build_prompt(llm, "I went hiking today.", notes, [], max_tokens=100, today="2024-04-01")
+    assert plan.form == "chat" and not plan.memory_answer
     system = plan.messages[0]["content"]
-    positions = [system.index(n.id[:8]) for n in notes]
-    assert positions == sorted(positions)
+    assert system.startswith(SYSTEM_PROMPT) and "Today is 2024-04-01" in system
+    assert all(f'- On {n.timestamp[:10]} I told you: "{n.content}"' in system for n in notes)
+    assert plan.messages[-1] == {"role": "user", "content": "I went hiking today."}
+    nothing = build_prompt(llm, "What is my dog's name?", [], [], max_tokens=100)
+    assert nothing.form == "chat" and nothing.messages[-1]["content"] == "What is my dog's name?"
 
 
-def test_history_gives_unused_room_back_to_notes() -> None:
-    llm = ScriptedLLM(n_ctx=700)
-    notes = [recalled(i, words=60) for i in range(12)]
-    with_history = build_prompt(llm, "q", notes, history(30), max_tokens=64)
-    without = build_prompt(llm, "q", notes, [], max_tokens=64)
-    assert len(without.notes_used) > len(with_history.notes_used)
-    assert without.prompt_tokens <= without.budget
+def test_prompt_fits_by_dropping_history_then_the_least_relevant_notes() -> None:
+    llm = ScriptedLLM(n_ctx=500)
+    notes = [recalled(i, words=120) for i in range(3)]
+    plan = build_prompt(llm, "What did I do?", notes, history(6, words=40), max_tokens=64)
+    assert plan.prompt_tokens == cost(llm, plan.messages) <= plan.budget
+    assert not llm.fit_messages(plan.messages, plan.reply_tokens)[1].trimmed
+    assert plan.history_used == 0 and plan.history_dropped == 6
+    assert plan.notes_used and plan.notes_used == [n.id for n in notes[:len(plan.notes_used)]]
+    assert plan.notes_dropped == [n.id for n in notes[len(plan.notes_used):]] and plan.dropped_anything
 
 
 def test_long_message_is_cut_in_the_middle_only_in_the_prompt() -> None:
@@ -119,6 +121,21 @@ def test_long_message_is_cut_in_the_middle_only_in_the_prompt() -> None:
     assert sent.startswith("START w0 w1") and sent.endswith("w4999 END") and "[...]" in sent
     assert plan.prompt_tokens <= plan.budget
     assert not llm.fit_messages(plan.messages, plan.reply_tokens)[1].trimmed
+
+
+@pytest.mark.parametrize(("text", "question"), [
+    ("What is my dog's name?", True), ("where do I work", True), ("Remind me of my sister's city", True),
+    ("My dog is called Biscuit.", False), ("ok thanks", False), ("Whatever.", False)])
+def test_is_question(text: str, question: bool) -> None:
+    assert is_question(text) is question
+
+
+def test_old_exchange_notes_offer_only_the_persons_words() -> None:
+    assert persons_words("Person: My dog is Biscuit.\nMemex: Hiya, I'm Maya!") == "My dog is Biscuit."
+    assert persons_words("My dog is Biscuit.") == "My dog is Biscuit."
+    note = recalled(0)
+    note.content = "Person: I live in Porto.\nMemex: Porto is lovely."
+    assert "Memex" not in note_line(note) and "Porto is lovely" not in note_line(note)
 
 
 def test_reply_tokens_leave_room_for_a_prompt_and_long_history_entries_are_shortened() -> None:
@@ -256,47 +273,81 @@ def writer():
     w.stop()
 
 
+CONV = "c" * 32
+
+
 def test_writer_status_flow_and_note_written(hstore: MemoryStore, writer: MemoryWriter) -> None:
     s = hstore.settings
     seed = MemoryPipeline(hstore, s).add_many([NewItem("Carla adopted a puppy named Biscuit.")]).note_ids[0]
     llm = ScriptedLLM(default=answer)  # type: ignore[arg-type]
     seen: list[str] = []
     job_id = writer.submit(MemoryPipeline(hstore, s, llm), "Biscuit the dog learned to sit.", source="chat",
-                           source_ref="c" * 32, on_done=lambda j: seen.append(j.state))
+                           source_ref=CONV, message_id="m1", turn_context="(2024-03-01)\nPerson: hi",
+                           on_done=lambda j: seen.append(j.state))
+    queued = writer.job(job_id)
+    assert queued.label == "“Biscuit the dog learned to sit.”" and queued.message_id == "m1"
     job = writer.wait(job_id, 60)
     assert job is not None and job.state == "done", job
-    assert job.stages == ["queued", "enriching", "linking", "evolved 1", "done"]
-    assert job.links == [seed] and job.evolved == [seed] and job.llm_calls == 2
+    assert job.stages[0] == "queued" and "enriching" in job.stages and job.stages[-1] == "done"
+    assert job.outcome["status"] == "stored" and job.note_id == job.outcome["note_id"]
+    assert "report" not in job.outcome and seed in job.links
     assert seen == ["done"]
     note = hstore.get(job.note_id)
-    assert (note.content, note.source, note.source_ref) == ("Biscuit the dog learned to sit.", "chat", "c" * 32)
-    assert note.link_targets == [seed]
-    assert hstore.get(seed).context == "Carla's dog Biscuit."
-    assert writer.pending() == 0 and [j.id for j in writer.jobs("c" * 32)] == [job_id]
+    assert note.content == "Biscuit the dog learned to sit." and note.speaker == "person"
+    assert (note.conversation_id, note.message_id) == (CONV, "m1")
+    assert note.turn_context == "(2024-03-01)\nPerson: hi"
+    assert writer.pending() == 0 and [j.id for j in writer.jobs(CONV)] == [job_id]
 
 
 class ExplodingPipeline:
     settings = None
     _llm = None
 
-    def add(self, *args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("disk on fire")
+    def __init__(self, failures: int = 99) -> None:
+        self.failures = failures
+        self.log: list[int] = []  # shared by the copies the writer makes
+
+    @property
+    def calls(self) -> int:
+        return len(self.log)
+
+    def remember_turn(self, *args: Any, **kwargs: Any) -> Any:
+        self.log.append(1)
+        if self.calls <= self.failures:
+            raise RuntimeError("disk on fire")
+        from memory_core.memory.outcome import RememberOutcome
+
+        return RememberOutcome("stored", note_id="n" * 8)
 
 
-def test_failed_jobs_do_not_stop_the_worker(hstore: MemoryStore, writer: MemoryWriter) -> None:
-    llm = ScriptedLLM(default=answer)  # type: ignore[arg-type]
-    pipe = MemoryPipeline(hstore, hstore.settings, llm)
-    empty = writer.submit(pipe, "   ")
-    boom = writer.submit(ExplodingPipeline(), "x", on_done=lambda j: 1 / 0)  # a broken callback too
-    too_long = writer.submit(pipe, "y" * (MAX_CONTENT_CHARS + 1))
-    ok = writer.submit(pipe, "A good note after three bad ones.")
-    results = {name: writer.wait(jid, 60) for name, jid in
-               (("empty", empty), ("boom", boom), ("too_long", too_long), ("ok", ok))}
-    assert results["empty"].state == "failed" and "cannot be empty" in results["empty"].error
-    assert results["boom"].state == "failed" and "RuntimeError: disk on fire" in results["boom"].error
-    assert results["too_long"].state == "failed" and "at most" in results["too_long"].error
-    assert results["ok"].state == "done" and results["ok"].note_id in hstore
-    assert len(hstore) == 1
+def test_failed_writes_are_retried_then_reported_and_do_not_stop_the_worker(hstore: MemoryStore) -> None:
+    writer = MemoryWriter(retry_delays=(0.05, 0.05))
+    try:
+        llm = ScriptedLLM(default=answer)  # type: ignore[arg-type]
+        pipe = MemoryPipeline(hstore, hstore.settings, llm)
+        states: list[str] = []
+        empty = writer.submit(pipe, "   ")
+        flaky_pipe = ExplodingPipeline(failures=2)
+        flaky = writer.submit(flaky_pipe, "x", on_done=lambda j: states.append(j.state))
+        broken_pipe = ExplodingPipeline()
+        broken = writer.submit(broken_pipe, "y", on_done=lambda j: 1 / 0)  # a broken callback too
+        ok = writer.submit(pipe, "A good note after the bad ones.")
+        results = {name: writer.wait(jid, 60) for name, jid in
+                   (("empty", empty), ("flaky", flaky), ("broken", broken), ("ok", ok))}
+        # bad input is not retried; a failing write is retried, and reported on its message meanwhile
+        assert results["empty"].state == "failed" and "cannot be empty" in results["empty"].error
+        assert results["flaky"].state == "done" and flaky_pipe.calls == 3
+        assert states == ["retrying", "retrying", "done"]
+        assert results["broken"].state == "failed" and broken_pipe.calls == 3 == results["broken"].attempts
+        assert "RuntimeError: disk on fire" in results["broken"].error
+        assert results["ok"].state == "done" and results["ok"].note_id in hstore
+        # "Retry" runs a failed write again
+        broken_pipe.log.clear()
+        broken_pipe.failures = 0
+        assert writer.retry(broken) and writer.wait(broken, 60).state == "done" and broken_pipe.calls == 1
+        assert not writer.retry(ok)
+    finally:
+        writer.stop()
 
 
 def test_queued_write_waits_while_a_reply_streams(hstore: MemoryStore, writer: MemoryWriter) -> None:
@@ -308,70 +359,82 @@ def test_queued_write_waits_while_a_reply_streams(hstore: MemoryStore, writer: M
         assert job.state == "queued" and job.paused
         assert llm.calls == []  # the model was left to the reply
     job = writer.wait(job_id, 60)
-    assert job.state == "done" and not job.paused and len(llm.calls) == 1
+    assert job.state == "done" and not job.paused and len(llm.calls) >= 1
 
 
-class LockedLLM(ScriptedLLM):
-    """Like LocalLLM: one call at a time under a lock; records when each call held the model."""
+class SlowLLM(ScriptedLLM):
+    """Like LocalLLM: one generation at a time under a lock, a token every 20 ms; logs what held the model."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._lock = threading.Lock()
-        self.events: list[tuple[str, float, float]] = []
+        self.events: list[tuple[str, float, float, int]] = []  # (kind, start, end, pieces)
+        self.writing = threading.Event()
 
     def _complete(self, messages, max_tokens, temperature, response_format, stream):  # type: ignore[override]
-        if stream:
-            return super()._complete(messages, max_tokens, temperature, response_format, stream)
-        with self._lock:
-            started = time.monotonic()
-            time.sleep(0.15)
-            out = super()._complete(messages, max_tokens, temperature, response_format, stream)
-            self.events.append(("write", started, time.monotonic()))
-            return out
+        text = super()._complete(messages, max_tokens, temperature, response_format, True)
+        return (text, response_format is not None)
 
     def _pieces(self, raw_stream: Any):  # type: ignore[override]
+        text, is_write = raw_stream
+        kind = "write" if is_write else "reply"
+        n = 0
         with self._lock:
             started = time.monotonic()
-            yield from super()._pieces(raw_stream)
-            self.events.append(("reply", started, time.monotonic()))
+            if is_write:
+                self.writing.set()
+            try:
+                for piece in super()._pieces(text * (8 if is_write else 1)):
+                    time.sleep(0.02)
+                    n += 1
+                    yield piece
+            finally:
+                self.writing.clear()
+                self.events.append((kind, started, time.monotonic(), n))
 
 
-def test_reply_waits_for_at_most_the_write_call_under_way(hstore: MemoryStore, writer: MemoryWriter,
-                                                          tmp_path: Path) -> None:
-    llm = LockedLLM(default=answer)
+def test_a_reply_interrupts_the_write_call_in_flight_at_its_next_token(hstore: MemoryStore, writer: MemoryWriter,
+                                                                       tmp_path: Path) -> None:
+    llm = SlowLLM(default=answer)
     s = hstore.settings.replace(remember_chat=False)
-    MemoryPipeline(hstore, s).add_many([NewItem("Carla adopted a dog.")])  # so every write makes two calls
     session = ChatSession(hstore, s, llm, ConversationStore(tmp_path), writer)
-    pipe = MemoryPipeline(hstore, s, llm)
-    jobs = [writer.submit(pipe, f"The dog note number {i}.") for i in range(4)]
-    deadline = time.monotonic() + 30
-    while not llm.calls and time.monotonic() < deadline:  # the first write is talking to the model
-        time.sleep(0.01)
+    job_id = writer.submit(MemoryPipeline(hstore, s, llm), "My dog Biscuit is afraid of thunderstorms.")
+    assert llm.writing.wait(30)  # the write is generating
+    time.sleep(0.1)
+    asked = time.monotonic()
     reply = session.reply(None, "hello there")
-    marks: list[float] = []
-    real_replying = writer.gate.replying
-
-    def replying() -> Any:
-        marks.append(time.monotonic())
-        return real_replying()
-
-    writer.gate.replying = replying  # type: ignore[method-assign]
-    text = "".join(reply)
-    asked = marks[0]
+    text = reply.consume()
     assert text == "Biscuit is the name of your sister's dog."
-    assert writer.wait_idle(60)
-    assert all(writer.job(j).state == "done" for j in jobs)
-    (_, reply_start, reply_end), = [e for e in llm.events if e[0] == "reply"]
-    writes = [e for e in llm.events if e[0] == "write"]
-    assert len(writes) == 8
-    # While the reply was wanted, no write call started: it waited at most for the one under way.
-    assert not [w for w in writes if asked < w[1] < reply_end], (asked, reply_start, writes)
-    assert sum(1 for w in writes if w[2] > asked and w[1] < reply_start) <= 1
+    (_, reply_start, reply_end, _), = [e for e in llm.events if e[0] == "reply"]
+    interrupted = [e for e in llm.events if e[0] == "write" and e[2] <= reply_start]
+    # The write in flight stopped at a token (one 20 ms token, not the rest of its long answer) ...
+    assert interrupted and reply_start - asked < 0.5, (reply_start - asked, llm.events)
+    # ... no write call ran while the reply streamed, and the write ran again afterwards, whole.
+    assert not [e for e in llm.events if e[0] == "write" and reply_start < e[1] < reply_end]
+    job = writer.wait(job_id, 60)
+    assert job.state == "done" and job.interruptions >= 1 and job.outcome["status"] == "stored"
+    assert hstore.get(job.note_id).content == "My dog Biscuit is afraid of thunderstorms."
+
+
+def test_the_queue_can_be_cancelled_queued_or_running(hstore: MemoryStore, writer: MemoryWriter) -> None:
+    llm = SlowLLM(default=answer)
+    pipe = MemoryPipeline(hstore, hstore.settings, llm)
+    running = writer.submit(pipe, "My sister Lena lives in Porto.", source_ref=CONV)
+    queued = writer.submit(pipe, "I work as a nurse at the city hospital.", source_ref=CONV)
+    assert llm.writing.wait(30)
+    assert [j.id for j in writer.queue_view()] == [running, queued]
+    assert writer.cancel(queued)
+    assert writer.job(queued).state == "cancelled"
+    assert writer.cancel(running)
+    assert writer.wait(running, 30).state == "cancelled"
+    assert writer.wait_idle(30) and not writer.queue_view()
+    assert len(hstore) == 0  # neither was stored
+    assert not writer.cancel(running)  # already over
 
 
 # ---- a chat turn ---------------------------------------------------------------------------------------
-def test_chat_turn_recalls_streams_saves_and_remembers(hstore: MemoryStore, writer: MemoryWriter,
-                                                       tmp_path: Path) -> None:
+def test_chat_turn_recalls_streams_saves_and_remembers_the_persons_words(hstore: MemoryStore, writer: MemoryWriter,
+                                                                          tmp_path: Path) -> None:
     s = hstore.settings
     ids = MemoryPipeline(hstore, s).add_many([NewItem("My sister Carla adopted a puppy named Biscuit.",
                                                       timestamp="2024-02-03T09:00:00+00:00"),
@@ -381,86 +444,127 @@ def test_chat_turn_recalls_streams_saves_and_remembers(hstore: MemoryStore, writ
     session = ChatSession(hstore, s, llm, convs, writer)
     with pytest.raises(InputError):
         session.reply(None, "   ")
-    reply = session.reply(None, "What is the name of Carla's puppy?", k=2, temperature=0.1, max_tokens=50)
-    assert reply.recalled[0].id == ids[0]
-    system = reply.plan.messages[0]["content"]
-    assert f"[note {ids[0][:8]}, 2024-02-03 09:00] My sister Carla" in system
+    reply = session.reply(None, "What is the name of Carla's puppy?", k=2, temperature=0.7, max_tokens=50)
+    assert reply.recalled[0].id == ids[0] and reply.plan.form == "memory"
+    turn = reply.plan.messages[-1]["content"]
+    assert turn.startswith('On 2024-02-03 I told you: "My sister Carla adopted a puppy named Biscuit."')
+    assert turn.endswith("Question: What is the name of Carla's puppy?\nAnswer in one short sentence.")
     # the person's message is saved before the reply starts
     assert [m["role"] for m in convs.load(reply.conversation_id).messages] == ["user"]
     assert hstore.get(ids[0]).retrieval_count == 0  # counted after the reply, not before it
     text = "".join(reply)
     assert text == "Biscuit is the name of your sister's dog." == reply.message["content"]
+    assert llm.calls[0]["response_format"] is None
     reply.touch_thread.join(30)
-    assert hstore.get(ids[0]).retrieval_count == 1 and hstore.get(ids[0]).last_accessed
-    assert reply.job_id
+    assert hstore.get(ids[0]).retrieval_count == 1
     job = writer.wait(reply.job_id, 60)
-    assert job.state == "done"
-    note = hstore.get(job.note_id)
-    assert note.content == exchange_text("What is the name of Carla's puppy?", text)
-    assert (note.source, note.source_ref) == ("chat", reply.conversation_id)
+    assert job.state == "done" and job.outcome["status"] == "not_stored"  # a bare question is not a note
     saved = convs.load(reply.conversation_id)
     user, assistant = saved.messages
-    assert user["content"] == "What is the name of Carla's puppy?"
-    assert [r["id"] for r in assistant["recalled"]][0] == ids[0]
-    assert assistant["recalled"][0]["reasons"] and assistant["prompt"]["notes_used"][0] == ids[0]
-    assert assistant["usage"]["completion_tokens"] > 0 and assistant["temperature"] == 0.1
-    assert assistant["memory"]["state"] == "done" and assistant["memory"]["note_id"] == job.note_id
-    assert saved.title == "What is the name of Carla's puppy?"
+    assert user["memory"]["state"] == "done" and user["memory"]["status"] == "not_stored"
+    assert user["memory"]["reason"]
+    # the reply keeps the trace of what was recalled, with the query (the Graph page draws it)
+    first = assistant["recalled"][0]
+    assert first["id"] == ids[0] and first["rank"] == 1 and first["query"] == user["content"]
+    assert first["reasons"] and isinstance(first["signals"], dict) and first["in_prompt"]
+    assert first["text"] == "My sister Carla adopted a puppy named Biscuit."
+    assert assistant["query"] == user["content"] and assistant["reply_to"] == user["id"]
+    assert assistant["temperature"] == 0.0  # a memory answer is decoded greedily
+    assert "memory" not in assistant  # a reply is never remembered
 
-    # the second turn carries the first as history
-    second = session.reply(saved.id, "And her budget?", k=0)
+    # the second turn: the first as history; its words are stored, with the first turn as context
+    second = session.reply(saved.id, "My sister Carla also has a cat called Miso.", k=0)
     assert second.plan.messages[1:] == [
         {"role": "user", "content": "What is the name of Carla's puppy?"},
-        {"role": "assistant", "content": text}, {"role": "user", "content": "And her budget?"}]
-    assert second.recalled == []
-    "".join(second)
-    assert writer.wait_idle(60)
+        {"role": "assistant", "content": text}, {"role": "user", "content": "My sister Carla also has a cat called Miso."}]
+    second.consume()
+    job = writer.wait(second.job_id, 60)
+    assert job.state == "done" and job.outcome["status"] == "stored"
+    note = hstore.get(job.note_id)
+    assert note.content == "My sister Carla also has a cat called Miso."  # the person's words, no reply
+    assert note.speaker == "person" and note.conversation_id == saved.id
+    assert note.message_id == second.user_message["id"]
+    assert "Person: What is the name of Carla's puppy?" in note.turn_context and f"Memex: {text}" in note.turn_context
+    assert note.turn_context.startswith("(" + second.user_message["at"][:10] + ")")
+    assert convs.load(saved.id).messages[2]["memory"]["note_id"] == note.id
 
 
-def test_remember_off_interrupted_and_failed_replies_are_not_written(hstore: MemoryStore, writer: MemoryWriter,
-                                                                     tmp_path: Path) -> None:
+def test_the_persons_words_are_remembered_whatever_became_of_the_reply(hstore: MemoryStore, writer: MemoryWriter,
+                                                                        tmp_path: Path) -> None:
     llm = ScriptedLLM(default=answer)  # type: ignore[arg-type]
     convs = ConversationStore(tmp_path / "chat")
     session = ChatSession(hstore, hstore.settings, llm, convs, writer)
-    off = session.reply(None, "do not remember this", remember=False)
-    assert "".join(off) and off.job_id == "" and "memory" not in off.message
+    off = session.reply(None, "My locker code is 4312.", remember=False)
+    assert off.consume() and off.job_id == ""
     assert convs.load(off.conversation_id).remember is False
+    user = convs.load(off.conversation_id).messages[0]
+    assert user["memory"]["state"] == "off" and "off" in user["memory"]["reason"]
 
-    cut = session.reply(None, "interrupt me")
+    cut = session.reply(None, "I play the cello in an orchestra.")
     pieces = cut.pieces()
     next(pieces)
     pieces.close()
     saved = convs.load(cut.conversation_id).messages[-1]
-    assert saved["interrupted"] and saved["content"] == cut.text and "memory" not in saved
-    assert cut.job_id == ""
+    assert saved["interrupted"] and saved["content"] == cut.text
+    assert cut.job_id
 
     broken = ScriptedLLM([RuntimeError("model crashed")], default=answer)  # type: ignore[arg-type]
-    failing = ChatSession(hstore, hstore.settings, broken, convs, writer).reply(None, "fail please")
-    assert "".join(failing) == ""
-    assert "model crashed" in failing.error and failing.job_id == ""
-    saved = convs.load(failing.conversation_id).messages[-1]
-    assert "model crashed" in saved["error"]
+    failing = ChatSession(hstore, hstore.settings, broken, convs, writer).reply(None, "I keep bees on my roof.")
+    assert failing.consume() == ""
+    assert "model crashed" in failing.error and failing.job_id
+    assert "model crashed" in convs.load(failing.conversation_id).messages[-1]["error"]
     # failed and interrupted replies are not sent back to the model as history
-    follow = session.reply(cut.conversation_id, "next")
-    assert [m["content"] for m in follow.plan.messages[1:]] == ["interrupt me", "next"]
-    "".join(follow)
+    follow = session.reply(cut.conversation_id, "ok thanks")
+    assert [m["content"] for m in follow.plan.messages[1:]] == ["I play the cello in an orchestra.", "ok thanks"]
+    follow.consume()
     assert writer.wait_idle(60)
-    assert len(hstore) == 1  # only the completed, remembered exchange ("next")
+    assert sorted(n.content for n in hstore.all_notes()) == ["I keep bees on my roof.",
+                                                             "I play the cello in an orchestra."]
 
 
-def test_remember_this_stores_a_manual_note(hstore: MemoryStore, writer: MemoryWriter, tmp_path: Path) -> None:
+def test_remember_this_stores_a_turn_that_was_not_stored(hstore: MemoryStore, writer: MemoryWriter,
+                                                          tmp_path: Path) -> None:
     llm = ScriptedLLM(default=answer)  # type: ignore[arg-type]
     convs = ConversationStore(tmp_path / "chat")
     session = ChatSession(hstore, hstore.settings, llm, convs, writer)
-    reply = session.reply(None, TRICKY[0], remember=False)
-    "".join(reply)
-    user_msg = convs.load(reply.conversation_id).messages[0]
-    job_id = session.remember(user_msg["content"], conversation_id=reply.conversation_id,
-                              message_id=user_msg["id"], source="manual")
-    job = writer.wait(job_id, 60)
-    assert job.state == "done"
-    note = hstore.get(job.note_id)
-    assert note.content == TRICKY[0] and note.source == "manual"
-    assert note.history[0].by == "person"
-    remembered = convs.load(reply.conversation_id).messages[0]["remembered"]
-    assert remembered["state"] == "done" and remembered["note_id"] == job.note_id
+    reply = session.reply(None, "ok thanks")
+    reply.consume()
+    assert writer.wait(reply.job_id, 60).outcome["status"] == "not_stored"
+    user_msg, assistant = convs.load(reply.conversation_id).messages
+    with pytest.raises(InputError):
+        session.remember_message(reply.conversation_id, assistant["id"], force=True)  # never a reply
+    job = writer.wait(session.remember_message(reply.conversation_id, user_msg["id"], force=True), 60)
+    assert job.state == "done" and job.outcome["status"] == "stored"
+    assert hstore.get(job.note_id).content == "ok thanks"
+    memory = convs.load(reply.conversation_id).messages[0]["memory"]
+    assert memory["status"] == "stored" and memory["force"] is True and memory["note_id"] == job.note_id
+
+
+def test_a_write_lost_with_the_app_is_queued_again(hstore: MemoryStore, writer: MemoryWriter, tmp_path: Path) -> None:
+    llm = ScriptedLLM(default=answer)  # type: ignore[arg-type]
+    convs = ConversationStore(tmp_path / "chat")
+    session = ChatSession(hstore, hstore.settings, llm, convs, writer)
+    conv = convs.new()
+    msg = new_message("user", "My horse is named Thunder.", memory={"state": "enriching", "job": "w1-gone"})
+    convs.append(conv.id, msg, create=conv)
+    jobs = session.resume_lost(convs.load(conv.id))
+    assert len(jobs) == 1 and writer.wait(jobs[0], 60).state == "done"
+    assert convs.load(conv.id).messages[0]["memory"]["status"] == "stored"
+    assert session.resume_lost(convs.load(conv.id)) == []
+
+
+def test_a_reply_cut_at_the_token_limit_is_marked_and_can_be_continued(hstore: MemoryStore, writer: MemoryWriter,
+                                                                        tmp_path: Path) -> None:
+    long_text = " ".join(f"w{i}" for i in range(30))
+    llm = ScriptedLLM([long_text, "and the end."], default=answer)  # type: ignore[list-item]
+    convs = ConversationStore(tmp_path / "chat")
+    session = ChatSession(hstore, hstore.settings.replace(remember_chat=False), llm, convs, writer)
+    reply = session.reply(None, "Tell me a long story", max_tokens=10, remember=False)
+    reply.consume()
+    assert reply.stopped_at_limit and reply.message["stopped_at_limit"]
+    more = session.continue_reply(reply.conversation_id, reply.message["id"], max_tokens=50)
+    assert more.plan.messages[-2] == {"role": "assistant", "content": reply.text}
+    more.consume()
+    saved = convs.load(reply.conversation_id).messages
+    assert len(saved) == 2 and saved[1]["content"] == reply.text + "and the end."
+    assert "stopped_at_limit" not in saved[1]

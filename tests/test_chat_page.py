@@ -75,42 +75,45 @@ def test_reply_recall_background_write_and_history(app_home: Settings, embedder)
     shown = messages(at)
     assert [role for role, _ in shown] == ["user", "assistant"]
     assert shown[0][1] == md_escape(question)
-    reply_text = shown[1][1]
-    assert reply_text.strip()
     expanders = [e for e in at.expander if e.label.startswith("Recalled memories")]
     assert len(expanders) == 1
     recalled_md = " ".join(m.value for m in expanders[0].markdown)
     assert md_escape("My sister Carla adopted a golden retriever puppy named") in recalled_md
-    assert any(b.label == "Notes" for b in expanders[0].button)
-    assert any(b.label == "Graph" for b in expanders[0].button)
+    # the note the reply was given is visible beside it, as text, without opening anything
+    assert any(c.value.startswith("📎 From your memory: “" + md_escape(NOTES[0])) for c in at.caption)
 
     conv_id = at.session_state["chat_conv"]
     conv = ConversationStore(app_home.home).load(conv_id)
     user, assistant = conv.messages
-    assert user["content"] == question and assistant["content"] == reply_text
-    assert ids[0] in [r["id"] for r in assistant["recalled"]]
+    assert user["content"] == question and assistant["content"].strip()
+    assert ids[0] in [r["id"] for r in assistant["recalled"]] and assistant["query"] == question
+    assert "memory" not in assistant  # the reply is never remembered
 
-    job = get_writer().wait(assistant["memory"]["job"], WRITE_TIMEOUT)
-    assert job is not None and job.state == "done", job
-    assert job.stages[:3] == ["queued", "enriching", "linking"] and job.stages[-1] == "done"
-    note = MemoryStore(app_home, embedder).get(job.note_id)
-    assert (note.source, note.source_ref) == ("chat", conv_id)
-    assert note.content.startswith(f"Person: {question}\nMemex: ")
-    assert ConversationStore(app_home.home).load(conv_id).messages[1]["memory"]["note_id"] == job.note_id
-
-    # A new session (a reload, or the app restarted) opens the conversation with its history.
+    # a bare question is not stored: the chat says why and offers "Remember this" on it (only on it)
+    job = get_writer().wait(user["memory"]["job"], WRITE_TIMEOUT)
+    assert job is not None and job.state == "done" and job.outcome["status"] == "not_stored", job
     again = chat_page()
-    assert messages(again) == shown
-    assert again.session_state["chat_conv"] == conv_id
-    assert any(f"Remembered as note `{job.note_id[:8]}`" in c.value for c in again.caption)
-    assert any(e.label.startswith("Recalled memories") for e in again.expander)
-    # and the sidebar lists it
-    assert md_escape(question) in [b.label for b in again.sidebar.button]
+    assert messages(again) == shown and again.session_state["chat_conv"] == conv_id
+    assert any(c.value.startswith("💤 not stored") for c in again.caption)
+    assert [b.key for b in again.button if b.key and b.key.startswith("chat_rem_")] == [f"chat_rem_{user['id']}"]
+
+    # a fact is stored: the person's words, nothing of the reply
+    fact = "My sister Carla lives in Porto with her husband Marco."
+    send(again, fact)
+    told = ConversationStore(app_home.home).load(conv_id).messages[2]
+    job = get_writer().wait(told["memory"]["job"], WRITE_TIMEOUT)
+    assert job is not None and job.state == "done" and job.outcome["status"] == "stored", job
+    note = MemoryStore(app_home, embedder).get(job.note_id)
+    assert note.content == fact and note.speaker == "person" and note.conversation_id == conv_id
+    assert question in note.turn_context  # the previous turn, kept apart from the content
+    final = chat_page()
+    assert any(f"stored as note {job.note_id[:8]}" in c.value for c in final.caption)
+    assert md_escape(question) in [b.label for b in final.sidebar.button]  # the sidebar lists it
 
 
 def test_hostile_message_shown_as_text_and_stored_intact_without_memories(app_home: Settings) -> None:
     at = chat_page()
-    at.toggle(key="chat_remember_new").set_value(False)
+    at.toggle(key=f"chat_remember_{at.session_state['chat_conv']}").set_value(False)
     send(at, HOSTILE)
     shown = messages(at)
     assert shown[0] == ("user", textwrap.dedent(md_escape(HOSTILE)))  # st.markdown dedents (blank lines)
@@ -118,7 +121,7 @@ def test_hostile_message_shown_as_text_and_stored_intact_without_memories(app_ho
     assert not [e for e in at.expander if e.label.startswith("Recalled memories")]  # the memory is empty
     conv = ConversationStore(app_home.home).load(at.session_state["chat_conv"])
     assert conv.messages[0]["content"] == HOSTILE and conv.remember is False
-    assert "memory" not in conv.messages[1]
+    assert conv.messages[0]["memory"]["state"] == "off" and "memory" not in conv.messages[1]
     assert get_writer().jobs(conv.id) == []
 
 
@@ -126,7 +129,7 @@ def test_very_long_message_is_cut_for_the_prompt_only(app_home: Settings) -> Non
     long_text = "START " + " ".join(f"word{i}" for i in range(6000)) + " END"
     app_home.replace(n_ctx=768).save()  # a smaller window: the same cut, a cheaper prompt
     at = chat_page()
-    at.toggle(key="chat_remember_new").set_value(False)
+    at.toggle(key=f"chat_remember_{at.session_state['chat_conv']}").set_value(False)
     send(at, long_text)
     assert messages(at)[1][1].strip()
     assert any("characters from the middle of the message" in c.value for c in at.caption)
@@ -168,35 +171,105 @@ def write_conversation(home: Path, texts: list[tuple[str, str]], remember: bool 
     return conv.id
 
 
-def test_sidebar_reopens_past_conversations_and_new_conversation(app_home: Settings) -> None:
+def test_sidebar_lists_newest_first_renames_deletes_and_new_conversation_acts_at_once(app_home: Settings) -> None:
     older = write_conversation(app_home.home, [("user", "About the garden"), ("assistant", "Roses need sun.")])
     time.sleep(1.1)  # `updated` has second precision
     newer = write_conversation(app_home.home, [("user", "About *bikes*"), ("assistant", "Oil the chain.")])
     at = chat_page()
     assert at.session_state["chat_conv"] == newer
+    listed = [b.key for b in at.sidebar.button if b.key and b.key.startswith("chat_open_")]
+    assert listed == [f"chat_open_{newer}", f"chat_open_{older}"]  # newest first
     assert messages(at) == [("user", md_escape("About *bikes*")), ("assistant", "Oil the chain.")]
     at.sidebar.button(key=f"chat_open_{older}").click().run()
     assert not at.exception
     assert messages(at) == [("user", "About the garden"), ("assistant", "Roses need sun.")]
+    at.sidebar.text_input(key=f"chat_rename_{older}").set_value("Garden <b>plans</b>")
+    at.sidebar.button(key="chat_rename_save").click().run()
+    assert ConversationStore(app_home.home).load(older).title == "Garden <b>plans</b>"
+    assert at.sidebar.button(key=f"chat_open_{older}").label == md_escape("Garden <b>plans</b>")
+    at.sidebar.button(key="chat_delete").click().run()
+    assert not ConversationStore(app_home.home).exists(older)
+
     at.sidebar.button(key="chat_new").click().run()
-    assert not at.exception and not at.chat_message and at.session_state["chat_conv"] is None
+    fresh = at.session_state["chat_conv"]
+    assert not at.exception and not at.chat_message and fresh not in (older, newer)
+    assert st_query(at) == fresh
+    send(at, "Hello from a new conversation")  # typed right after: it lands in the new one
+    assert at.session_state["chat_conv"] == fresh
+    assert ConversationStore(app_home.home).load(fresh).messages[0]["content"] == "Hello from a new conversation"
+    assert len(ConversationStore(app_home.home).load(newer).messages) == 2
 
 
-def test_remember_this_stores_a_manual_note(app_home: Settings, embedder) -> None:
+def st_query(at: AppTest) -> str:
+    return at.query_params.get("conversation", [""])[0] if isinstance(at.query_params.get("conversation"), list) \
+        else at.query_params.get("conversation", "")
+
+
+def test_remember_this_stores_a_turn_that_was_not_stored(app_home: Settings, embedder) -> None:
     text = "My passport number ends in 4711 <b>keep</b>"
     conv_id = write_conversation(app_home.home, [("user", text), ("assistant", "Noted.")], remember=False)
-    user_id = ConversationStore(app_home.home).load(conv_id).messages[0]["id"]
+    user_id, reply_id = [m["id"] for m in ConversationStore(app_home.home).load(conv_id).messages]
     at = chat_page()
+    assert not [b for b in at.button if b.key == f"chat_rem_{reply_id}"]  # never on a reply
     at.button(key=f"chat_rem_{user_id}").click().run()
     assert not at.exception
-    info = ConversationStore(app_home.home).load(conv_id).messages[0]["remembered"]
+    info = ConversationStore(app_home.home).load(conv_id).messages[0]["memory"]
     job = get_writer().wait(info["job"], WRITE_TIMEOUT)
-    assert job is not None and job.state == "done", job
+    assert job is not None and job.state == "done" and job.force, job
     note = MemoryStore(app_home, embedder).get(job.note_id)
-    assert note.content == text and note.source == "manual" and note.source_ref == conv_id
+    assert note.content == text and note.speaker == "person" and note.message_id == user_id
     at = chat_page()
-    assert any(f"📌 Stored as note `{job.note_id[:8]}`" in c.value for c in at.caption)
+    assert any(f"stored as note {job.note_id[:8]}" in c.value for c in at.caption)
     assert not [b for b in at.button if b.key == f"chat_rem_{user_id}"]
+
+
+class BlockedPipeline:
+    """A write that waits in the queue: the model is held by a reply for as long as the test wants."""
+
+    settings = None
+    _llm = None
+
+    def remember_turn(self, *args, **kwargs):  # pragma: no cover - cancelled before it runs
+        raise AssertionError("a cancelled write ran")
+
+
+def test_memory_queue_is_labelled_and_can_be_cancelled(app_home: Settings) -> None:
+    writer = get_writer()
+    conv_id = write_conversation(app_home.home, [("user", "My horse is named Thunder.")])
+    with writer.gate.replying():  # a reply streams: the write stays queued
+        job_id = writer.submit(BlockedPipeline(), "My horse is named Thunder.", source_ref=conv_id)
+        at = chat_page()
+        assert any(m.value.startswith("**Memory queue** (1)") for m in at.sidebar.markdown)
+        assert any(md_escape("“My horse is named Thunder.”") in c.value for c in at.sidebar.caption)
+        at.sidebar.button(key=f"chat_cancel_{job_id}").click().run()
+        assert not at.exception
+        assert writer.job(job_id).state == "cancelled"
+    at = chat_page()
+    assert any(m.value.startswith("**Memory queue** (0)") for m in at.sidebar.markdown)
+
+
+def test_reply_shows_the_answering_note_the_graph_link_and_the_token_limit_notice(app_home: Settings) -> None:
+    convs = ConversationStore(app_home.home)
+    conv = convs.new()
+    user = new_message("user", "What is my dog's name?")
+    reply = new_message("assistant", "Your dog is", stopped_at_limit=True, query=user["content"], recalled=[
+        {"id": "a" * 36, "rank": 1, "score": 0.9, "signals": {"dense": 0.9}, "via": "", "reasons": ["dense 0.90"],
+         "matched_terms": ["dog"], "title": "My dog is Biscuit", "timestamp": "2026-11-02T10:00:00+00:00",
+         "in_prompt": True, "text": "My dog is a golden retriever called *Biscuit*.", "query": user["content"]}])
+    convs.append(conv.id, user, create=conv)
+    convs.append(conv.id, reply)
+    at = chat_page()
+    assert any(c.value == "📎 From your memory: “" + md_escape("My dog is a golden retriever called *Biscuit*.")
+               + "” (2026-11-02)" for c in at.caption)
+    assert any("stopped at the token limit" in i.value for i in at.info)
+    links = [e for e in at.get("page_link")]
+    assert any(f"trace={conv.id}%3A{reply['id']}" in str(e.proto) or f"{conv.id}:{reply['id']}" in str(e.proto)
+               for e in links), [str(e.proto) for e in links]
+    at.number_input(key="chat_max_tokens").set_value(16)
+    at.button(key=f"chat_cont_{reply['id']}").click().run()
+    assert not at.exception
+    saved = convs.load(conv.id).messages
+    assert len(saved) == 2 and saved[1]["content"].startswith("Your dog is") and len(saved[1]["content"]) > 11
 
 
 def test_damaged_conversation_file_is_reported(app_home: Settings) -> None:

@@ -5,12 +5,13 @@ benchmarks; nothing here imports Streamlit.
 """
 
 from .conversations import Conversation, ConversationStore, ConversationSummary, make_title, new_message
-from .gate import GatedLLM, ReplyGate
+from .gate import GatedLLM, ReplyGate, WriteCancelled
 from .prompt import SYSTEM_PROMPT, PromptPlan, Recalled, build_prompt, shorten_middle
-from .session import ChatSession, Reply, close_stream, exchange_text, job_outcome
+from .reply import Reply, close_stream
+from .session import ChatSession, job_outcome, turn_context
 from .writer import MemoryWriter, WriteJob, get_writer
 
 __all__ = ["SYSTEM_PROMPT", "ChatSession", "Conversation", "ConversationStore", "ConversationSummary", "GatedLLM",
-           "MemoryWriter", "PromptPlan", "Recalled", "Reply", "ReplyGate", "WriteJob", "build_prompt",
-           "close_stream", "exchange_text", "get_writer", "job_outcome", "make_title", "new_message",
-           "shorten_middle"]
+           "MemoryWriter", "PromptPlan", "Recalled", "Reply", "ReplyGate", "WriteCancelled", "WriteJob", "build_prompt",
+           "close_stream", "get_writer", "job_outcome", "make_title", "new_message",
+           "shorten_middle", "turn_context"]

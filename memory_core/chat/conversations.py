@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFoundError, StoreError
+from ..errors import InputError, NotFoundError, StoreError
 from ..notes import now_iso
 
 TITLE_CHARS = 60
@@ -129,9 +129,24 @@ class ConversationStore:
             raise
 
     # -- public ---------------------------------------------------------------------------------
-    def new(self, remember: bool = True) -> Conversation:
+    @staticmethod
+    def new_id() -> str:
+        """An id for a conversation that does not exist yet (the page opens it at once, empty)."""
+        return uuid.uuid4().hex
+
+    def new(self, remember: bool = True, conversation_id: str | None = None) -> Conversation:
         """A new conversation (saved with its first message, so empty ones never pile up)."""
-        return Conversation(id=uuid.uuid4().hex, remember=remember)
+        if conversation_id is not None:
+            self._path(conversation_id)  # NotFoundError for an id that is not one of ours
+        return Conversation(id=conversation_id or self.new_id(), remember=remember)
+
+    def rename(self, conversation_id: str, title: str) -> Conversation:
+        """Give a conversation the person's title (one line, at most TITLE_CHARS; blank is refused)."""
+        line = " ".join(str(title).split())
+        if not line:
+            raise InputError("Give the conversation a name (it cannot be blank).")
+        line = line[:TITLE_CHARS]
+        return self.update(conversation_id, lambda c: setattr(c, "title", line))
 
     def save(self, conv: Conversation) -> Conversation:
         with self._lock:

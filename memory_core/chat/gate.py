@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..llm import Interrupted
+
 
 class ReplyGate:
     """Counts replies that are streaming; the memory writer waits until none is.
@@ -47,28 +49,61 @@ class ReplyGate:
             return self._cond.wait_for(lambda: self._active == 0, timeout=limit)
 
 
-class GatedLLM:
-    """The writer's view of the model: every call first lets a streaming reply finish."""
+class WriteCancelled(Exception):  # noqa: N818 - the person's choice, not a failure
+    """The person cancelled a memory write (from the chat's queue); nothing of it is stored."""
 
-    def __init__(self, llm: Any, gate: ReplyGate, on_wait: Callable[[bool], None] | None = None) -> None:
+
+class GatedLLM:
+    """The writer's view of the model: the reply always goes first.
+
+    Before each call it waits until no reply streams; during the call, ``abort`` is checked at every
+    token, so a reply that starts meanwhile interrupts the call at its next token (``Interrupted``)
+    and the call runs again, from the start, once the reply is done. ``cancelled`` (the person
+    cancelled this write) ends the call the same way and raises ``WriteCancelled``.
+    """
+
+    def __init__(self, llm: Any, gate: ReplyGate, on_wait: Callable[[bool], None] | None = None,
+                 cancelled: Callable[[], bool] | None = None, max_retries: int = 50) -> None:
         self._llm = llm
         self._gate = gate
         self._on_wait = on_wait
+        self._cancelled = cancelled or (lambda: False)
+        self._max_retries = max_retries
+        self.interruptions = 0
 
-    def _wait(self) -> None:
+    def _wait(self) -> bool:
+        """Wait for streaming replies to end; False if the wait timed out (a reply that never ended)."""
         if self._gate.active and self._on_wait:
             self._on_wait(True)
-        self._gate.wait_clear()
+        clear = self._gate.wait_clear()
         if self._on_wait:
             self._on_wait(False)
+        return clear
+
+    def _abort_check(self, gate_clear: bool) -> Callable[[], bool]:
+        gate, cancelled = self._gate, self._cancelled
+        return lambda: cancelled() or (gate_clear and gate.active > 0)
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        for _attempt in range(self._max_retries + 1):
+            if self._cancelled():
+                raise WriteCancelled("cancelled")
+            clear = self._wait()
+            # A gate that never cleared (a stuck reply) must not interrupt us forever: then only
+            # cancelling stops the call.
+            try:
+                return getattr(self._llm, method)(*args, abort=self._abort_check(clear), **kwargs)
+            except Interrupted:
+                if self._cancelled():
+                    raise WriteCancelled("cancelled") from None
+                self.interruptions += 1
+        raise Interrupted(f"gave way to replies {self.interruptions} times; will be retried")
 
     def structured(self, *args: Any, **kwargs: Any) -> Any:
-        self._wait()
-        return self._llm.structured(*args, **kwargs)
+        return self._call("structured", *args, **kwargs)
 
     def chat(self, *args: Any, **kwargs: Any) -> Any:
-        self._wait()
-        return self._llm.chat(*args, **kwargs)
+        return self._call("chat", *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._llm, name)

@@ -6,6 +6,7 @@ the part most often tuned and measured (``memex bench answers``); it needs only 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,23 +14,42 @@ from typing import Any
 
 Message = dict[str, str]
 
-SYSTEM_PROMPT = (
-    "You are Memex, a friendly assistant with a long-term memory. Answer the person's last message "
-    "helpfully and briefly. Memory notes from earlier conversations may follow; use them only when they "
-    "are relevant, and say when (the date) something happened if you rely on a note."
-)
+SYSTEM_PROMPT = "You are Memex, a friendly assistant. Answer the person's last message helpfully and briefly."
+# The memory-answer form, chosen on the planted-facts set (``memex bench answers``): a 135M model
+# answers from the person's own words when they are quoted in the user turn, the question last.
+MEMORY_SYSTEM = "Answer the user's question from what they told you earlier."
+ANSWER_LINE = "Answer in one short sentence."
+MAX_NOTES = 3  # the few top notes: a small model gets confused by more (issue 13's trial)
+HISTORY_MESSAGES = 4  # a short history: small models copy old turns instead of answering
 MESSAGE_OVERHEAD = 6  # tokens a chat template adds per message; the same figure llm.fit_messages uses
 LLM_MARGIN = 16  # llm.fit_messages keeps this many tokens spare; we stay inside its budget
 SAFETY_TOKENS = 24  # for templates that add more per message (or a BOS) than MESSAGE_OVERHEAD
 MIN_PROMPT_TOKENS = 160  # a reply's max_tokens is lowered so the prompt keeps at least this much room
 NOTE_CHARS = 700  # a recalled note is cut (in the middle) to this many characters in the prompt
 HISTORY_CHARS = 2000  # so is one earlier message
-NOTES_SHARE = 0.6  # notes may take this share of the room left after the system prompt and the message
+_QUESTION_START = re.compile(
+    r"^(what|who|whom|whose|where|when|which|why|how|do|does|did|is|are|was|were|am|can|could|will|would|"
+    r"should|have|has|had|tell me|remind me|remember)\b", re.IGNORECASE)
+
+
+def is_question(text: str) -> bool:
+    """A message that asks something (ends with "?" or starts like a question): it gets the memory form."""
+    t = " ".join(text.split())
+    return t.endswith("?") or bool(_QUESTION_START.match(t))
+
+
+def persons_words(content: str) -> str:
+    """The person's own words of a note; older notes held a whole exchange ("Person: ... / Memex: ...")
+    and only the first part is the person's (a reply is never offered back to the model as a fact)."""
+    if content.startswith("Person: ") and "\nMemex:" in content:
+        return content[len("Person: "):content.index("\nMemex:")].strip()
+    return content
 
 
 @dataclass
 class Recalled:
-    """A recalled note as the chat keeps it: enough to show it and to find it again (by id)."""
+    """A recalled note as the chat keeps it: enough to show it, to find it again (by id), and the
+    retrieval trace (``Hit.trace_dict()``) the Graph page draws."""
 
     id: str
     title: str
@@ -40,17 +60,38 @@ class Recalled:
     kind: str = ""
     via: str = ""
     in_prompt: bool = False
+    rank: int = 0
+    speaker: str = ""
+    trace: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_hit(cls, hit: Any) -> Recalled:
+    def from_hit(cls, hit: Any, rank: int = 0) -> Recalled:
         note = hit.note
+        rank = int(getattr(hit, "rank", 0) or rank)
+        if hasattr(hit, "trace_dict"):
+            trace = dict(hit.trace_dict())
+        else:  # a Hit from before the trace existed: the same shape from its fields
+            signals = {k: float(v) for k, v in (("lexical", hit.lexical), ("dense", hit.dense)) if v}
+            trace = {"id": note.id, "rank": rank, "score": float(hit.score), "signals": signals, "via": hit.via,
+                     "reasons": list(hit.reasons), "matched_terms": list(getattr(hit, "matched_terms", []))}
+        trace["rank"] = trace.get("rank") or rank
         return cls(id=note.id, title=note.title, content=note.content, timestamp=note.timestamp,
-                   score=float(hit.score), reasons=list(hit.reasons), kind=hit.kind, via=hit.via)
+                   score=float(hit.score), reasons=list(hit.reasons), kind=hit.kind, via=hit.via, rank=trace["rank"],
+                   speaker=getattr(note, "speaker", ""), trace=trace)
 
-    def brief(self) -> dict[str, Any]:
-        """What is saved with the reply (not the content: the note itself may change later)."""
-        return {"id": self.id, "title": self.title, "timestamp": self.timestamp, "score": round(self.score, 4),
-                "reasons": self.reasons, "kind": self.kind, "via": self.via, "in_prompt": self.in_prompt}
+    @property
+    def words(self) -> str:
+        return persons_words(self.content)
+
+    def brief(self, query: str = "") -> dict[str, Any]:
+        """What is saved with the reply: the trace plus the query, and the words the model was given
+        (so the reply's "From your memory" caption shows what it answered from, even if the note changes)."""
+        out = {**self.trace, "id": self.id, "title": self.title, "timestamp": self.timestamp,
+               "score": round(self.score, 4), "reasons": self.reasons, "kind": self.kind, "via": self.via,
+               "in_prompt": self.in_prompt, "query": query}
+        if self.in_prompt:
+            out["text"] = shorten_middle(self.words, 300)
+        return out
 
 
 @dataclass
@@ -67,12 +108,19 @@ class PromptPlan:
     history_dropped: int = 0
     truncated_chars: int = 0  # characters cut from the person's message (only in the prompt; stored intact)
     seconds: float = 0.0
+    form: str = "chat"  # "memory" (a question answered from the top notes) or "chat"
+    notes_beyond: int = 0  # recalled notes past MAX_NOTES: shown to the person, never offered to the model
+
+    @property
+    def memory_answer(self) -> bool:
+        """A question answered from notes: decoded greedily (the likeliest words are the told ones)."""
+        return self.form == "memory" and bool(self.notes_used)
 
     def summary(self) -> dict[str, Any]:
         return {"prompt_tokens": self.prompt_tokens, "budget": self.budget, "reply_tokens": self.reply_tokens,
                 "notes_used": self.notes_used, "notes_dropped": self.notes_dropped,
                 "history_used": self.history_used, "history_dropped": self.history_dropped,
-                "truncated_chars": self.truncated_chars}
+                "truncated_chars": self.truncated_chars, "form": self.form, "notes_beyond": self.notes_beyond}
 
     @property
     def dropped_anything(self) -> bool:
@@ -91,114 +139,88 @@ def shorten_middle(text: str, limit: int) -> str:
 
 
 def note_line(note: Recalled) -> str:
-    """How a recalled note appears in the prompt: short id, date, then its text."""
-    when = note.timestamp[:16].replace("T", " ")
-    return f"[note {note.id[:8]}, {when}] " + " ".join(shorten_middle(note.content, NOTE_CHARS).split())
+    """How a recalled note is quoted in the prompt: the person's words, with the day they said them."""
+    when = note.timestamp[:10]
+    words = " ".join(shorten_middle(note.words, NOTE_CHARS).split())
+    return f'On {when} I told you: "{words}"' if when else f'Earlier I told you: "{words}"'
+
+
+def memory_turn(text: str, lines: list[str]) -> str:
+    """The user turn of the memory form: what the person said earlier, then the question, last."""
+    return "\n".join([*lines, f"Question: {text}", ANSWER_LINE])
 
 
 def build_prompt(llm: Any, message: str, notes: list[Recalled], history: list[Message], *,
-                 max_tokens: int, system: str = SYSTEM_PROMPT, today: str | None = None) -> PromptPlan:
-    """Assemble system prompt + notes + history + message so that prompt + reply fit in ``llm.n_ctx``.
+                 max_tokens: int, system: str = SYSTEM_PROMPT, today: str | None = None,
+                 max_notes: int = MAX_NOTES, history_messages: int = HISTORY_MESSAGES) -> PromptPlan:
+    """Assemble the prompt so that prompt + reply fit in ``llm.n_ctx``.
 
-    ``notes`` come most relevant first, ``history`` oldest first. The person's message always goes
-    in (shortened in the middle if it alone is too long). Notes get up to NOTES_SHARE of the room
-    left, history the rest (newest first, without gaps), and any room history leaves goes back to
-    notes. Sizes are counted with ``llm.count_tokens`` the way ``llm.fit_messages`` counts them, so
-    the model's own trimming never has to cut anything.
+    A question with recalled notes gets the memory form: the short MEMORY_SYSTEM line, the short
+    history, then one user turn quoting the top ``max_notes`` notes (the person's words, dated) and
+    the question last. Anything else gets the chat form: SYSTEM_PROMPT (with today's date and, if
+    any, the notes) + history + the message. ``notes`` come most relevant first, ``history`` oldest
+    first. To fit, the oldest history goes first, then the least relevant note, then the middle of
+    the message (in the prompt only). Sizes are counted with ``llm.count_tokens`` the way
+    ``llm.fit_messages`` counts them, so the model's own trimming never has to cut anything.
     """
     started = time.perf_counter()
     n_ctx = int(llm.n_ctx)
     reply_tokens = max(1, min(int(max_tokens), n_ctx - MIN_PROMPT_TOKENS - LLM_MARGIN - SAFETY_TOKENS))
     budget = max(64, n_ctx - reply_tokens - LLM_MARGIN - SAFETY_TOKENS)
-
-    def cost(text: str) -> int:
-        return llm.count_tokens(text) + MESSAGE_OVERHEAD
-
     today = today or datetime.now().astimezone().strftime("%Y-%m-%d")
-    base_system = f"{system} Today is {today}."
-    notes_header = "\n\nMemory notes (most relevant first):\n"
-    base_cost = cost(base_system)
+    offered = list(range(min(len(notes), max(0, max_notes))))
+    form = "memory" if offered and is_question(message) else "chat"
+    lines = [note_line(n) for n in notes]
 
-    # 1. The person's message, shortened (in the prompt only) if it alone would not fit.
-    text = message
-    truncated = 0
-    room_for_message = max(16, budget - base_cost)
-    while cost(text) > room_for_message and len(text) > 40:
-        ratio = room_for_message / cost(text)
-        new_len = max(40, int(len(text) * ratio * 0.95) - 8)
-        if new_len >= len(text):
-            new_len = len(text) - 16
-        text = shorten_middle(message, new_len)
-        truncated = len(message) - len(text)
-    free = budget - base_cost - cost(text)
-
-    # 2. Notes, most relevant first, into their share.
-    note_lines = [note_line(n) for n in notes]
-    note_costs = [llm.count_tokens(line + "\n") for line in note_lines]
-    header_cost = llm.count_tokens(notes_header)
-    chosen: set[int] = set()
-
-    def take_notes(room: int) -> int:
-        used = 0
-        for i, c in enumerate(note_costs):
-            if i in chosen:
-                continue
-            extra = c + (header_cost if not chosen else 0)
-            if used + extra <= room:
-                chosen.add(i)
-                used += extra
-        return used
-
-    notes_cost = take_notes(int(free * NOTES_SHARE)) if notes else 0
-
-    # 3. History, newest first, without gaps.
     hist = [{"role": m["role"], "content": shorten_middle(m["content"], HISTORY_CHARS)} for m in history]
-    kept: list[Message] = []
-    hist_cost = 0
-    for m in reversed(hist):
-        c = cost(m["content"])
-        if hist_cost + c > free - notes_cost:
-            break
-        kept.insert(0, m)
-        hist_cost += c
-    # A reply must follow a user message in most chat templates: never start history with "assistant".
-    while kept and kept[0]["role"] != "user":
-        hist_cost -= cost(kept.pop(0)["content"])
+    kept = hist[-history_messages:] if history_messages > 0 else []
 
-    # 4. Room history did not need goes back to notes.
-    if notes and len(chosen) < len(notes):
-        notes_cost += take_notes(free - notes_cost - hist_cost)
+    def start_with_user(msgs: list[Message]) -> list[Message]:
+        # A reply must follow a user message in most chat templates: never start history with "assistant".
+        while msgs and msgs[0]["role"] != "user":
+            msgs = msgs[1:]
+        return msgs
+
+    kept = start_with_user(kept)
+    chosen = list(offered)
+    text = message
 
     def assemble() -> list[Message]:
-        sys_text = base_system
+        if form == "memory" and chosen:
+            return [{"role": "system", "content": system if system != SYSTEM_PROMPT else MEMORY_SYSTEM}, *kept,
+                    {"role": "user", "content": memory_turn(text, [lines[i] for i in chosen])}]
+        sys_text = f"{system} Today is {today}."
         if chosen:
-            sys_text += notes_header + "\n".join(note_lines[i] for i in sorted(chosen))
+            sys_text += "\n\nWhat the person told you earlier:\n" + "\n".join(f"- {lines[i]}" for i in chosen)
         return [{"role": "system", "content": sys_text}, *kept, {"role": "user", "content": text}]
 
-    # 5. Exact check of the assembled prompt (tokens at the joins can differ from the sum of parts).
+    def total(msgs: list[Message]) -> int:
+        return sum(llm.count_tokens(m["content"]) + MESSAGE_OVERHEAD for m in msgs)
+
     msgs = assemble()
-    total = sum(cost(m["content"]) for m in msgs)
-    while total > budget:
-        if chosen:
-            chosen.discard(max(chosen))  # the least relevant note goes first
-        elif kept:
-            kept.pop(0)
-            while kept and kept[0]["role"] != "user":
-                kept.pop(0)
+    size = total(msgs)
+    while size > budget:
+        if kept:
+            kept = start_with_user(kept[1:])
+        elif chosen:
+            chosen.pop()  # the least relevant note goes first
         elif len(text) > 40:
-            text = shorten_middle(message, max(40, int(len(text) * 0.8)))
-            truncated = len(message) - len(text)
+            room = max(16, budget - (size - llm.count_tokens(text)))
+            new_len = max(40, min(len(text) - 16, int(len(text) * room / max(1, llm.count_tokens(text)) * 0.95)))
+            text = shorten_middle(message, new_len)
         else:
             break
         msgs = assemble()
-        total = sum(cost(m["content"]) for m in msgs)
+        size = total(msgs)
 
     for i, n in enumerate(notes):
         n.in_prompt = i in chosen
     return PromptPlan(
-        messages=msgs, budget=budget, prompt_tokens=total, reply_tokens=reply_tokens,
-        notes_used=[notes[i].id for i in sorted(chosen)],
-        notes_dropped=[n.id for i, n in enumerate(notes) if i not in chosen],
-        history_used=len(kept), history_dropped=len(history) - len(kept), truncated_chars=truncated,
-        seconds=time.perf_counter() - started,
+        messages=msgs, budget=budget, prompt_tokens=size, reply_tokens=reply_tokens,
+        notes_used=[notes[i].id for i in chosen],
+        notes_dropped=[notes[i].id for i in offered if i not in chosen],
+        history_used=len(kept), history_dropped=len(history) - len(kept),
+        truncated_chars=len(message) - len(text) if text != message else 0,
+        seconds=time.perf_counter() - started, form=form if chosen else "chat",
+        notes_beyond=max(0, len(notes) - len(offered)),
     )

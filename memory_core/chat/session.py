@@ -5,9 +5,11 @@ turn logic, and none of it needs Streamlit. The flow of a turn (``ChatSession.re
 
   1. recall   - ``retrieval.search`` for the person's message; the recall counts are written after
                 the reply, off the first-token path;
-  2. prompt   - ``prompt.build_prompt`` (notes with dates + short history + the message);
-  3. generate - ``llm.stream`` yields text pieces for the page to show as they come;
-  4. remember - the turn is queued on the ``MemoryWriter`` while the person reads.
+  2. prompt   - ``prompt.build_prompt`` (the person's own words from the top notes, with dates, a
+                short history, the question last);
+  3. generate - ``Reply`` streams ``llm.stream``; background model calls give way at their next token;
+  4. remember - the person's message (never the reply) is queued on the ``MemoryWriter`` with the
+                previous turn as its context; the outcome is written back onto the message.
 """
 
 from __future__ import annotations
@@ -15,149 +17,40 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from ..errors import InputError, MemexError, NotFoundError
-from ..notes import MAX_CONTENT_CHARS
 from .conversations import Conversation, ConversationStore, new_message
 from .gate import ReplyGate
 from .prompt import SYSTEM_PROMPT, Message, PromptPlan, Recalled, build_prompt, shorten_middle
+from .reply import Reply, close_stream
 from .writer import MemoryWriter, WriteJob, get_writer
 
-
-def exchange_text(user: str, reply: str) -> str:
-    """The note written for one exchange. The person's words stay intact; a reply that would push
-    the note over the size limit is shortened."""
-    head = f"Person: {user}\nMemex: "
-    room = MAX_CONTENT_CHARS - len(head)
-    if len(reply) > room:
-        reply = shorten_middle(reply, max(0, room))
-    return head + reply
+__all__ = ["ChatSession", "Reply", "close_stream", "job_outcome", "turn_context"]
+CONTEXT_CHARS = 400  # each previous message in a turn context is cut (in the middle) to this
+LOST_STATES = ("queued", "enriching", "linking", "retrying")  # a job that the writer no longer knows
 
 
-class Reply:
-    """One reply being generated. Iterate it for text pieces (``st.write_stream(reply)``).
-
-    When the iteration ends the assistant message is saved to the conversation and, if the
-    conversation is remembered, the exchange is queued for a memory write. An interrupted reply
-    (the person sent another message or left) is saved as far as it got, marked interrupted, and
-    not remembered.
-    """
-
-    def __init__(self, session: ChatSession, conversation: Conversation, user_message: dict[str, Any],
-                 recalled: list[Recalled], plan: PromptPlan, temperature: float, remember: bool,
-                 recall_seconds: float, recall_error: str, started: float) -> None:
-        self.session = session
-        self.conversation = conversation
-        self.user_message = user_message
-        self.recalled = recalled
-        self.plan = plan
-        self.temperature = temperature
-        self.remember = remember
-        self.recall_seconds = recall_seconds
-        self.recall_error = recall_error
-        self.started = started
-        self.text = ""
-        self.error = ""
-        self.message: dict[str, Any] | None = None
-        self.job_id = ""
-        self.first_token_seconds: float | None = None
-        self.usage: dict[str, Any] = {}
-        self.touch_thread: threading.Thread | None = None
-        self._started = False
-        self._finished = False
-
-    @property
-    def conversation_id(self) -> str:
-        return self.conversation.id
-
-    def __iter__(self) -> Iterator[str]:
-        return self.pieces()
-
-    def pieces(self) -> Iterator[str]:
-        """The reply's text pieces as the model writes them (a generator: close it if you stop early,
-        in the thread that iterated it, so the model's lock is released there)."""
-        if self._started:
-            raise InputError("This reply has already been streamed.")
-        self._started = True
-        return self._generate()
-
-    def _generate(self) -> Iterator[str]:
-        llm = self.session.llm
-        stream = None
-        completed = False
-        try:
-            with self.session.gate.replying():
-                try:
-                    stream = llm.stream(self.plan.messages, max_tokens=self.plan.reply_tokens,
-                                        temperature=self.temperature)
-                    for piece in stream:
-                        if self.first_token_seconds is None:
-                            self.first_token_seconds = time.perf_counter() - self.started
-                        self.text += piece
-                        yield piece
-                    completed = True
-                except MemexError as exc:
-                    self.error = str(exc)
-                except Exception as exc:  # noqa: BLE001 - shown to the person, the turn is kept
-                    self.error = f"The model failed while answering: {type(exc).__name__}: {exc}"
-                finally:
-                    close_stream(stream)
-        finally:
-            self._finish(stream, interrupted=not completed and not self.error)
-
-    def _finish(self, stream: Any, interrupted: bool) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        usage = getattr(stream, "usage", None)
-        seconds = time.perf_counter() - self.started
-        self.usage = {
-            "completion_tokens": getattr(usage, "completion_tokens", 0),
-            "prompt_tokens": getattr(usage, "prompt_tokens", self.plan.prompt_tokens),
-            "generation_seconds": round(getattr(usage, "seconds", 0.0) or 0.0, 3),
-            "first_token_seconds": round(self.first_token_seconds or 0.0, 3),
-            "total_seconds": round(seconds, 3),
-            "recall_seconds": round(self.recall_seconds, 4),
-            "prompt_seconds": round(self.plan.seconds, 4),
-        }
-        gen = self.usage["generation_seconds"]
-        self.usage["tokens_per_s"] = round(self.usage["completion_tokens"] / gen, 1) if gen else 0.0
-        extra: dict[str, Any] = {
-            "recalled": [r.brief() for r in self.recalled], "prompt": self.plan.summary(), "usage": self.usage,
-            "model": getattr(self.session.llm, "name", ""), "temperature": self.temperature,
-        }
-        if self.recall_error:
-            extra["recall_error"] = self.recall_error
-        if self.error:
-            extra["error"] = self.error
-        if interrupted:
-            extra["interrupted"] = True
-        message = new_message("assistant", self.text, **extra)
-        store = self.session.conversations
-        will_remember = self.remember and not self.error and not interrupted and self.text.strip() != ""
-        try:
-            store.append(self.conversation.id, message, create=self.conversation)
-        except MemexError as exc:
-            self.error = self.error or f"The reply could not be saved: {exc}"
-            will_remember = False
-        self.message = message
-        self.touch_thread = self.session.touch_later([r.id for r in self.recalled])
-        if will_remember:
-            self.job_id = self.session.remember(
-                exchange_text(self.user_message["content"], self.text), conversation_id=self.conversation.id,
-                message_id=message["id"], source="chat", label="exchange")
-            message["memory"] = {"state": "queued", "job": self.job_id}
+def turn_context(conv: Conversation, message_id: str) -> str:
+    """The previous exchange before ``message_id`` with its date: what makes "Yes, it was amazing!"
+    mean something. Kept apart from the note's content (the person did not write it)."""
+    idx = next((i for i, m in enumerate(conv.messages) if m.get("id") == message_id), None)
+    if idx is None:
+        return ""
+    lines: list[str] = []
+    for m in conv.messages[max(0, idx - 2):idx]:
+        text = " ".join(shorten_middle(m.get("content", ""), CONTEXT_CHARS).split())
+        if text:
+            lines.append(("Person: " if m["role"] == "user" else "Memex: ") + text)
+    when = str(conv.messages[idx].get("at", ""))[:10]
+    if not lines:
+        return f"({when}, the first message of a conversation)" if when else ""
+    return (f"({when})\n" if when else "") + "\n".join(lines)
 
 
-def close_stream(stream: Any) -> None:
-    """Finish a TokenStream now, in this thread: an abandoned local stream holds the model's lock
-    until its generator is closed, and an RLock can only be released by the thread that took it."""
-    close = getattr(stream, "close", None)
-    if callable(close):
-        with contextlib.suppress(Exception):
-            close()
+def history_of(conv: Conversation) -> list[Message]:
+    return [{"role": m["role"], "content": m["content"]} for m in conv.messages
+            if m.get("content", "").strip() and not m.get("error") and not m.get("interrupted")]
 
 
 class ChatSession:
@@ -224,13 +117,12 @@ class ChatSession:
             with contextlib.suppress(NotFoundError):
                 conv = self.conversations.load(conversation_id)
         if conv is None:
-            conv = self.conversations.new(remember=s.remember_chat if remember is None else remember)
+            conv = self.conversations.new(remember=s.remember_chat if remember is None else remember,
+                                          conversation_id=conversation_id)
         if remember is not None:
             conv.remember = bool(remember)
-        history = [{"role": m["role"], "content": m["content"]} for m in conv.messages
-                   if m.get("content", "").strip() and not m.get("error") and not m.get("interrupted")]
         recalled, plan, recall_seconds, recall_error = self.prepare(
-            text, history, k=s.recall_k if k is None else int(k),
+            text, history_of(conv), k=s.recall_k if k is None else int(k),
             max_tokens=s.max_tokens if max_tokens is None else int(max_tokens))
         user_message = new_message("user", text)
         remember_flag = conv.remember
@@ -244,38 +136,87 @@ class ChatSession:
                      s.temperature if temperature is None else float(temperature), conv.remember,
                      recall_seconds, recall_error, started)
 
-    def remember(self, content: str, *, conversation_id: str = "", message_id: str = "",
-                 source: str = "manual", label: str = "", mode: str = "full", job_id: str | None = None) -> str:
-        """Queue a memory write; its outcome is written back onto the message.
+    def continue_reply(self, conversation_id: str, message_id: str, *, max_tokens: int | None = None,
+                       temperature: float | None = None) -> Reply:
+        """More of a reply that stopped at the token limit; the new text is appended to that message."""
+        started = time.perf_counter()
+        conv = self.conversations.load(conversation_id)
+        idx = next((i for i, m in enumerate(conv.messages) if m.get("id") == message_id), None)
+        if idx is None or conv.messages[idx]["role"] != "assistant":
+            raise InputError("There is no such reply to continue.")
+        reply_msg = conv.messages[idx]
+        user_msg = next((m for m in reversed(conv.messages[:idx]) if m["role"] == "user"), None)
+        if user_msg is None:
+            raise InputError("That reply answers no message, so it cannot be continued.")
+        s = self.settings
+        history = history_of(Conversation(id=conv.id, messages=conv.messages[:idx]))
+        history = history[:-1] if history and history[-1]["content"] == user_msg["content"] else history
+        recalled, plan, recall_seconds, recall_error = self.prepare(
+            user_msg["content"], history, k=s.recall_k,
+            max_tokens=s.max_tokens if max_tokens is None else int(max_tokens))
+        plan.messages = [*plan.messages, {"role": "assistant", "content": reply_msg["content"]},
+                         {"role": "user", "content": "Go on from exactly where you stopped."}]
+        return Reply(self, conv, user_msg, recalled, plan, s.temperature if temperature is None else temperature,
+                     False, recall_seconds, recall_error, started, continues=message_id)
 
-        The outcome goes to the message's ``memory`` field for a chat exchange (source "chat") and to
-        ``remembered`` for "Remember this" (source "manual"). The queued state (with the job id) is
-        written before the job is submitted, so a fast job's final state can never be overwritten.
+    # -- memory writes of the person's messages --------------------------------------------------------
+    def remember_message(self, conversation_id: str, message_id: str, *, force: bool = False,
+                         mode: str = "full") -> str:
+        """Queue the memory write of one person's message (``force``: "Remember this", stored anyway).
+
+        The message's ``memory`` field gets ``{"state": "queued", "job": id}`` before the job is
+        submitted (so a fast job's final state can never be overwritten), then the outcome.
         """
+        conv = self.conversations.load(conversation_id)
+        msg = conv.message(message_id)
+        if msg is None or msg.get("role") != "user":
+            raise InputError("Only the person's own messages are remembered; a reply is never stored as a note.")
+        return self.remember(msg["content"], conversation_id=conversation_id, message_id=message_id,
+                             turn_context=turn_context(conv, message_id), timestamp=msg.get("at") or None,
+                             force=force, mode=mode)
+
+    def remember(self, content: str, *, conversation_id: str = "", message_id: str = "", turn_context: str = "",
+                 timestamp: str | None = None, force: bool = False, mode: str = "full", source: str = "chat",
+                 job_id: str | None = None) -> str:
+        """Queue a memory write of the person's ``content``; its outcome goes onto the message's ``memory``."""
         from ..memory.pipeline import MemoryPipeline
 
         pipeline = MemoryPipeline(self.store, self.settings, self.llm)
-        field_name = "memory" if source == "chat" else "remembered"
         conversations = self.conversations
         job_id = job_id or self.writer.new_id()
         if conversation_id and message_id:
             conversations.update_message(conversation_id, message_id,
-                                         **{field_name: {"state": "queued", "job": job_id}})
+                                         memory={"state": "queued", "job": job_id, "force": force})
 
         def on_done(job: WriteJob) -> None:
             if conversation_id and message_id:
-                conversations.update_message(conversation_id, message_id, **{field_name: job_outcome(job)})
+                conversations.update_message(conversation_id, message_id, memory=job_outcome(job))
 
         return self.writer.submit(pipeline, content, source=source, source_ref=conversation_id, mode=mode,
-                                  label=label, on_done=on_done, job_id=job_id)
+                                  message_id=message_id, turn_context=turn_context, timestamp=timestamp,
+                                  force=force, on_done=on_done, job_id=job_id)
+
+    def resume_lost(self, conv: Conversation) -> list[str]:
+        """Queue again the writes of messages whose job this process does not know (the app stopped
+        before they were written): a write is never dropped silently. Returns the new job ids."""
+        jobs = []
+        for m in conv.messages:
+            info = m.get("memory") or {}
+            if m.get("role") == "user" and info.get("state") in LOST_STATES and self.writer.job(info.get("job", "")) \
+                    is None:
+                with contextlib.suppress(MemexError):
+                    jobs.append(self.remember_message(conv.id, m["id"], force=bool(info.get("force"))))
+        return jobs
 
 
 def job_outcome(job: WriteJob) -> dict[str, Any]:
-    """What a finished job leaves on its message."""
-    out: dict[str, Any] = {"state": job.state, "job": job.id}
+    """What a job leaves on its message: its state, and once done ``RememberOutcome.to_dict()``'s fields."""
+    out: dict[str, Any] = {"state": job.state, "job": job.id, "force": job.force}
     if job.state == "done":
-        out.update(note_id=job.note_id, links=len(job.links), evolved=len(job.evolved),
-                   seconds=round(job.seconds, 2), needs_enrichment=job.needs_enrichment)
-    elif job.state == "failed":
-        out["error"] = job.error
+        out.update(job.outcome)
+        out["seconds"] = round(job.seconds, 2)
+        if job.interruptions:
+            out["interruptions"] = job.interruptions
+    elif job.state in ("failed", "retrying"):
+        out.update(error=job.error, attempts=job.attempts)
     return out

@@ -2,6 +2,11 @@
 
 Why a single thread: writes use the one local model and the store's single writer; one worker keeps
 them ordered and lets the page poll a job's progress (queued -> enriching -> linking -> done).
+
+Why jobs are labelled, cancellable and retried: the person sees what is being written (the message
+it writes, not an id), may cancel what they do not want remembered, and a write that fails is never
+dropped silently: it is retried with a growing delay, then left "failed" on its message with a
+"Retry" button. A write gives way to replies at every token (``gate.GatedLLM``).
 """
 
 from __future__ import annotations
@@ -17,38 +22,56 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import MemexError
-from .gate import GatedLLM, ReplyGate
+from ..errors import InputError, MemexError
+from .gate import GatedLLM, ReplyGate, WriteCancelled
 
-ACTIVE_STATES = ("queued", "enriching", "linking")
+ACTIVE_STATES = ("queued", "enriching", "linking", "retrying")
+FINAL_STATES = ("done", "failed", "cancelled")
+RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before attempts 2, 3 and 4; then the job is "failed"
+LABEL_CHARS = 60
+
+
+def label_for(text: str) -> str:
+    """A job's label: the start of the message it writes, on one line."""
+    line = " ".join(str(text).split())
+    return "“" + (line if len(line) <= LABEL_CHARS else line[:LABEL_CHARS - 1].rstrip() + "…") + "”"
 
 
 @dataclass
 class WriteJob:
-    """One memory write and where it is: queued -> enriching -> linking -> evolved N -> done | failed."""
+    """One memory write of a person's message and where it is.
+
+    queued -> enriching -> linking -> ... -> done | failed | cancelled (``retrying`` between attempts).
+    ``outcome`` is ``RememberOutcome.to_dict()`` (without its bulky report) once done.
+    """
 
     id: str
     content: str
     source: str
-    source_ref: str
+    source_ref: str  # the conversation id ("" outside a conversation)
     mode: str
     label: str = ""
+    message_id: str = ""
+    turn_context: str = ""
+    timestamp: str | None = None
+    force: bool = False
     state: str = "queued"
     stages: list[str] = field(default_factory=lambda: ["queued"])
     paused: bool = False  # waiting for a streaming reply to finish
     error: str = ""
     note_id: str = ""
-    links: list[str] = field(default_factory=list)
-    evolved: list[str] = field(default_factory=list)
-    llm_calls: int = 0
-    needs_enrichment: bool = False
+    outcome: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    interruptions: int = 0  # model calls that gave way to a reply at a token and ran again
+    cancel_requested: bool = False
+    retry_at: float = 0.0
     created: float = field(default_factory=time.time)
     started: float = 0.0
     finished: float = 0.0
 
     @property
     def active(self) -> bool:
-        return self.state not in ("done", "failed")
+        return self.state not in FINAL_STATES
 
     @property
     def seconds(self) -> float:
@@ -56,36 +79,84 @@ class WriteJob:
             return 0.0
         return (self.finished or time.time()) - self.started
 
+    @property
+    def links(self) -> list[str]:
+        return list(self.outcome.get("links") or [])
+
     def describe(self) -> str:
         """One line for a person."""
         if self.state == "done":
-            extra = f", linked to {len(self.links)}, evolved {len(self.evolved)}"
-            return f"stored as note {self.note_id[:8]}{extra} ({self.seconds:.1f}s)"
+            return describe_outcome(self.outcome) + f" ({self.seconds:.1f}s)"
         if self.state == "failed":
-            return f"not stored: {self.error}"
+            return f"not stored after {self.attempts} attempts: {self.error}"
+        if self.state == "cancelled":
+            return "cancelled: not stored"
+        if self.state == "retrying":
+            wait = max(0.0, self.retry_at - time.time())
+            return f"failed ({self.error}); trying again in {wait:.0f}s"
         if self.paused:
             return f"{self.state} (paused while a reply is written)"
-        return self.state + ("…" if self.state in ACTIVE_STATES else "")
+        return self.state + "…"
+
+
+def describe_outcome(outcome: dict[str, Any]) -> str:
+    """What a finished write did, in a few words ("stored as note 1a2b3c4d", "not stored: a greeting")."""
+    status = outcome.get("status", "")
+    nid = str(outcome.get("note_id", ""))[:8]
+    reason = outcome.get("reason", "")
+    if status == "stored":
+        links = len(outcome.get("links") or [])
+        return f"stored as note {nid}" + (f", linked to {links}" if links else "")
+    if status == "merged":
+        return f"seen again: merged into note {nid}" + (f" ({reason})" if reason else "")
+    if status == "superseded":
+        return f"stored as note {nid}, replacing note {str(outcome.get('superseded_id', ''))[:8]}"
+    if status == "not_stored":
+        return "not stored" + (f": {reason}" if reason else "")
+    return status or "done"
+
+
+def compact_outcome(outcome: Any) -> dict[str, Any]:
+    """``RememberOutcome.to_dict()`` without the bulky report (kept: its seconds and model calls)."""
+    data = dict(outcome.to_dict()) if hasattr(outcome, "to_dict") else dict(outcome)
+    report = data.pop("report", None)
+    if isinstance(report, dict):
+        usage = report.get("usage") or {}
+        data["llm_calls"] = usage.get("calls", 0) if isinstance(usage, dict) else 0
+        data["proposals"] = data.get("proposals") or list(report.get("proposals") or [])
+    return data
+
+
+def run_write(pipeline: Any, job: WriteJob, progress: Callable[[str], None]) -> dict[str, Any]:
+    """One attempt at the job: MEMORY's ``remember_turn`` (the person's words only, never a reply)."""
+    outcome = pipeline.remember_turn(job.content, conversation_id=job.source_ref, message_id=job.message_id,
+                                     turn_context=job.turn_context, timestamp=job.timestamp, force=job.force,
+                                     mode=job.mode, progress=progress)
+    return compact_outcome(outcome)
 
 
 @dataclass
 class _Task:
     job: WriteJob
     pipeline: Any
-    timestamp: str | None
     on_done: Callable[[WriteJob], None] | None
 
 
 class MemoryWriter:
-    """A queue and one worker thread that write notes through the A-MEM pipeline.
+    """A queue and one worker thread that write notes through the memory pipeline.
 
-    ``submit`` returns at once with a job id; ``job(id)`` returns a snapshot a page can poll. A job
-    that raises is marked failed with its message and the worker goes on with the next one.
+    ``submit`` returns at once with a job id; ``job(id)`` returns a snapshot a page can poll;
+    ``cancel(id)`` drops a queued job or stops a running one at its next model token. A job that
+    raises is retried after RETRY_DELAYS, then marked failed; the worker always goes on.
     """
 
-    def __init__(self, gate: ReplyGate | None = None, keep: int = 500) -> None:
+    def __init__(self, gate: ReplyGate | None = None, keep: int = 500,
+                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
         self.gate = gate or ReplyGate()
+        self.retry_delays = tuple(retry_delays)
         self._queue: queue.Queue[_Task | None] = queue.Queue()
+        self._delayed: list[tuple[float, _Task]] = []
+        self._tasks: dict[str, _Task] = {}
         self._jobs: dict[str, WriteJob] = {}
         self._order: list[str] = []
         self._lock = threading.Lock()
@@ -94,25 +165,29 @@ class MemoryWriter:
         self._stopped = False
         self._ids = itertools.count(1)
 
-    # -- submitting and polling --------------------------------------------------------------------
+    # -- submitting, polling, cancelling -----------------------------------------------------------
     def new_id(self) -> str:
         """A job id, for callers that must record it before the job can possibly finish."""
         return f"w{next(self._ids)}-{uuid.uuid4().hex[:6]}"
 
     def submit(self, pipeline: Any, content: str, *, source: str = "chat", source_ref: str = "",
-               mode: str = "full", timestamp: str | None = None, label: str = "",
+               mode: str = "full", timestamp: str | None = None, label: str = "", message_id: str = "",
+               turn_context: str = "", force: bool = False,
                on_done: Callable[[WriteJob], None] | None = None, job_id: str | None = None) -> str:
-        """Queue a write of ``content`` through ``pipeline`` and return its job id at once."""
+        """Queue a write of the person's ``content`` through ``pipeline`` and return its job id at once."""
         if self._stopped:
             raise MemexError("The memory writer has been stopped.")
-        job = WriteJob(id=job_id or self.new_id(), content=content, source=source,
-                       source_ref=source_ref, mode=mode, label=label)
+        job = WriteJob(id=job_id or self.new_id(), content=content, source=source, source_ref=source_ref,
+                       mode=mode, label=label or label_for(content), message_id=message_id,
+                       turn_context=turn_context, timestamp=timestamp, force=force)
+        task = _Task(job, pipeline, on_done)
         with self._lock:
             self._jobs[job.id] = job
+            self._tasks[job.id] = task
             self._order.append(job.id)
             self._forget_old()
         self._ensure_thread()
-        self._queue.put(_Task(job, pipeline, timestamp, on_done))
+        self._queue.put(task)
         return job.id
 
     def job(self, job_id: str) -> WriteJob | None:
@@ -127,13 +202,43 @@ class MemoryWriter:
             return [_snapshot(self._jobs[i]) for i in self._order
                     if i in self._jobs and (source_ref is None or self._jobs[i].source_ref == source_ref)]
 
+    def queue_view(self) -> list[WriteJob]:
+        """Every write not finished yet, oldest first (what the chat's queue shows)."""
+        return [j for j in self.jobs() if j.active]
+
     def pending(self, source_ref: str | None = None) -> int:
         with self._lock:
             return sum(1 for j in self._jobs.values()
                        if j.active and (source_ref is None or j.source_ref == source_ref))
 
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a write. Queued or waiting to retry: dropped now. Running: stopped at its next model
+        token (a write past its last model call finishes). False if it is unknown or already over."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or not job.active:
+                return False
+            job.cancel_requested = True
+            running = job.started and job.state not in ("queued", "retrying")
+            task = self._tasks.get(job_id)
+        if not running and task is not None:
+            self._finish(task, {"state": "cancelled", "error": ""})
+        return True
+
+    def retry(self, job_id: str) -> bool:
+        """Run a failed write again now (the person pressed "Retry")."""
+        with self._lock:
+            task = self._tasks.get(job_id)
+            if task is None or task.job.state != "failed":
+                return False
+            task.job.state, task.job.error, task.job.attempts, task.job.finished = "queued", "", 0, 0.0
+            task.job.stages.append("queued")
+        self._ensure_thread()
+        self._queue.put(task)
+        return True
+
     def wait(self, job_id: str, timeout: float = 120.0) -> WriteJob | None:
-        """Block until the job is done or failed (or ``timeout`` passes); returns its snapshot."""
+        """Block until the job is over (done, failed or cancelled) or ``timeout`` passes; its snapshot."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             job = self.job(job_id)
@@ -171,6 +276,7 @@ class MemoryWriter:
                 break
             self._order.pop(0)
             self._jobs.pop(oldest, None)
+            self._tasks.pop(oldest, None)
 
     def _set(self, job: WriteJob, **fields: Any) -> None:
         with self._lock:
@@ -179,36 +285,73 @@ class MemoryWriter:
             if "state" in fields and (not job.stages or job.stages[-1] != fields["state"]):
                 job.stages.append(fields["state"])
 
+    def _next_task(self) -> _Task | None:
+        """The next task: a delayed retry that is due, else the queue (waiting at most until one is due)."""
+        while True:
+            now = time.time()
+            with self._lock:
+                self._delayed.sort(key=lambda d: d[0])
+                if self._delayed and self._delayed[0][0] <= now:
+                    return self._delayed.pop(0)[1]
+                timeout = (self._delayed[0][0] - now) if self._delayed else None
+            try:
+                return self._queue.get(timeout=timeout)
+            except queue.Empty:
+                continue
+
     def _loop(self) -> None:
         while True:
-            task = self._queue.get()
+            task = self._next_task()
             if task is None:
                 return
+            if not task.job.active:  # cancelled while it waited
+                continue
             try:
                 final = self._run(task)
             except BaseException as exc:  # noqa: BLE001 - nothing may end the worker
                 final = {"state": "failed", "error": _describe(exc)}
-            final.update(finished=time.time(), paused=False)
-            preview = task.job.content[:300]  # finished jobs keep a preview, not up to 100k characters
-            # The callback (e.g. writing the outcome into the conversation file) runs before pollers
-            # can see the final state, so whoever sees "done" also finds it recorded.
-            if task.on_done is not None:
-                try:
-                    task.on_done(dataclasses.replace(_snapshot(task.job), **final))
-                except Exception:  # noqa: BLE001 - a broken callback must not end the worker either
-                    pass
-            self._set(task.job, content=preview, **final)
+            if not task.job.active:  # cancelled while it waited for a reply: already reported
+                continue
+            if final["state"] == "failed" and task.job.attempts <= len(self.retry_delays) \
+                    and not task.job.cancel_requested:
+                delay = self.retry_delays[task.job.attempts - 1] if task.job.attempts else self.retry_delays[0]
+                self._set(task.job, state="retrying", error=final["error"], retry_at=time.time() + delay,
+                          paused=False)
+                self._notify(task)
+                with self._lock:
+                    self._delayed.append((time.time() + delay, task))
+                continue
+            self._finish(task, final)
+
+    def _finish(self, task: _Task, final: dict[str, Any]) -> None:
+        final = {**final, "finished": time.time(), "paused": False}
+        # The callback (e.g. writing the outcome into the conversation file) runs before pollers
+        # can see the final state, so whoever sees "done" also finds it recorded.
+        self._notify(task, final)
+        self._set(task.job, content=task.job.content[:300], **final)  # finished jobs keep a preview
+
+    def _notify(self, task: _Task, final: dict[str, Any] | None = None) -> None:
+        if task.on_done is None:
+            return
+        try:
+            task.on_done(dataclasses.replace(_snapshot(task.job), **(final or {})))
+        except Exception:  # noqa: BLE001 - a broken callback must not end the worker either
+            pass
 
     def _run(self, task: _Task) -> dict[str, Any]:
-        """Run one job; returns the fields of its final state."""
+        """Run one attempt of a job; returns the fields of its final state."""
         job = task.job
         # A queued job does not start while a reply is streaming.
         if self.gate.active:
             self._set(job, paused=True)
             self.gate.wait_clear()
-        self._set(job, paused=False, started=time.time())
+        if job.cancel_requested:
+            return {"state": "cancelled", "error": ""}
+        self._set(job, paused=False, started=job.started or time.time(), attempts=job.attempts + 1,
+                  state="queued" if job.state == "retrying" else job.state)
         pipeline = task.pipeline
         original = pipeline._llm
+        gated_models: list[GatedLLM] = []
 
         def paused(flag: bool) -> None:
             self._set(job, paused=flag)
@@ -221,23 +364,28 @@ class MemoryWriter:
                 model = get_llm(pipeline.settings)
             elif callable(model) and not hasattr(model, "structured"):
                 model = model()
-            return GatedLLM(model, self.gate, paused)
+            wrapped = GatedLLM(model, self.gate, paused, cancelled=lambda: job.cancel_requested)
+            gated_models.append(wrapped)
+            return wrapped
 
         try:
             pipeline = copy.copy(pipeline)  # same store and settings, the gated model
             pipeline._llm = gated if job.mode == "full" else original
-            report = pipeline.add(job.content, source=job.source, source_ref=job.source_ref,
-                                  timestamp=task.timestamp, mode=job.mode,
-                                  progress=lambda stage: self._set(job, state=stage))
-        except Exception as exc:  # noqa: BLE001 - reported on the job
+            outcome = run_write(pipeline, job, lambda stage: self._set(job, state=stage))
+        except WriteCancelled:
+            return {"state": "cancelled", "error": ""}
+        except InputError as exc:  # bad input will not get better by retrying
+            self._set(job, attempts=len(self.retry_delays) + 1)
+            return {"state": "failed", "error": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - reported on the job, retried
             return {"state": "failed", "error": _describe(exc)}
-        return {"state": "done", "note_id": report.note_id, "links": list(report.links),
-                "evolved": list(report.evolved), "llm_calls": report.usage.calls,
-                "needs_enrichment": report.needs_enrichment}
+        finally:
+            self._set(job, interruptions=job.interruptions + sum(g.interruptions for g in gated_models))
+        return {"state": "done", "error": "", "outcome": outcome, "note_id": outcome.get("note_id", "")}
 
 
 def _snapshot(job: WriteJob) -> WriteJob:
-    return dataclasses.replace(job, stages=list(job.stages), links=list(job.links), evolved=list(job.evolved))
+    return dataclasses.replace(job, stages=list(job.stages), outcome=dict(job.outcome))
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,200 @@
+"""One reply being generated: streamed to the page, then saved, then the person's words queued for memory.
+
+Why apart from the session: a reply is a long-lived object with a lifecycle (created, streamed,
+possibly stopped early, saved exactly once) that the page, ``memex chat`` and the benchmarks drive
+the same way; the session only assembles it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError, MemexError
+from .conversations import Conversation, new_message
+from .prompt import PromptPlan, Recalled
+
+if TYPE_CHECKING:
+    from .session import ChatSession
+
+
+def close_stream(stream: Any) -> None:
+    """Finish a TokenStream now, in this thread: an abandoned local stream holds the model's lock
+    until its generator is closed, and an RLock can only be released by the thread that took it."""
+    close = getattr(stream, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
+
+
+class Reply:
+    """One reply being generated. Iterate it for text pieces (``st.write_stream(reply)``).
+
+    When the iteration ends the assistant message is saved to the conversation (with ``recalled``:
+    the trace of each recalled note plus the query) and, if the conversation is remembered, the
+    person's message (never the reply) is queued for a memory write. A reply that stopped at the
+    token limit is marked ``stopped_at_limit`` (the page offers "continue"). ``continues``: the id
+    of an earlier reply this one extends (its text is appended to that message instead).
+    """
+
+    def __init__(self, session: ChatSession, conversation: Conversation, user_message: dict[str, Any],
+                 recalled: list[Recalled], plan: PromptPlan, temperature: float, remember: bool,
+                 recall_seconds: float, recall_error: str, started: float, continues: str = "") -> None:
+        self.session = session
+        self.conversation = conversation
+        self.user_message = user_message
+        self.recalled = recalled
+        self.plan = plan
+        self.temperature = temperature
+        self.remember = remember
+        self.recall_seconds = recall_seconds
+        self.recall_error = recall_error
+        self.started = started
+        self.continues = continues
+        self.text = ""
+        self.error = ""
+        self.finish_reason = ""
+        self.message: dict[str, Any] | None = None
+        self.job_id = ""
+        self.first_token_seconds: float | None = None
+        self.usage: dict[str, Any] = {}
+        self.touch_thread: threading.Thread | None = None
+        self._started = False
+        self._finished = False
+
+    @property
+    def conversation_id(self) -> str:
+        return self.conversation.id
+
+    @property
+    def stopped_at_limit(self) -> bool:
+        return self.finish_reason == "length"
+
+    def __iter__(self) -> Iterator[str]:
+        return self.pieces()
+
+    def pieces(self) -> Iterator[str]:
+        """The reply's text pieces as the model writes them (a generator: close it if you stop early,
+        in the thread that iterated it, so the model's lock is released there)."""
+        if self._started:
+            raise InputError("This reply has already been streamed.")
+        self._started = True
+        return self._generate()
+
+    def consume(self) -> str:
+        """Stream the whole reply without showing it (``memex chat``, benchmarks); returns its text."""
+        pieces = self.pieces()
+        try:
+            for _ in pieces:
+                pass
+        finally:
+            pieces.close()
+        return self.text
+
+    def _generate(self) -> Iterator[str]:
+        llm = self.session.llm
+        stream = None
+        completed = False
+        try:
+            with self.session.gate.replying():
+                try:
+                    # A question answered from memory is decoded greedily: the likeliest words are the told ones.
+                    temperature = 0.0 if self.plan.memory_answer else self.temperature
+                    stream = llm.stream(self.plan.messages, max_tokens=self.plan.reply_tokens,
+                                        temperature=temperature)
+                    for piece in stream:
+                        if self.first_token_seconds is None:
+                            self.first_token_seconds = time.perf_counter() - self.started
+                        self.text += piece
+                        yield piece
+                    completed = True
+                    self.finish_reason = getattr(stream, "finish_reason", "") or ""
+                except MemexError as exc:
+                    self.error = str(exc)
+                except Exception as exc:  # noqa: BLE001 - shown to the person, the turn is kept
+                    self.error = f"The model failed while answering: {type(exc).__name__}: {exc}"
+                finally:
+                    close_stream(stream)
+        finally:
+            self._finish(stream, interrupted=not completed and not self.error)
+
+    def _usage(self, stream: Any) -> dict[str, Any]:
+        usage = getattr(stream, "usage", None)
+        out = {
+            "completion_tokens": getattr(usage, "completion_tokens", 0),
+            "prompt_tokens": getattr(usage, "prompt_tokens", self.plan.prompt_tokens),
+            "generation_seconds": round(getattr(usage, "seconds", 0.0) or 0.0, 3),
+            "first_token_seconds": round(self.first_token_seconds or 0.0, 3),
+            "total_seconds": round(time.perf_counter() - self.started, 3),
+            "recall_seconds": round(self.recall_seconds, 4),
+            "prompt_seconds": round(self.plan.seconds, 4),
+        }
+        gen = out["generation_seconds"]
+        out["tokens_per_s"] = round(out["completion_tokens"] / gen, 1) if gen else 0.0
+        return out
+
+    def _finish(self, stream: Any, interrupted: bool) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self.usage = self._usage(stream)
+        query = self.user_message["content"]
+        extra: dict[str, Any] = {
+            "recalled": [r.brief(query) for r in self.recalled], "query": query, "prompt": self.plan.summary(),
+            "usage": self.usage, "model": getattr(self.session.llm, "name", ""),
+            "temperature": 0.0 if self.plan.memory_answer else self.temperature,
+            "reply_to": self.user_message["id"],
+        }
+        if self.recall_error:
+            extra["recall_error"] = self.recall_error
+        if self.error:
+            extra["error"] = self.error
+        if interrupted:
+            extra["interrupted"] = True
+        if self.stopped_at_limit:
+            extra["stopped_at_limit"] = True
+        conversations = self.session.conversations
+        try:
+            if self.continues:
+                message = self._save_continuation(extra)
+            else:
+                message = new_message("assistant", self.text, **extra)
+                conversations.append(self.conversation.id, message, create=self.conversation)
+        except MemexError as exc:
+            self.error = self.error or f"The reply could not be saved: {exc}"
+            return
+        self.message = message
+        self.touch_thread = self.session.touch_later([r.id for r in self.recalled])
+        if self.continues or self.user_message.get("memory"):
+            return  # a continuation (or a message already handled): its words were queued the first time
+        # The person's words are remembered whatever became of the reply: they are theirs, not the model's.
+        if self.remember:
+            self.job_id = self.session.remember_message(self.conversation.id, self.user_message["id"])
+        else:
+            self.session.conversations.update_message(self.conversation.id, self.user_message["id"], memory={
+                "state": "off", "status": "not_stored", "reason": "remembering is off for this conversation"})
+
+    def _save_continuation(self, extra: dict[str, Any]) -> dict[str, Any]:
+        """Append this reply's text to the reply it continues; the limit flag follows the new part."""
+        saved: dict[str, Any] = {}
+
+        def change(conv: Conversation) -> None:
+            msg = conv.message(self.continues)
+            if msg is None:
+                raise InputError("The reply to continue is gone.")
+            msg["content"] = msg.get("content", "") + self.text
+            msg.pop("stopped_at_limit", None)
+            if extra.get("stopped_at_limit"):
+                msg["stopped_at_limit"] = True
+            if extra.get("error"):
+                msg["error"] = extra["error"]
+            old = msg.get("usage") or {}
+            msg["usage"] = {**old, "completion_tokens": int(old.get("completion_tokens", 0))
+                            + int(self.usage.get("completion_tokens", 0))}
+            saved.update(msg)
+
+        self.session.conversations.update(self.conversation.id, change)
+        return saved

@@ -1,0 +1,200 @@
+"""The Chat page's pieces: one message, its memory line, the recalled notes, the memory queue.
+
+Why a module of its own: pages/chat.py then reads as the page's layout alone. Nothing here decides
+anything about memory: the outcome shown is what ``memory_core.chat`` saved on the message.
+Reply text goes through MODELS' ``safe_markdown`` (the browser fetches nothing); the person's words
+and note text through ``md_escape`` (shown exactly as typed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from memory_core.chat import ChatSession, Conversation, WriteJob
+from memory_core.chat.writer import describe_outcome
+from memory_core.errors import MemexError
+from pages.common import flash, md_escape, show_error
+
+try:  # MODELS' safe Markdown for replies; plain text until it exists
+    from memory_core.render import safe_markdown
+except ImportError:  # pragma: no cover - only before memory_core.render lands
+    safe_markdown = None  # type: ignore[assignment]
+
+GRAPH_PAGE = "pages/graph.py"
+NOTES_PAGE = "pages/notes.py"
+STAGES = ("queued", "enriching", "linking", "done")
+
+
+def open_in(note_id: str, page: str) -> None:
+    st.session_state["focus_note"] = note_id
+    st.switch_page(page)
+
+
+def show_reply_text(text: str) -> None:
+    if not text:
+        st.markdown("*(no text)*")
+    elif safe_markdown is not None:
+        st.markdown(safe_markdown(text))
+    else:
+        st.text(text)
+
+
+def stage_line(job: WriteJob) -> str:
+    """queued → enriching → linking → done, with the current stage in bold."""
+    current = job.state if job.state in STAGES else ""
+    parts = [f"**{stage}**" if stage == current else stage for stage in STAGES]
+    if not current:
+        parts.append(f"**{md_escape(job.state)}**")
+    return " → ".join(parts) + (" (paused while a reply is written)" if job.paused else "")
+
+
+def remember_button(session: ChatSession | None, conv: Conversation, mid: str, label: str = "Remember this") -> None:
+    help_text = "Store this message as a note anyway" if label == "Remember this" else "Try the memory write again"
+    if st.button(label, key=f"chat_rem_{mid}", icon="📌" if label == "Remember this" else "🔁", type="tertiary",
+                 disabled=session is None, help=help_text):
+        try:
+            session.remember_message(conv.id, mid, force=label == "Remember this")  # type: ignore[union-attr]
+        except MemexError as exc:
+            show_error(exc, "Could not queue the note")
+        else:
+            st.session_state["_chat_polling"] = True
+            flash("chat", "toast", "Storing the message as a note in the background.")
+            st.rerun()
+
+
+def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSession | None, writer: Any) -> None:
+    """Under a person's message: what the memory did with it, and "Remember this" when it was not stored."""
+    info = message.get("memory")
+    mid = message["id"]
+    if not info:  # a message from before memory outcomes were recorded
+        if message.get("content", "").strip():
+            remember_button(session, conv, mid)
+        return
+    state = info.get("state", "")
+    if state == "done":
+        status = info.get("status", "")
+        note_id = info.get("note_id", "")
+        icon = "🧠" if status != "not_stored" else "💤"
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        c1.caption(f"{icon} {md_escape(describe_outcome(info))}"
+                   + (f" · {len(info['proposals'])} proposal(s) for review" if info.get("proposals") else ""))
+        if status == "not_stored":
+            with c2:
+                remember_button(session, conv, mid)
+        elif note_id and c2.button("Open", key=f"chat_open_mem_{mid}", icon="🗒️", type="tertiary"):
+            open_in(note_id, NOTES_PAGE)
+        return
+    if state == "off":
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        c1.caption("💤 Not stored: " + md_escape(info.get("reason", "remembering is off")))
+        with c2:
+            remember_button(session, conv, mid)
+        return
+    if state == "cancelled":
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        c1.caption("✋ Not stored: you cancelled this memory write.")
+        with c2:
+            remember_button(session, conv, mid)
+        return
+    if state == "failed":
+        st.warning(f"Not stored in memory after {info.get('attempts', 1)} attempt(s): "
+                   f"{md_escape(info.get('error', 'unknown error'))}")
+        remember_button(session, conv, mid, label="Retry")
+        return
+    job = writer.job(info.get("job", "")) if info.get("job") else None
+    if job is None:
+        st.caption("🧠 Writing to memory (queued again after a restart)…")
+    elif job.state == "retrying":
+        st.warning("The memory write failed and will be tried again: " + md_escape(job.describe()))
+    elif job.active:
+        st.caption("🧠 Writing to memory: " + stage_line(job))
+    else:
+        st.caption("🧠 " + md_escape(job.describe()))
+
+
+def from_memory_caption(message: dict[str, Any]) -> None:
+    """The notes the reply was given, as text beside it: the answer is visible even when the model fumbles."""
+    used = [r for r in message.get("recalled") or [] if r.get("in_prompt") and r.get("text")]
+    for r in used[:3]:
+        when = str(r.get("timestamp", ""))[:10]
+        st.caption("📎 From your memory: “" + md_escape(r["text"]) + "”" + (f" ({when})" if when else ""))
+
+
+def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
+    """The recalled notes of a reply (expander), what was left out, and the link to its trace on the graph."""
+    recalled = message.get("recalled") or []
+    prompt = message.get("prompt") or {}
+    if message.get("recall_error"):
+        st.warning(f"Memory recall failed: {md_escape(message['recall_error'])}")
+    if recalled:
+        used = sum(1 for r in recalled if r.get("in_prompt"))
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        with c1, st.expander(f"Recalled memories ({len(recalled)}, {used} given to the model)"):
+            for i, r in enumerate(recalled):
+                nid = r.get("id", "")
+                when = str(r.get("timestamp", ""))[:16].replace("T", " ")
+                mark = " · given to the model" if r.get("in_prompt") else ""
+                a, b = st.columns([6, 1], vertical_alignment="center")
+                a.markdown(f"**#{r.get('rank', i + 1)}** · {r.get('score', 0):.3f} · {md_escape(when)}{mark}"
+                           "  \n" + md_escape(r.get("title", "")))
+                if r.get("reasons"):
+                    a.caption(md_escape("; ".join(r["reasons"])))
+                if b.button("Open", key=f"chat_n_{message['id']}_{i}", icon="🗒️", help="Open this note in Notes"):
+                    open_in(nid, NOTES_PAGE)
+        c2.page_link(GRAPH_PAGE, label="Show on graph", icon="🕸️",
+                     query_params={"trace": f"{conversation_id}:{message['id']}"})
+    bits = []
+    if prompt.get("history_dropped"):
+        bits.append(f"{prompt['history_dropped']} earlier message(s)")
+    if prompt.get("truncated_chars"):
+        bits.append(f"{prompt['truncated_chars']:,} characters from the middle of the message")
+    if prompt.get("notes_dropped"):
+        bits.append(f"{len(prompt['notes_dropped'])} recalled note(s)")
+    if bits:
+        st.caption("To keep the prompt short for the model, it left out " + ", ".join(bits) + ".")
+
+
+def show_message(message: dict[str, Any], conv: Conversation, session: ChatSession | None, writer: Any) -> None:
+    with st.chat_message(message["role"]):
+        if message["role"] == "user":
+            st.markdown(md_escape(message["content"]) if message["content"] else "*(empty)*")
+            memory_line(message, conv, session, writer)
+            return
+        show_reply_text(message["content"])
+        if message.get("error"):
+            st.error(md_escape(message["error"]))
+        if message.get("interrupted"):
+            st.caption("(interrupted before the end)")
+        from_memory_caption(message)
+        if message.get("stopped_at_limit"):
+            c1, c2 = st.columns([5, 1], vertical_alignment="center")
+            c1.info("The reply stopped at the token limit (Max tokens per reply).")
+            if c2.button("Continue", key=f"chat_cont_{message['id']}", icon="⏩", disabled=session is None):
+                st.session_state["chat_continue"] = message["id"]
+                st.rerun()
+        usage = message.get("usage") or {}
+        if usage.get("completion_tokens"):
+            st.caption(f"{usage['completion_tokens']} tokens · {usage.get('tokens_per_s', 0):.1f} tokens/s · "
+                       f"first token after {usage.get('first_token_seconds', 0):.2f}s · "
+                       f"{md_escape(message.get('model', ''))}")
+        show_recalled(message, conv.id)
+
+
+def memory_queue(writer: Any) -> None:
+    """Every memory write not finished yet, labelled with its message, each with "Cancel"."""
+    queued = writer.queue_view()
+    st.markdown(f"**Memory queue** ({len(queued)})")
+    if not queued:
+        st.caption("Nothing waiting: every message is written.")
+    for job in queued:
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1.caption(md_escape(job.label) + "  \n" + (md_escape(job.describe()) if job.state == "retrying"
+                                                    else stage_line(job)))
+        if c2.button("Cancel", key=f"chat_cancel_{job.id}", type="tertiary", help="Cancel this memory write (nothing is stored)"):
+            writer.cancel(job.id)
+            st.rerun()
+    if st.session_state.get("_chat_polling") and not queued:
+        st.session_state["_chat_polling"] = False
+        st.rerun()  # once: the messages then show their final memory state and polling stops
