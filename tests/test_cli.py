@@ -14,7 +14,7 @@ from memory_core.config import Settings, load_settings
 from memory_core.errors import ConfigError
 
 COMMANDS = ["add", "search", "show", "list", "edit", "delete", "link", "unlink", "revert", "export", "import",
-            "stats", "reenrich", "doctor", "bench"]
+            "stats", "reenrich", "doctor", "bench", "review"]
 
 
 def memex(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -43,7 +43,10 @@ def test_cli_workflow(tmp_path: Path) -> None:
     shown = json.loads(memex("show", a_id, "--json", home=home).stdout)
     assert [link["target"] for link in shown["links"]] == [b_id]
     assert memex("edit", a_id, "--tags", "travel,berlin", home=home).returncode == 0
-    assert memex("revert", a_id, "1", home=home).returncode == 0
+    plan = memex("revert", a_id, "1", home=home)  # not a terminal: the plan, and nothing applied
+    assert plan.returncode == 1 and "tags:" in plan.stdout and "--yes" in plan.stdout
+    assert json.loads(memex("show", a_id, "--json", home=home).stdout)["tags"] == ["travel", "berlin"]
+    assert memex("revert", a_id, "1", "--yes", home=home).returncode == 0
     shown = json.loads(memex("show", a_id, "--json", "--history", home=home).stdout)
     assert shown["tags"] != ["travel", "berlin"] and shown["history"][-1]["by"] == "person"
     stats = json.loads(memex("stats", "--json", home=home).stdout)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..notes import Note
-from ..retrieval.entities import entities
+from ..retrieval.entities import entities, mentions
 
 DUPLICATE_THRESHOLD = 0.91
 CORRECTION_THRESHOLD = 0.75
@@ -81,9 +81,9 @@ def find_corrected(text: str, matches: list[Match]) -> Match | None:
     """The note a correction replaces, or None when the turn is no correction."""
     if not CORRECTION_RE.search(text):
         return None
-    names = entities(text)
+    names = set(mentions(text))  # weak mentions too: "Lena lives in Porto." opens with the name
     for m in matches:
-        shared = bool(names & entities(m.note.content))
+        shared = bool(names & set(mentions(m.note.content)))
         if m.similarity >= CORRECTION_THRESHOLD or (shared and m.similarity >= CORRECTION_ENTITY_THRESHOLD):
             return m
     return None

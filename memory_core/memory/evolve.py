@@ -41,8 +41,10 @@ def similarity_fn(embedder: Any) -> Any:
     return sim
 
 
-def judge_decision(pipe: Any, note: Note, neighbours: list[Any], decision: dict[str, Any], report: Any) -> Judged:
-    """Judge every link and evolution the model proposed for ``note``'s neighbours."""
+def judge_decision(pipe: Any, note: Note, neighbours: list[Any], decision: dict[str, Any], report: Any,
+                   linked: set[str] | frozenset[str] = frozenset()) -> Judged:
+    """Judge every link and evolution the model proposed for ``note``'s neighbours (``linked``: the
+    notes the rules already link it to, so a proposal to link them again is no proposal)."""
     judged = Judged()
     sim = similarity_fn(pipe.store.embedder)
     by_id = {nb.note.id: nb for nb in neighbours}
@@ -51,7 +53,7 @@ def judge_decision(pipe: Any, note: Note, neighbours: list[Any], decision: dict[
     for target, reason in decision.get("links", []):
         report.proposed += 1
         nb = by_id.get(target)
-        if nb is None:
+        if nb is None or target in linked:
             continue
         verdict = judge_link(note, nb.note, reason, similarity=nb.similarity)
         if not verdict.ok:

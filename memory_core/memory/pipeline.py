@@ -181,7 +181,7 @@ class MemoryPipeline:
             similar = self._similar_links(neighbours)
         else:
             similar = []
-            judged = judge_decision(self, note, neighbours, decision, report)
+            judged = judge_decision(self, note, neighbours, decision, report, {t for t, _, _ in entity_links})
         auto = self.auto_apply()
 
         with self.store.writing() as w:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..lexical import STOPWORDS, TOKEN_RE, stem
-from ..retrieval.entities import entities
+from ..retrieval.entities import mentions
 from .validation import _grounded_tag as grounded_tag
 from .validation import clean_context, clean_tags
 
@@ -143,7 +143,7 @@ def judge_link(source: Any, target: Any, reason: Any, similarity: float | None =
     text, problems = clean_reason(reason)
     if not text:
         return Judgement(False, reasons=problems)
-    shared_names = entities(source.content) & entities(target.content)
+    shared_names = set(mentions(source.content)) & set(mentions(target.content))
     shared_words = content_stems(source.content) & content_stems(target.content)
     grounding: dict[str, Any] = {"shared_names": sorted(shared_names), "shared_words": sorted(shared_words)[:8]}
     if similarity is not None:

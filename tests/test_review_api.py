@@ -1,0 +1,105 @@
+"""The review inbox: accept (as is or edited), reject, accept-all; history names the proposal; CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fakes import ScriptedLLM, enrichment, offered_ids
+
+from memory_core.config import Settings
+from memory_core.errors import InputError
+from memory_core.memory import MemoryPipeline, review
+from memory_core.memory.inbox import inbox
+from memory_core.store import MemoryStore
+
+pytestmark = pytest.mark.real_model  # MiniLM
+
+HIKE = "We hiked in the Alps last summer, the views from the ridge were worth it."
+NEW = "Going back to the mountains next summer for the ridge walk."
+
+
+def decision(messages, response_format):
+    ids = offered_ids(response_format)
+    return json.dumps({"links": [{"id": ids[0], "reason": "Both are hikes in the Alps"}],
+                       "evolve": [{"id": ids[0], "context": "A summer hike in the Alps with ridge views.",
+                                   "tags": ["hiking", "alps"]}]})
+
+
+@pytest.fixture
+def waiting(tmp_path: Path, embedder):
+    """A store with one old note and the small model's three grounded proposals waiting."""
+    settings = Settings(data_dir=str(tmp_path / "home"))
+    store = MemoryStore(settings, embedder)
+    hike = MemoryPipeline(store, settings, ScriptedLLM()).add(HIKE, mode="fast").note_id
+    llm = ScriptedLLM([enrichment(["mountains"], "A hike planned for next summer.", ["hiking"]), decision])
+    llm.name = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    report = MemoryPipeline(store, settings, llm).add(NEW)
+    assert len(report.proposals) == 3
+    return store, hike, report.note_id, {p.kind: p for p in inbox(store).list("pending")}
+
+
+def test_accept_applies_with_the_proposal_as_cause(waiting) -> None:
+    store, hike, _new, props = waiting
+    p = props["context"]
+    done = review.accept(store, p.id[:8])
+    assert done.status == "accepted" and done.resolved_by == "person"
+    note = store.get(hike)
+    assert note.context == "A summer hike in the Alps with ridge views."
+    change = [c for c in note.history if c.field == "context"][-1]
+    assert change.by == "evolver"
+    events = [e for e in store.events(hike) if e.field == "context"]
+    assert events[-1].cause == f"proposal:{p.id}" and events[-1].by == "evolver"
+    with pytest.raises(InputError, match="already accepted"):
+        review.accept(store, p.id)
+
+
+def test_edit_then_accept_writes_the_persons_words(waiting) -> None:
+    store, hike, _new, props = waiting
+    review.accept(store, props["tags"].id, edited_after=["alps", "honeymoon"])
+    note = store.get(hike)
+    assert note.tags == ["alps", "honeymoon"]
+    assert [c for c in note.history if c.field == "tags"][-1].by == "person"
+
+
+def test_reject_leaves_the_note_and_a_stale_proposal_is_not_applied(waiting) -> None:
+    store, hike, new, props = waiting
+    before = store.get(hike).context
+    assert review.reject(store, props["context"].id).status == "rejected"
+    assert store.get(hike).context == before
+    store.update(hike, by="person", tags=["mine"])  # the person edits the field after the proposal
+    with pytest.raises(InputError, match="out of date"):
+        review.accept(store, props["tags"].id)
+    assert store.get(hike).tags == ["mine"]
+    assert inbox(store).get(props["tags"].id).status == "rejected"
+    counts = review.accept_all(store)  # the link is left
+    assert counts == {"accepted": 1, "stale": 0, "failed": 0}
+    assert store.get(new).link_targets.count(hike) == 1
+    link = next(x for x in store.get(new).links if x.target == hike)
+    assert link.reason == "Both are hikes in the Alps." and link.by == "linker"
+    assert inbox(store).count("pending") == 0
+
+
+def test_review_cli(waiting) -> None:
+    store, hike, _new, props = waiting
+    home = str(store.settings.home)
+    store.close()
+
+    def memex(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "memory_core.cli", "review", *args, "--data-dir", home],
+                              capture_output=True, text=True, timeout=600)
+
+    listed = memex("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert {p["kind"] for p in json.loads(listed.stdout)} == {"context", "tags", "link"}
+    text = memex().stdout
+    assert "before:" in text and "after:" in text and props["context"].id[:8] in text
+    assert memex("reject", props["link"].id[:8]).returncode == 0
+    bad = memex("accept", "nope")
+    assert bad.returncode == 2 and "No proposal" in bad.stderr and "Traceback" not in bad.stderr
+    done = memex("accept-all", "--json")
+    assert json.loads(done.stdout)["accepted"] == 2
+    assert json.loads(memex("list", "--json").stdout) == []
