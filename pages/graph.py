@@ -210,7 +210,7 @@ if not notes_now:
 
 top_left, top_right = st.columns([3, 2], vertical_alignment="center")
 with top_left:
-    when = time_control(notes_now)
+    when = time_control(store)
 if when:
     try:
         notes, graph = past_view(store, when)

@@ -3,17 +3,21 @@
 The search runs on every page run against the store as it is now (no caching), so an edit made
 on another page or by the chat's background writer shows at once. A note counts as "recalled"
 (last_accessed, retrieval_count) only when a query is submitted, not on every rerun of the page.
-Note text is shown through ``md_escape``/``highlight_md``: it is never interpreted as HTML or
-Markdown, and matched words are in bold.
+Note text is shown through ``md_escape``/``highlight_md``: every punctuation character is escaped,
+so it is never interpreted as HTML or Markdown (stricter than ``render.safe_markdown``), and matched
+words are in bold. Each result shows its trace: rank, score and the signals that put it there
+(``memory_core.trace``); "Show on the graph" draws the same trace on the Graph page (``?query=``).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from memory_core import trace as tr
 from memory_core.errors import MemexError
 from memory_core.retrieval import RETRIEVERS, search
 from pages.common import highlight_md, md_escape, open_store_or_stop, settings, show_error
+from pages.components.trace_panel import trace_table
 
 SNIPPET_CHARS = 700
 RETRIEVER_HELP = {
@@ -84,7 +88,14 @@ if not hits:
     st.stop()
 
 notes = store.notes_view()
-st.subheader(f"{len(hits)} result{'s' if len(hits) != 1 else ''}")
+trace = tr.from_hits(hits, query)
+head_l, head_r = st.columns([4, 1], vertical_alignment="bottom")
+head_l.subheader(f"{len(hits)} result{'s' if len(hits) != 1 else ''}")
+if head_r.button("Show on the graph", icon="🧭", key="search_trace_graph",
+                 help="Draw these results on the Graph page: highlighted with rank and score, the rest faded."):
+    st.switch_page("pages/graph.py", query_params={"query": query, "k": str(int(k)), "retriever": retriever})
+with st.expander("Why these notes: the recall trace (rank, score, signals)"):
+    trace_table(trace, notes, key="search_trace_table")
 for rank, hit in enumerate(hits, start=1):
     note = hit.note
     with st.container(border=True, key=f"hit_{rank}"):
@@ -106,3 +117,7 @@ for rank, hit in enumerate(hits, start=1):
                 reason = f"linked from '{notes[hit.via].title}' ({hit.via[:8]})"
             reasons.append(md_escape(reason))
         st.caption("Why: " + " · ".join(reasons) if reasons else "Why: linked neighbour")
+        entry = trace.entry(note.id)
+        if entry is not None and entry.signals:
+            st.caption("Signals: " + " · ".join(f"{md_escape(tr.SIGNALS.get(k, k))} {v:.2f}"
+                                                for k, v in entry.signals.items()))

@@ -116,3 +116,17 @@ def test_rows_show_every_signal_column() -> None:
     assert rows[0]["note"] == SCRIPT  # data, shown by the page as a dataframe cell (text)
     assert rows[0]["lexical"] == 1.0 and rows[0]["graph"] is None and rows[2]["via"] == SCRIPT
     assert set(tr.SIGNALS) <= set(rows[0])
+
+
+def test_moments_are_distinct_sorted_and_thinned() -> None:
+    from memory_core.asof import label, moments
+
+    evs = [SimpleNamespace(at=a) for a in ("2024-01-02T10:00:00+00:00", "2024-01-01T10:00:00.5+00:00",
+                                           "2024-01-02T10:00:00+00:00", "garbage", "2024-01-01T12:00:00+02:00")]
+    got = moments(evs)
+    assert got == ["2024-01-01T10:00:00+00:00", "2024-01-02T10:00:00+00:00"]  # 12:00+02:00 == 10:00Z
+    many = [SimpleNamespace(at=f"2024-01-01T00:{m:02d}:{s:02d}+00:00") for m in range(60) for s in range(60)]
+    thin = moments(many, limit=50)
+    assert len(thin) == 50 and thin[0] == "2024-01-01T00:00:00+00:00" and thin[-1] == "2024-01-01T00:59:59+00:00"
+    assert thin == sorted(thin)
+    assert label(thin[0]) == "2024-01-01 00:00:00"

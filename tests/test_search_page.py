@@ -8,6 +8,7 @@ text exactly.
 from __future__ import annotations
 
 import html
+import json
 import re
 import sys
 from pathlib import Path
@@ -173,9 +174,12 @@ def test_results_are_live_and_recall_is_counted_once(app_home: Settings, embedde
     store, ids = seed(app_home, embedder)
     at = ask(search_page(), "budget review", retriever="bm25", k=1)
     assert any("quarterly" in t for t in result_texts(at))
-    assert store.get(ids[2]).retrieval_count == 1
+    # recall counts live in the store instance that recalled (outside the write path): the page's one
+    from pages.common import store as page_store
+
+    assert page_store().get(ids[2]).retrieval_count == 1
     at.run()  # a rerun (e.g. any click) is not a new recall
-    assert store.get(ids[2]).retrieval_count == 1
+    assert page_store().get(ids[2]).retrieval_count == 1
     store.update(ids[2], content="The budget review moved to a monthly slot.")
     at.run()
     assert not at.exception
@@ -203,3 +207,22 @@ def test_open_result_in_graph_sets_focus(app_home: Settings, embedder) -> None:
     at.button(key=f"open_graph_{ids[1]}").click().run()
     assert at.session_state["focus_note"] == ids[1]
     assert "Graph" in at.title[0].value
+
+
+def test_trace_signals_and_show_on_graph(app_home: Settings, embedder) -> None:
+    store, ids = seed(app_home, embedder)
+    at = ask(search_page(), "quarterly budget", retriever="hybrid+links", k=3)
+    table = next(d.value for d in at.dataframe)
+    assert list(table["rank"]) == [1, 2, 3] and {"lexical", "dense", "graph", "via"} <= set(table.columns)
+    assert table["score"].is_monotonic_decreasing
+    assert "Signals: lexical (shared words)" in captions(at)
+    linked = table[table["via"] != ""]
+    assert len(linked) >= 1 and linked.iloc[0]["via"].startswith("The quarterly budget")
+    at.button(key="search_trace_graph").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value.endswith("Graph")
+    assert at.query_params["query"] == ["quarterly budget"] or at.query_params["query"] == "quarterly budget"
+    data = json.loads(at.get("bidi_component")[0].proto.json)
+    labels = {n["id"]: n["label"] for n in data["nodes"]}
+    assert labels[ids[2]].startswith("#1 · ") and sum(1 for v in labels.values() if v.startswith("#")) == 3
+    assert any("What this search used" in i.value for i in at.info)

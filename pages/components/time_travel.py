@@ -1,7 +1,7 @@
 """The Graph page's time control: the memory as it was at a moment, and what changed between two.
 
-A moment is picked with a slider over the range of recorded changes (the first change any note
-records, to now). Moving it back folds the change log up to then (``store.as_of`` /
+A moment is picked with a slider over the times at which the memory changed (from the change
+log), the far right being now. Moving it back folds the change log up to then (``store.as_of`` /
 ``store.graph_as_of``): the graph, the note beside it and its links are drawn as they were, under
 a banner, with nothing that writes. "What changed since" lists the net change of each note between
 two moments (``store.changes_between`` + ``memory_core.timeview.summarise_changes``), as diffs.
@@ -16,11 +16,12 @@ from typing import Any
 import networkx as nx
 import streamlit as st
 
+from memory_core.asof import label, moments
 from memory_core.errors import InputError, MemexError
 from memory_core.notes import Note, parse_time
 from pages.common import diff_view, md_escape, show_error
 
-STEP = timedelta(minutes=15)
+NOW = "now"
 MAX_CHANGED_SHOWN = 30
 
 
@@ -32,7 +33,7 @@ def _parse(ts: str) -> datetime | None:
 
 
 def first_change(notes: Mapping[str, Note]) -> datetime | None:
-    """The earliest time any note records (its first change, else its timestamp)."""
+    """The earliest time any note records (its first change, else its timestamp): bounds the date pickers."""
     best: datetime | None = None
     for note in notes.values():
         t = _parse(note.history[0].at) if note.history else None
@@ -42,28 +43,22 @@ def first_change(notes: Mapping[str, Note]) -> datetime | None:
     return best
 
 
-def _floor(t: datetime) -> datetime:
-    t = t.astimezone(timezone.utc).replace(second=0, microsecond=0, tzinfo=None)
-    return t - timedelta(minutes=t.minute % 15)
-
-
-def time_control(notes_now: Mapping[str, Note]) -> str | None:
-    """The moment chosen (ISO, UTC), or None for "now". Shown as a toggle and, when on, a slider."""
+def time_control(store: Any) -> str | None:
+    """The moment chosen (ISO, UTC), or None for "now": a toggle and, when on, a slider over the moments
+    at which the memory changed (read from the change log only while the toggle is on)."""
     on = st.toggle("🕰️ Look back in time", key="graph_past",
                    help="Draw the memory as it was at a moment: notes, links and fields folded from the change log.")
     if not on:
         return None
-    start = first_change(notes_now)
-    now = _floor(datetime.now(timezone.utc)) + STEP
-    lo = _floor(start) if start else now - timedelta(days=1)
-    if lo >= now:
-        lo = now - STEP
-    chosen = st.slider("Moment (UTC)", min_value=lo, max_value=now, value=st.session_state.get("graph_when", now),
-                       step=STEP, format="YYYY-MM-DD HH:mm", key="graph_when",
-                       help="Drag left to go back; the far right is now.")
-    if chosen >= now:
+    try:
+        options = [*moments(store.events()), NOW]
+    except MemexError as exc:
+        show_error(exc, "Cannot read the change log")
         return None
-    return chosen.replace(tzinfo=timezone.utc).isoformat()
+    chosen = st.select_slider("Moment (UTC): each step is a time the memory changed", options=options,
+                              value=NOW, key="graph_when", format_func=lambda m: "now" if m == NOW else label(m),
+                              help="Drag left to go back; the far right is now.")
+    return None if chosen == NOW else chosen
 
 
 def past_view(store: Any, when: str) -> tuple[dict[str, Note], nx.DiGraph]:

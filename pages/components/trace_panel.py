@@ -44,12 +44,14 @@ def from_reply(param: str, notes: Mapping[str, Note]) -> tr.Trace:
     return trace
 
 
-def from_query(store: Any, query: str, notes: Mapping[str, Note], k: int = TRACE_K) -> tr.Trace:
+def from_query(store: Any, query: str, notes: Mapping[str, Note], k: int = TRACE_K,
+               retriever: str | None = None) -> tr.Trace:
     """Run a search now (without counting it as a recall) and return its trace."""
-    from memory_core.retrieval import search
+    from memory_core.retrieval import RETRIEVERS, search
 
-    hits = search(store, settings(), query, k, touch=False)
-    trace = tr.from_hits(hits, query)
+    hits = search(store, settings(), query, max(1, min(50, k)), retriever=retriever if retriever in RETRIEVERS
+                  else None, touch=False)
+    trace = tr.from_hits(hits, query, source="this search")
     for e in trace.entries:
         e.missing = e.id not in notes
     return trace
@@ -63,7 +65,9 @@ def incoming_trace(store: Any, notes: Mapping[str, Note]) -> tr.Trace | None:
         if param:
             return from_reply(param, notes)
         if query and query.strip():
-            return from_query(store, query, notes)
+            k = st.query_params.get("k", "")
+            return from_query(store, query, notes, int(k) if k.isdigit() else TRACE_K,
+                              st.query_params.get("retriever"))
     except MemexError as exc:
         st.error(f"Cannot show this trace: {md_escape(str(exc))}")
     return None
