@@ -19,7 +19,7 @@ from typing import Any
 from .config import Settings, load_settings
 from .errors import InputError, MemexError
 
-BENCHMARKS = ("llm", "store", "chat", "ui", "locomo", "all")
+BENCHMARKS = ("llm", "store", "chat", "answers", "ui", "locomo", "memory", "all")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,6 +251,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     return run(args, _settings(args))
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .chat.cli import run
+
+    return run(args, _settings(args))
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f".benchmarks.{args.bench}", __package__)
     return int(module.run(args) or 0)
@@ -354,6 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .models.cli import add_arguments as models_arguments
 
     models_arguments(p, common)
+
+    p = add("chat", cmd_chat, "One chat turn through the Chat page's path: recall, reply, memory write.")
+    from .chat.cli import add_arguments as chat_arguments
+
+    chat_arguments(p)
 
     p = add("bench", cmd_bench, "Benchmarks that print figures (llm, store, chat, ui, locomo, all).")
     bench_sub = p.add_subparsers(dest="bench", required=True, metavar="BENCH")

@@ -568,3 +568,15 @@ def test_a_reply_cut_at_the_token_limit_is_marked_and_can_be_continued(hstore: M
     saved = convs.load(reply.conversation_id).messages
     assert len(saved) == 2 and saved[1]["content"] == reply.text + "and the end."
     assert "stopped_at_limit" not in saved[1]
+
+
+def test_the_planted_facts_set_ships_and_each_answer_is_in_its_fact() -> None:
+    from memory_core.benchmarks.answers import answered, planted_facts
+
+    facts = planted_facts()
+    assert len(facts) >= 30
+    assert len({f["question"] for f in facts}) == len(facts)
+    for f in facts:
+        assert answered(f["fact"], f["expect"]), f  # the fact told holds the expected words
+        assert not answered(f["question"], f["expect"]), f  # and the question does not give them away
+    assert answered("Your dog is called BISCUIT.", ["Biscuit"]) and not answered("No idea.", ["Biscuit"])

@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--turns", type=int, default=24, help="messages timed for the recall+prompt overhead")
     parser.add_argument("--runs", type=int, default=3, help="replies timed per size and side (median reported)")
     parser.add_argument("--max-tokens", type=int, default=96, help="reply length cap")
+    parser.add_argument("--inflight-runs", type=int, default=6,
+                        help="replies timed idle and with a memory write in flight (0: skip)")
+    parser.add_argument("--only-inflight", action="store_true", help="skip the store-size part")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -199,6 +202,72 @@ def measure(settings: Any, sizes: list[int], turns: int = 24, runs: int = 3, max
     return results
 
 
+INFLIGHT_MESSAGE = "What did the doctor say at my last visit?"
+INFLIGHT_FACT = ("Last Tuesday the doctor told me my blood pressure is fine, but I should walk thirty minutes "
+                 "every day and cut down on coffee; the next check-up is in March at the clinic on Rose Street.")
+INFLIGHT_DELAYS = (0.2, 0.6, 1.0, 1.5)  # seconds into the write's model call when the message is sent
+
+
+def measure_inflight(settings: Any, runs: int = 6, max_tokens: int = 32, say: Any = print) -> dict[str, Any]:
+    """Time to first token of the same message, idle and while a memory write's model call is generating.
+
+    The write (full mode: an enrichment call through the gated model) is sent first; the message is
+    sent ``INFLIGHT_DELAYS`` seconds after the write's model call started, so it lands in the
+    middle of that call's generation. Both sides start from a KV cache that does not hold their
+    prompt (idle: reset; in flight: it holds the write's prompt), so both pay their whole prefill.
+    """
+    from ..chat import ChatSession, ConversationStore, MemoryWriter
+    from ..embeddings import get_embedder
+    from ..llm import get_llm
+    from ..memory.pipeline import MemoryPipeline, NewItem
+    from ..store import MemoryStore
+    from .store import synthetic_texts
+
+    llm = get_llm(settings)
+    llama = getattr(llm, "llama", None)
+    writer = MemoryWriter()
+    out: dict[str, Any] = {"runs": runs, "max_tokens": max_tokens, "idle_ms": [], "inflight_ms": [],
+                           "delays_s": [], "interruptions": [], "load_average_before": os.getloadavg()[0]}
+    with tempfile.TemporaryDirectory(prefix="memex-bench-inflight-") as tmp:
+        s = settings.replace(data_dir=str(Path(tmp) / "home"))
+        store = MemoryStore(s, get_embedder(s))
+        MemoryPipeline(store, s, llm=None).add_many([NewItem(content=c, timestamp=t) for c, t in synthetic_texts(200)],
+                                                    mode="fast")
+        session = ChatSession(store, s, llm, ConversationStore(s.home), writer)
+        session.reply(None, INFLIGHT_MESSAGE, remember=False, max_tokens=4).consume()  # warm-up
+        for r in range(max(1, runs)):
+            if llama is not None:
+                llama.reset()
+            t0 = time.perf_counter()
+            row = _timed(session.reply(None, INFLIGHT_MESSAGE, remember=False, max_tokens=max_tokens).pieces(), t0)
+            out["idle_ms"].append(row["ttft_ms"])
+            delay = INFLIGHT_DELAYS[r % len(INFLIGHT_DELAYS)]
+            job_id = session.remember(f"{INFLIGHT_FACT} (run {r})", conversation_id="", message_id="", mode="full")
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # until the write's first model call runs
+                job = writer.job(job_id)
+                if job is None or job.state not in ("queued", "checking for duplicates"):
+                    break
+                time.sleep(0.01)
+            time.sleep(delay)
+            job = writer.job(job_id)
+            t0 = time.perf_counter()
+            row = _timed(session.reply(None, INFLIGHT_MESSAGE, remember=False, max_tokens=max_tokens).pieces(), t0)
+            out["inflight_ms"].append(row["ttft_ms"])
+            out["delays_s"].append(delay)
+            writer.cancel(job_id)
+            done = writer.wait(job_id, 120)
+            out["interruptions"].append(done.interruptions if done else 0)
+            say(f"chat bench (in flight): run {r + 1}: idle {out['idle_ms'][-1]:.0f} ms, with a write in flight "
+                f"({job.state if job else '?'}, +{delay:.1f}s) {out['inflight_ms'][-1]:.0f} ms")
+        store.close()
+    writer.stop()
+    idle, busy = statistics.median(out["idle_ms"]), statistics.median(out["inflight_ms"])
+    out.update(idle_median_ms=idle, inflight_median_ms=busy, ratio=busy / idle if idle else 0.0,
+               load_average_after=os.getloadavg()[0])
+    return out
+
+
 def figures(results: dict[str, Any]) -> dict[str, Any]:
     """Headline figures for ``memex bench all``: the largest size measured."""
     sizes = results.get("sizes") or {}
@@ -219,9 +288,24 @@ def run(args: argparse.Namespace) -> int:
     from ..config import load_settings
 
     settings = load_settings(args.data_dir)
+    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    inflight = measure_inflight(settings, args.inflight_runs, min(args.max_tokens, 32), say=say) \
+        if args.inflight_runs > 0 else None
+    if inflight is not None:
+        print(f"Time to first token, same message, {inflight['runs']} runs (medians): idle "
+              f"{inflight['idle_median_ms']:.0f} ms, with a memory write in flight {inflight['inflight_median_ms']:.0f} ms"
+              f" -> {inflight['ratio']:.2f}x (goal <= 1.2x); load average {inflight['load_average_before']:.1f} -> "
+              f"{inflight['load_average_after']:.1f}")
+        print("  idle ms:      " + ", ".join(f"{v:.0f}" for v in inflight["idle_ms"]))
+        print("  in flight ms: " + ", ".join(f"{v:.0f}" for v in inflight["inflight_ms"])
+              + "  (the write's model call interrupted " + str(sum(inflight["interruptions"])) + " times)")
+    if args.only_inflight:
+        print(f"saved {save_results(settings.home, 'chat-inflight', inflight or {})}")
+        return 0
     sizes = [int(x) for x in str(args.sizes).split(",") if x.strip()]
-    res = measure(settings, sizes, turns=args.turns, runs=args.runs, max_tokens=args.max_tokens,
-                  say=lambda text: print(text, file=sys.stderr, flush=True))
+    res = measure(settings, sizes, turns=args.turns, runs=args.runs, max_tokens=args.max_tokens, say=say)
+    if inflight is not None:
+        res["inflight"] = inflight
     print(f"model {res['model']} ({res['backend']}), {res['threads']} threads, n_ctx {res['n_ctx']}, "
           f"recall k {res['recall_k']}, max tokens {res['max_tokens']}; load average "
           f"{res['load_average_before']:.1f} -> {res['load_average_after']:.1f}")

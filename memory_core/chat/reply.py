@@ -17,6 +17,10 @@ from ..errors import InputError, MemexError
 from .conversations import Conversation, new_message
 from .prompt import PromptPlan, Recalled
 
+# llama.cpp's repeat penalty counts the prompt's tokens too: it would push a memory answer away from
+# the very words it should copy ("Volvo"), so it is off for those.
+MEMORY_REPEAT_PENALTY = 1.0
+
 if TYPE_CHECKING:
     from .session import ChatSession
 
@@ -103,8 +107,9 @@ class Reply:
                 try:
                     # A question answered from memory is decoded greedily: the likeliest words are the told ones.
                     temperature = 0.0 if self.plan.memory_answer else self.temperature
+                    kwargs = {"repeat_penalty": MEMORY_REPEAT_PENALTY} if self.plan.memory_answer else {}
                     stream = llm.stream(self.plan.messages, max_tokens=self.plan.reply_tokens,
-                                        temperature=temperature)
+                                        temperature=temperature, **kwargs)
                     for piece in stream:
                         if self.first_token_seconds is None:
                             self.first_token_seconds = time.perf_counter() - self.started

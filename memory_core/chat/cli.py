@@ -1,0 +1,101 @@
+"""``memex chat MESSAGE``: one chat turn through exactly the Chat page's path, for scripts and tests.
+
+Why the same path: ``ChatSession.reply`` recalls, builds the prompt, streams the reply and queues
+the person's words on the memory writer, as the page does; a script that checks what the chat
+remembers checks the real thing. Without ``--wait`` the process ends before the background write:
+the message keeps its "queued" state and the write is done the next time the conversation is opened
+(in the app, or by the next ``memex chat --conversation ID``), never dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import InputError, NotFoundError
+
+WAIT_SECONDS = 900.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("message", help="what you say")
+    parser.add_argument("--conversation", metavar="ID", help="continue this conversation (default: a new one)")
+    parser.add_argument("--wait", action="store_true", help="wait for the memory write and report its outcome")
+    parser.add_argument("-k", type=int, default=None, help="notes recalled (default: the setting)")
+    parser.add_argument("--max-tokens", type=int, default=None, help="reply length cap (default: the setting)")
+    parser.add_argument("--timeout", type=float, default=WAIT_SECONDS, help="seconds --wait waits at most")
+
+
+def recalled_summary(message: dict[str, Any]) -> list[dict[str, Any]]:
+    keys = ("id", "rank", "score", "reasons", "signals", "via", "in_prompt", "title", "timestamp")
+    return [{k: r.get(k) for k in keys if k in r} for r in message.get("recalled") or []]
+
+
+def memory_summary(info: dict[str, Any] | None) -> dict[str, Any]:
+    """The message's memory record as the JSON reports it (``stored`` / ``not_stored`` + why / ``merged``...)."""
+    info = dict(info or {})
+    if info.get("state") in ("queued", "enriching", "linking", "retrying", "checking for duplicates"):
+        info["status"] = "queued"
+        info.setdefault("reason", "the write runs in the background; use --wait to wait for it")
+    return info
+
+
+def run(args: argparse.Namespace, settings: Any) -> int:
+    from ..llm import get_llm
+    from ..store import open_store
+    from .conversations import ConversationStore
+    from .session import ChatSession
+    from .writer import get_writer
+
+    conversations = ConversationStore(settings.home)
+    if args.conversation and not conversations.exists(args.conversation):
+        raise NotFoundError(f"No conversation with id {args.conversation!r}; leave out --conversation to start one.")
+    if args.k is not None and args.k < 0:
+        raise InputError("-k must be 0 or more.")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise InputError("--max-tokens must be at least 1.")
+    store = open_store(settings)
+    session = ChatSession(store, settings, get_llm(settings), conversations, get_writer())
+    if args.conversation:
+        session.resume_lost(conversations.load(args.conversation))  # writes earlier runs left queued
+    reply = session.reply(args.conversation, args.message, k=args.k, max_tokens=args.max_tokens)
+    pieces = reply.pieces()
+    try:
+        for piece in pieces:
+            if not args.json:
+                print(piece, end="", flush=True)
+    finally:
+        pieces.close()
+    if not args.json:
+        print()
+    writer = session.writer
+    if args.wait:
+        if reply.touch_thread is not None:
+            reply.touch_thread.join(30)
+        for job in [j for j in writer.jobs(reply.conversation_id) if j.active]:
+            writer.wait(job.id, args.timeout)
+    conv = conversations.load(reply.conversation_id)
+    user = conv.message(reply.user_message["id"]) or reply.user_message
+    assistant = conv.message(reply.message["id"]) if reply.message else None
+    memory = memory_summary(user.get("memory"))
+    if args.json:
+        print(json.dumps({
+            "conversation_id": reply.conversation_id, "message_id": user["id"],
+            "reply_id": assistant["id"] if assistant else "", "reply": reply.text, "error": reply.error,
+            "stopped_at_limit": reply.stopped_at_limit, "recalled": recalled_summary(assistant or {}),
+            "memory": memory, "prompt": (assistant or {}).get("prompt", {}), "usage": reply.usage,
+        }, ensure_ascii=False, indent=2))
+    else:
+        from .writer import describe_outcome
+
+        status = memory.get("status", "")
+        line = describe_outcome(memory) if memory.get("state") == "done" else (
+            f"memory: {status or memory.get('state', '')}" + (f" ({memory['reason']})" if memory.get("reason") else "")
+            if memory.get("state") != "failed" else f"memory write failed: {memory.get('error', '')}")
+        print(f"[conversation {reply.conversation_id} · {line}]", file=sys.stderr)
+    if reply.error:
+        print(f"memex: {reply.error}", file=sys.stderr)
+        return 1
+    return 1 if memory.get("state") == "failed" else 0
