@@ -63,3 +63,11 @@ def test_gguf_embedding_backend_needs_a_real_file(tmp_path) -> None:
 
     with pytest.raises(ModelError, match="Model file not found"):
         GGUFEmbedder(str(tmp_path / "missing.gguf"))
+
+
+@pytest.mark.real_model
+def test_text_that_is_not_valid_unicode_still_embeds(embedder) -> None:
+    """A query with a stray non-UTF-8 byte (a lone surrogate) must not crash the tokenizer."""
+    vecs = embedder.embed(["caf\udce9 au lait on the terrace", "café au lait on the terrace", "\ud800"])
+    assert vecs.shape == (3, 384) and np.isfinite(vecs).all()
+    assert vecs[0] @ vecs[1] > 0.7
