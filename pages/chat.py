@@ -13,6 +13,7 @@ its first message).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import streamlit as st
@@ -20,10 +21,12 @@ import streamlit as st
 from memory_core.chat import ChatSession, Conversation, ConversationStore, get_writer
 from memory_core.errors import MemexError
 from memory_core.notes import MAX_CONTENT_CHARS
+from memory_core.render import safe_markdown
 from pages.chat_widgets import memory_queue, show_message
 from pages.common import llm, md_escape, open_store_or_stop, settings, show_error, show_flash
 
 SIDEBAR_CONVERSATIONS = 12
+STREAM_REFRESH_S = 0.05  # a streaming reply is redrawn at most this often
 MAX_LISTED = 200
 
 
@@ -92,10 +95,19 @@ def conversation_button(item: Any, conv_id: str | None) -> None:
 
 
 def stream_reply(reply: Any) -> None:
-    """Show a reply as it is written; the model is released in this thread if the person leaves early."""
+    """Show a reply as it is written, through ``safe_markdown`` at every update (st.write_stream would
+    render the model's raw Markdown, and a ``![x](http://...)`` would be fetched while it streams).
+    The model is released in this thread if the person leaves early."""
     pieces = reply.pieces()
+    box = st.empty()
+    text, shown_at = "", 0.0
     try:
-        st.write_stream(pieces)
+        for piece in pieces:
+            text += piece
+            if time.monotonic() - shown_at > STREAM_REFRESH_S:
+                box.markdown(safe_markdown(text) + " ▌")
+                shown_at = time.monotonic()
+        box.markdown(safe_markdown(text) if text else "*(no text)*")
     finally:
         pieces.close()
     if reply.error:

@@ -15,12 +15,8 @@ import streamlit as st
 from memory_core.chat import ChatSession, Conversation, WriteJob
 from memory_core.chat.writer import describe_outcome
 from memory_core.errors import MemexError
+from memory_core.render import safe_markdown
 from pages.common import flash, md_escape, show_error
-
-try:  # MODELS' safe Markdown for replies; plain text until it exists
-    from memory_core.render import safe_markdown
-except ImportError:  # pragma: no cover - only before memory_core.render lands
-    safe_markdown = None  # type: ignore[assignment]
 
 GRAPH_PAGE = "pages/graph.py"
 NOTES_PAGE = "pages/notes.py"
@@ -33,12 +29,8 @@ def open_in(note_id: str, page: str) -> None:
 
 
 def show_reply_text(text: str) -> None:
-    if not text:
-        st.markdown("*(no text)*")
-    elif safe_markdown is not None:
-        st.markdown(safe_markdown(text))
-    else:
-        st.text(text)
+    """A reply as Markdown that makes the browser fetch nothing (images and links become visible text)."""
+    st.markdown(safe_markdown(text) if text else "*(no text)*")
 
 
 def stage_line(job: WriteJob) -> str:

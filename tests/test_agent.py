@@ -88,6 +88,19 @@ def test_a_question_gets_the_memory_form_with_the_top_notes_quoted_and_the_quest
     assert plan.prompt_tokens == cost(llm, plan.messages) <= plan.budget
 
 
+def test_a_clear_winner_goes_alone_close_calls_go_together() -> None:
+    llm = ScriptedLLM(n_ctx=4096)
+    notes = [recalled(i, words=8) for i in range(3)]
+    for note, score in zip(notes, (1.0, 0.5, 0.2), strict=True):
+        note.score = score
+    assert build_prompt(llm, "Where do I live?", notes, [], max_tokens=50).notes_used == [notes[0].id]
+    notes[1].score = 0.8
+    plan = build_prompt(llm, "Where do I live?", notes, [], max_tokens=50)
+    assert plan.notes_used == [notes[0].id, notes[1].id] and plan.notes_beyond == 1  # not offered: not dropped
+    assert build_prompt(llm, "Where do I live?", notes, [], max_tokens=50, keep_ratio=0.0).notes_used == [
+        n.id for n in notes]
+
+
 def test_a_statement_gets_the_chat_form_with_notes_in_the_system_text() -> None:
     llm = ScriptedLLM(n_ctx=4096)
     notes = [recalled(i, words=8) for i in range(2)]

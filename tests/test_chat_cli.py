@@ -37,7 +37,7 @@ def test_memex_chat_tells_remembers_and_answers_from_memory_in_a_new_conversatio
     assert note.conversation_id == told["conversation_id"] and note.message_id == told["message_id"]
 
     # a second turn in the same conversation
-    code, again, err = chat(capsys, "I also have a cat called Pepper.", "--conversation", told["conversation_id"],
+    code, again, err = chat(capsys, "I work as a nurse at the city hospital.", "--conversation", told["conversation_id"],
                             "--wait")
     assert code == 0, err
     assert again["conversation_id"] == told["conversation_id"]
@@ -50,6 +50,7 @@ def test_memex_chat_tells_remembers_and_answers_from_memory_in_a_new_conversatio
     assert asked["conversation_id"] != told["conversation_id"]
     assert asked["recalled"][0]["id"] == note.id and asked["recalled"][0]["reasons"]
     assert asked["recalled"][0]["in_prompt"] and asked["prompt"]["form"] == "memory"
+    assert asked["prompt"]["notes_used"] == [note.id]  # a clear winner goes alone
     assert "biscuit" in asked["reply"].lower(), asked["reply"]
     assert asked["memory"]["status"] == "not_stored" and asked["memory"]["reason"]
 

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from memory_core.chat import ConversationStore, get_writer, new_message
 from memory_core.config import Settings
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
+from memory_core.render import safe_markdown
 from memory_core.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,13 +253,15 @@ def test_reply_shows_the_answering_note_the_graph_link_and_the_token_limit_notic
     convs = ConversationStore(app_home.home)
     conv = convs.new()
     user = new_message("user", "What is my dog's name?")
-    reply = new_message("assistant", "Your dog is", stopped_at_limit=True, query=user["content"], recalled=[
+    reply = new_message("assistant", "Your dog is ![x](http://127.0.0.1:9/x.png)", stopped_at_limit=True, query=user["content"], recalled=[
         {"id": "a" * 36, "rank": 1, "score": 0.9, "signals": {"dense": 0.9}, "via": "", "reasons": ["dense 0.90"],
          "matched_terms": ["dog"], "title": "My dog is Biscuit", "timestamp": "2026-11-02T10:00:00+00:00",
          "in_prompt": True, "text": "My dog is a golden retriever called *Biscuit*.", "query": user["content"]}])
     convs.append(conv.id, user, create=conv)
     convs.append(conv.id, reply)
     at = chat_page()
+    shown = at.chat_message[1].markdown[0].value  # the reply, through safe_markdown: no image to fetch
+    assert shown == safe_markdown(reply["content"]) and "![" not in shown and "127.0.0.1:9/x.png" in shown
     assert any(c.value == "📎 From your memory: “" + md_escape("My dog is a golden retriever called *Biscuit*.")
                + "” (2026-11-02)" for c in at.caption)
     assert any("stopped at the token limit" in i.value for i in at.info)
@@ -269,7 +272,8 @@ def test_reply_shows_the_answering_note_the_graph_link_and_the_token_limit_notic
     at.button(key=f"chat_cont_{reply['id']}").click().run()
     assert not at.exception
     saved = convs.load(conv.id).messages
-    assert len(saved) == 2 and saved[1]["content"].startswith("Your dog is") and len(saved[1]["content"]) > 11
+    assert len(saved) == 2 and saved[1]["content"].startswith(reply["content"])
+    assert len(saved[1]["content"]) > len(reply["content"])
 
 
 def test_damaged_conversation_file_is_reported(app_home: Settings) -> None:

@@ -7,7 +7,8 @@ memory write (``ChatSession.remember_message``, fast mode by default: the set me
 not enrichment), then every question is asked through ``ChatSession.reply`` in a conversation of
 its own, exactly as the Chat page would (recall, prompt, greedy decoding for a memory answer).
 
-It prints, per prompt variant (``--notes 1,2,3``: how many top notes the model is given):
+It prints, per prompt variant (``--notes auto,1,3``: the chat's own rule, or a fixed number of top
+notes given to the model):
 answered (the reply contains the fact), recall@1 of the fact's note, and "visible" (the note
 holding the fact is shown beside the reply as "From your memory", so the person sees the answer
 even when the model fumbles it).
@@ -28,7 +29,9 @@ from . import print_table, save_results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--notes", default="1,2,3", help="comma-separated numbers of top notes to give the model")
+    parser.add_argument("--notes", default="auto,1,3",
+                        help="prompt variants: 'auto' (the chat's rule: up to 3 notes, the 2nd/3rd only if they "
+                             "score close to the 1st) and/or fixed numbers of top notes, e.g. auto,1,3")
     parser.add_argument("--limit", type=int, default=0, help="only the first N facts (0: all)")
     parser.add_argument("--mode", choices=("fast", "full"), default="fast", help="memory write mode for the facts")
     parser.add_argument("--max-tokens", type=int, default=40, help="reply length cap")
@@ -66,7 +69,7 @@ def tell(session: Any, facts: list[dict[str, Any]], mode: str) -> tuple[str, dic
     return conv.id, note_of
 
 
-def measure(settings: Any, notes_variants: list[int], limit: int = 0, mode: str = "fast", max_tokens: int = 40,
+def measure(settings: Any, notes_variants: list[str], limit: int = 0, mode: str = "fast", max_tokens: int = 40,
             say: Any = print) -> dict[str, Any]:
     from ..chat import ChatSession, ConversationStore, MemoryWriter
     from ..embeddings import get_embedder
@@ -88,8 +91,10 @@ def measure(settings: Any, notes_variants: list[int], limit: int = 0, mode: str 
         say(f"answers bench: telling {len(facts)} facts ({mode} mode)")
         _, note_of = tell(session, facts, mode)
         results["stored"] = len(note_of)
+        from ..chat.prompt import MAX_NOTES, NOTE_KEEP_RATIO
+
         for n in notes_variants:
-            session.max_notes = n
+            session.max_notes, session.keep_ratio = (MAX_NOTES, NOTE_KEEP_RATIO) if n == "auto" else (int(n), 0.0)
             rows = []
             t0 = time.perf_counter()
             for i, f in enumerate(facts):
@@ -99,15 +104,16 @@ def measure(settings: Any, notes_variants: list[int], limit: int = 0, mode: str 
                 given = [r.id for r in reply.recalled if r.in_prompt]
                 rows.append({"question": f["question"], "reply": text, "answered": answered(text, f["expect"]),
                              "recall_at_1": bool(reply.recalled) and reply.recalled[0].id == fact_note,
-                             "visible": fact_note in given, "form": reply.plan.form,
+                             "visible": fact_note in given, "form": reply.plan.form, "notes_given": len(given),
                              "first_token_s": reply.usage.get("first_token_seconds", 0.0)})
             ok = sum(r["answered"] for r in rows)
-            results["variants"][str(n)] = {
+            results["variants"][n] = {
                 "answered": ok, "share": ok / len(rows) if rows else 0.0,
                 "recall_at_1": sum(r["recall_at_1"] for r in rows), "visible": sum(r["visible"] for r in rows),
                 "answered_or_visible": sum(r["answered"] or r["visible"] for r in rows),
                 "seconds": time.perf_counter() - t0, "rows": rows}
-            say(f"answers bench: {n} note(s): {ok}/{len(rows)} answered")
+            results["variants"][n]["notes_given_mean"] = sum(r["notes_given"] for r in rows) / max(1, len(rows))
+            say(f"answers bench: notes {n}: {ok}/{len(rows)} answered")
         store.close()
     writer.stop()
     results["seconds"] = time.perf_counter() - started
@@ -116,10 +122,7 @@ def measure(settings: Any, notes_variants: list[int], limit: int = 0, mode: str 
 
 
 def figures(results: dict[str, Any]) -> dict[str, Any]:
-    from ..chat.prompt import MAX_NOTES
-
-    v = (results.get("variants") or {}).get(str(MAX_NOTES)) or next(iter((results.get("variants") or {}).values()),
-                                                                    None)
+    v = (results.get("variants") or {}).get("auto") or next(iter((results.get("variants") or {}).values()), None)
     return {"answered share": v["share"]} if v else {}
 
 
@@ -129,20 +132,17 @@ def run(args: argparse.Namespace) -> int:
     from ..config import load_settings
     from ..errors import InputError
 
-    try:
-        variants = [int(x) for x in str(args.notes).split(",") if x.strip()]
-    except ValueError:
-        raise InputError("--notes takes numbers, e.g. --notes 1,2,3.") from None
-    if not variants or min(variants) < 1:
-        raise InputError("--notes takes numbers of 1 or more, e.g. --notes 1,2,3.")
+    variants = [x.strip() for x in str(args.notes).split(",") if x.strip()]
+    if not variants or not all(v == "auto" or (v.isdigit() and int(v) >= 1) for v in variants):
+        raise InputError("--notes takes 'auto' and/or numbers of 1 or more, e.g. --notes auto,1,3.")
     settings = load_settings(args.data_dir)
     res = measure(settings, variants, limit=args.limit, mode=args.mode, max_tokens=args.max_tokens,
                   say=lambda text: print(text, file=sys.stderr, flush=True))
     print(f"model {res['model']}; {res['facts']} planted facts ({res['stored']} stored, {res['mode']} mode); "
           f"load average {res['load_average_before']:.1f} -> {res['load_average_after']:.1f}")
-    rows = [[n, f"{v['answered']}/{res['facts']}", f"{100 * v['share']:.0f}%", v["recall_at_1"], v["visible"],
+    rows = [[n, f"{v['notes_given_mean']:.1f}", f"{v['answered']}/{res['facts']}", f"{100 * v['share']:.0f}%", v["recall_at_1"], v["visible"],
              v["answered_or_visible"], f"{v['seconds']:.0f}"] for n, v in res["variants"].items()]
-    print_table(["notes given", "answered", "share", "recall@1", "answer visible", "answered or visible", "seconds"],
+    print_table(["variant", "notes given (mean)", "answered", "share", "recall@1", "answer visible", "answered or visible", "seconds"],
                 rows)
     for n, v in res["variants"].items():
         fails = [r for r in v["rows"] if not r["answered"]][: args.show_failures]

@@ -22,7 +22,16 @@ from typing import Any
 from ..errors import InputError, MemexError, NotFoundError
 from .conversations import Conversation, ConversationStore, new_message
 from .gate import ReplyGate
-from .prompt import MAX_NOTES, SYSTEM_PROMPT, Message, PromptPlan, Recalled, build_prompt, shorten_middle
+from .prompt import (
+    MAX_NOTES,
+    NOTE_KEEP_RATIO,
+    SYSTEM_PROMPT,
+    Message,
+    PromptPlan,
+    Recalled,
+    build_prompt,
+    shorten_middle,
+)
 from .reply import Reply, close_stream
 from .writer import MemoryWriter, WriteJob, get_writer
 
@@ -58,14 +67,15 @@ class ChatSession:
 
     def __init__(self, store: Any, settings: Any, llm: Any, conversations: ConversationStore | None = None,
                  writer: MemoryWriter | None = None, system_prompt: str = SYSTEM_PROMPT,
-                 max_notes: int = MAX_NOTES) -> None:
+                 max_notes: int = MAX_NOTES, keep_ratio: float = NOTE_KEEP_RATIO) -> None:
         self.store = store
         self.settings = settings
         self.llm = llm
         self.conversations = conversations or ConversationStore(settings.home)
         self.writer = writer or get_writer()
         self.system_prompt = system_prompt
-        self.max_notes = max_notes  # notes given to the model (``memex bench answers`` compares 1-3)
+        self.max_notes = max_notes  # notes given to the model at most (``memex bench answers`` compares them)
+        self.keep_ratio = keep_ratio  # ... and how close to the first a further note must score
 
     @property
     def gate(self) -> ReplyGate:
@@ -104,7 +114,7 @@ class ChatSession:
             recalled, recall_error = [], str(exc)
         recall_seconds = time.perf_counter() - started
         plan = build_prompt(self.llm, text, recalled, history, max_tokens=max_tokens, system=self.system_prompt,
-                            max_notes=self.max_notes)
+                            max_notes=self.max_notes, keep_ratio=self.keep_ratio)
         return recalled, plan, recall_seconds, recall_error
 
     def reply(self, conversation_id: str | None, text: str, *, k: int | None = None,
