@@ -7,6 +7,7 @@ for the person; ``show_error`` displays it, never a traceback.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import streamlit as st
@@ -113,14 +114,24 @@ def open_store_or_stop() -> Any:
 _MD_ESCAPES = {c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:=\"'&^%@/,;?"}
 
 
+# Escapes do not stop GFM's autolinks: Streamlit's Markdown turns "http\:\/\/x", "www\.x" and
+# "a\@b\.c" into links after decoding the escapes (seen in Chromium). An invisible word joiner
+# (U+2060) inside "://", after "www" and before "@" breaks the pattern; the text looks the same.
+_NO_AUTOLINK = [(re.compile(r"\\:\\/\\/"), "\\:\u2060\\/\\/"), (re.compile(r"(?i)\b(www)\\\."), "\\1\u2060\\."),
+                (re.compile(r"\\@"), "\u2060\\@")]
+
+
 def md_escape(text: str) -> str:
-    """Note text made inert for st.markdown: it displays exactly as written."""
+    """Note text made inert for st.markdown: it displays exactly as written, and nothing becomes a link."""
     lines = []
     for line in str(text).split("\n"):
         body = line.lstrip(" \t")
         indent = "\u00a0" * (len(line) - len(body))
         lines.append(indent + "".join(_MD_ESCAPES.get(c, c) for c in body.rstrip("\r")))
-    return "  \n".join(lines)
+    out = "  \n".join(lines)
+    for pattern, repl in _NO_AUTOLINK:
+        out = pattern.sub(repl, out)
+    return out
 
 
 def highlight_md(text: str, terms: list[str] | set[str]) -> str:
