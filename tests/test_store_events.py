@@ -183,3 +183,24 @@ def test_import_replace_and_graph_match_after_reopen(hstore: MemoryStore) -> Non
         w.put(fresh, replace=True)
     assert hstore.get(a.id).content == "one, replaced" and hstore.get(a.id).links == []
     assert set(build_graph(reopened(hstore).notes_view()).edges) == set(hstore.graph.edges) == set()
+
+
+def test_snapshot_open_equals_a_full_fold_and_follows_later_writes(hstore: MemoryStore, monkeypatch) -> None:
+    from memory_core.store import snapshot
+
+    monkeypatch.setattr(snapshot, "SAVE_EVERY", 5)
+    notes = [put(hstore, f"snap note {i}") for i in range(6)]
+    hstore.link(notes[0].id, notes[1].id, "x")
+    hstore.close()
+    assert (hstore.home / "cache" / "fold.json").exists()
+    other = reopened(hstore)
+    writer = reopened(hstore)  # writes after the snapshot: followed from its high-water mark
+    writer.update(notes[2].id, content="after the snapshot")
+    writer.delete(notes[3].id)
+    fast = reopened(hstore)
+    assert fast.get(notes[2].id).content == "after the snapshot" and notes[3].id not in fast
+    slow = reopened(hstore)
+    slow._load(use_snapshot=False)
+    assert comparable(fast.notes_view()) == comparable(slow.notes_view()) == comparable(fold(hstore.events()).notes)
+    assert set(fast.graph.edges) == set(slow.graph.edges)
+    assert comparable(other.notes_view()) == comparable(writer.notes_view())

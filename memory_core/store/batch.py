@@ -6,7 +6,6 @@ event per changed field (so callers keep working with plain Note objects and ``s
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from ..errors import NotFoundError
 from ..notes import Note
+from .codec import note_copy
 
 if TYPE_CHECKING:
     from .memory_store import MemoryStore
@@ -35,7 +35,7 @@ class WriteBatch:
             return self.puts[note_id]
         if note_id in self.deletes:
             raise NotFoundError(f"No note with id {note_id!r} (deleted in this write).")
-        return copy.deepcopy(self.store._get_cached(note_id))
+        return note_copy(self.store._get_cached(note_id))
 
     def exists(self, note_id: str) -> bool:
         return note_id in self.puts or (note_id in self.store._fold.notes and note_id not in self.deletes)

@@ -7,6 +7,7 @@ source, note id, field) sit beside it so Chroma can filter on them (``where=``).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import asdict, fields
@@ -36,6 +37,19 @@ def plain(value: Any) -> Any:
 
 def field_value(note: Note, name: str) -> Any:
     return plain(getattr(note, name))
+
+
+def note_copy(note: Note) -> Note:
+    """A private copy of a note to change: its fields are copied, its history entries shared.
+
+    Recorded changes are never modified (a change to a note adds entries), so sharing them keeps
+    a copy O(1) in the note's age where a deep copy grew with every edit.
+    """
+    out = copy.copy(note)
+    out.keywords, out.tags = list(note.keywords), list(note.tags)
+    out.links = [copy.copy(x) for x in note.links]
+    out.history = list(note.history)
+    return out
 
 
 def note_state(note: Note) -> dict[str, Any]:

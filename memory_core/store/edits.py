@@ -6,11 +6,11 @@ Each is one ``writing()`` batch, so each becomes one batch of events; ``cause`` 
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from ..errors import StoreError
 from ..notes import EDITABLE_FIELDS, Note, clean_content, normalise_time
+from .codec import note_copy
 
 
 class EditMixin:
@@ -35,7 +35,8 @@ class EditMixin:
             if by == "person" and {"keywords", "context", "tags"} & set(fields):
                 note.needs_enrichment = False  # the person wrote the enrichment themselves
             w.put(note, cause=cause)
-        return copy.deepcopy(note)
+        # the folded note (with its new history), unless this ran inside an outer, uncommitted batch
+        return note_copy(note if self._batch is not None else self._notes.get(note.id, note))
 
     def delete(self, note_ids: list[str] | str) -> int:
         """Delete notes and every link to them: forgotten, text and vectors gone from disk (forget.py).

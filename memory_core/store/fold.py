@@ -37,7 +37,7 @@ class Fold:
             return False
         self.last[ev.note_id] = ev.id
         if ev.field == CREATE:
-            self.notes[ev.note_id] = Note.from_dict(copy.deepcopy(ev.new))
+            self.notes[ev.note_id] = Note.from_dict(ev.new)  # from_dict copies what it keeps
             return True
         if ev.field == DELETE:
             self.notes.pop(ev.note_id, None)
@@ -47,8 +47,8 @@ class Fold:
             return True  # an event for a note deleted meanwhile: nothing to change
         # Replace, never mutate: readers may hold the old object (notes_view snapshots).
         note = copy.copy(note)
-        note.history = [*note.history, Change(ev.field, copy.deepcopy(ev.old), copy.deepcopy(ev.new), ev.by,
-                                              ev.at, ev.cause)]
+        # Events are never changed once made, so the Change may share their values.
+        note.history = [*note.history, Change(ev.field, ev.old, ev.new, ev.by, ev.at, ev.cause)]
         if ev.field in LOGGED_FIELDS:
             _set(note, ev.field, _resolve(ev.field, field_value(note, ev.field), ev.old, ev.new))
         self.notes[ev.note_id] = note

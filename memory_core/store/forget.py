@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import snapshot
 from .codec import LOGGED_FIELDS
 from .compaction import compact_local
 from .events import CREATE, DELETE, redacted
@@ -138,6 +139,7 @@ class ForgetMixin:
                         report.notes_scrubbed.append(other.id)
                 for nid in ids:
                     w.delete(nid)
+            snapshot.delete(self.home)  # it holds the text; a fresh one is written below
             report.events_redacted = self._scrub_log(quotes, doomed)
             report.proposals_removed = self.proposals.forget_notes(doomed)
             self._recall.forget(ids)
@@ -150,6 +152,8 @@ class ForgetMixin:
             else:
                 report.bytes_before, report.bytes_after = compact_local(self)
                 report.compacted = True
+            if self._unsaved or snapshot.SAVE_EVERY <= len(self._notes):
+                self._save_snapshot()
         return report
 
     def _scrub_log(self, quotes: Quotes, doomed: set[str]) -> int:

@@ -11,7 +11,6 @@ then answer from memory; a read never writes anything.
 from __future__ import annotations
 
 import contextlib
-import copy
 import fcntl
 import threading
 from collections.abc import Iterator
@@ -25,9 +24,9 @@ import numpy as np
 from ..errors import MemexError, NotFoundError, StoreError
 from ..lexical import BM25Index
 from ..notes import Note
-from . import backend
+from . import backend, snapshot
 from .batch import WriteBatch
-from .codec import text_hash
+from .codec import note_copy, text_hash
 from .compaction import recover
 from .datadir import FORMAT_VERSION, prepare_data_dir
 from .edits import EditMixin
@@ -64,6 +63,7 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
             migrate(settings, self.home, version)
         self._clock = EventClock()
         self._recall = RecallStats(self.home)
+        self._unsaved = 0  # events committed since the last snapshot (snapshot.py)
         self._open()
 
     # -- opening ----------------------------------------------------------------------------
@@ -102,8 +102,20 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
                 raise backend.server_problem(self.settings, exc) from exc
             raise StoreError(f"Reading the change log in {self.home} failed: {type(exc).__name__}: {exc}") from exc
 
-    def _load(self) -> None:
-        """Fold the whole log and rebuild every derived view (open, reindex, after compaction)."""
+    def _load(self, use_snapshot: bool = True) -> None:
+        """Build the live state: from the snapshot plus the log after it, else by folding the whole log."""
+        snap = snapshot.load(self.home, self._follower.epoch) if use_snapshot else None
+        if snap is not None:
+            self._fold, self._follower.high_water, self._follower.seen, vectors = snap
+            self._clock.observe(max(self._fold.last.values(), default=""))
+            for note in self._fold.notes.values():
+                self._recall.overlay(note)
+            self._views = DerivedViews()
+            self._views.rebuild(self._fold.notes, vectors)
+            events = self._follower.new_events(self._log)
+            if events:
+                self._fold_in(events, None)
+            return
         events, _partial = whole_batches(self._read_log())
         fold = Fold()
         try:
@@ -122,6 +134,14 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
         self._views.rebuild(fold.notes, vectors)
         if not self.server:
             self._redact_leftovers(events)
+        if len(events) >= snapshot.SAVE_EVERY:
+            self._save_snapshot()
+
+    def _save_snapshot(self) -> None:
+        with contextlib.suppress(OSError):  # a cache: failing to write it costs only speed
+            snapshot.save(self.home, self._fold, self._follower.high_water, self._follower.seen,
+                          self._views.vectors, self._follower.epoch)
+        self._unsaved = 0
 
     def _redact_leftovers(self, events: list[Event]) -> None:
         """A crash between a tombstone and the redaction of the note's events: finish the redaction."""
@@ -134,6 +154,8 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
     def close(self) -> None:
         """Flush recall counts and release the Chroma client (another process can then open it safely)."""
         self._recall.flush()
+        if self._unsaved:
+            self._save_snapshot()
         with contextlib.suppress(Exception):
             self._cols.client.close()
 
@@ -275,6 +297,9 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
             self._redact(gone)
         self._follower.mark_written()
         self._recall.flush()
+        self._unsaved += len(events)
+        if self._unsaved >= snapshot.SAVE_EVERY:
+            self._save_snapshot()
 
     def _vectors_for(self, batch: WriteBatch, ids: set[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -335,7 +360,7 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
         return note
 
     def copy_note(self, note_id: str) -> Note:
-        return copy.deepcopy(self._get_cached(note_id))
+        return note_copy(self._get_cached(note_id))
 
 
 def _now() -> str:

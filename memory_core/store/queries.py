@@ -7,7 +7,6 @@ the derived views in memory; none of them writes anything.
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..errors import NotFoundError
 from ..notes import Note, parse_time
+from .codec import note_copy
 from .views import Neighbour
 
 
@@ -27,7 +27,7 @@ class QueryMixin:
         """A copy of the note (changing it changes nothing until it is written back)."""
         with self._lock:
             self.refresh()
-            return copy.deepcopy(self._get_cached(self.resolve_id(note_id)))
+            return note_copy(self._get_cached(self.resolve_id(note_id)))
 
     def resolve_id(self, prefix: str) -> str:
         """Accept a full id or an unambiguous prefix of at least 6 characters (handy in the CLI)."""
@@ -54,7 +54,7 @@ class QueryMixin:
         """Every note (copies), oldest first."""
         with self._lock:
             self.refresh()
-            return sorted((copy.deepcopy(n) for n in self._notes.values()), key=lambda n: (n.timestamp, n.id))
+            return sorted((note_copy(n) for n in self._notes.values()), key=lambda n: (n.timestamp, n.id))
 
     def notes_view(self) -> dict[str, Note]:
         """A snapshot dict of the notes by id, without copying the notes (read-only by contract).
@@ -104,7 +104,7 @@ class QueryMixin:
                 ts = parse_time(note.timestamp)
                 if (lo and ts < lo) or (hi and ts > hi):
                     continue
-            out.append(copy.deepcopy(note))
+            out.append(note_copy(note))
         return out
 
     def nearest_ids(self, embedding: np.ndarray, k: int, exclude: set[str] | None = None) -> list[tuple[str, float]]:

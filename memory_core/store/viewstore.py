@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import StoreError
 from ..notes import Note
-from . import backend
+from . import backend, snapshot
 from .codec import text_hash, view_record
 from .events import whole_batches
 from .fold import fold
@@ -85,6 +85,8 @@ class ViewMixin:
             self._fold = fold(events)
             self._write_view(self._fold.notes, list(self._fold.notes), [], vectors, embed_missing=True)
             self._follower.mark_written()
-            self._load()
+            snapshot.delete(self.home)
+            self._load(use_snapshot=False)
+            self._save_snapshot()
         return {"notes": len(self._fold.notes), "events": len(events), "vectors_reused": reused,
                 "embedded": len(self._fold.notes) - reused}
