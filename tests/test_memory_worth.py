@@ -25,6 +25,7 @@ NOT_STORED = [
     ("ok", "ack"),
     ("cool", "ack"),
     ("lol", "ack"),
+    ("mmm", "ack"),
     ("Yes", "ack"),
     ("That sounds great", "ack"),
     ("hmm, interesting", "ack"),

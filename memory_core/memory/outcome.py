@@ -42,6 +42,9 @@ class RememberOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         report = asdict(self.report) if is_dataclass(self.report) else self.report
+        counts = {name: int((report or {}).get(name, 0) or 0) if isinstance(report, dict) else 0
+                  for name in ("proposed", "grounded", "applied")}
         return {"status": self.status, "note_id": self.note_id, "reason": self.reason,
                 "superseded_id": self.superseded_id, "proposals": list(self.proposals),
-                "similarity": round(float(self.similarity), 4), "links": list(self.links), "report": report}
+                "similarity": round(float(self.similarity), 4), "links": list(self.links), **counts,
+                "report": report}

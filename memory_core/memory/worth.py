@@ -31,7 +31,7 @@ THANKS = frozenset("thanks thank thx ty cheers appreciated appreciate".split())
 ACKS = frozenset("""ok okay k kk alright right sure yes yeah yep yup no nope nah cool nice great good fine
 awesome perfect lol haha hahaha hmm hm ah oh wow gotcha understood noted indeed exactly true agreed
 interesting neat sweet lovely excellent brilliant super fantastic amazing thx ty please well so bit bye
-mhm uh um huh yay hey""".split())
+mhm mm mmm hmmm ahh ooh uh um huh yay hey""".split())
 # Words that fill an acknowledgement ("that sounds good", "thank you so much") without telling anything.
 FILLER = ACKS | THANKS | GREETINGS | frozenset("""that's thats that it it's its is sounds sound very so much
 you a lot too really all right thank love to hear glad happy for me i'm im will do got it makes sense

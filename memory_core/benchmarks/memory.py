@@ -1,0 +1,230 @@
+"""Memory benchmark: a scripted conversation through the chat's own path, and what the memory became.
+
+The conversation (memory_core/benchmarks/data/memory_conversation.json, written for Memex: 153
+turns over five sessions) plants facts, repeats some, corrects some, and mixes in greetings,
+thanks, acknowledgements, requests and bare questions about the facts. Each turn goes through
+``ChatSession.reply`` exactly as the Chat page and ``memex chat --wait`` send it (recall, prompt,
+the configured model's reply, the memory write of the person's words), waiting for each write.
+Printed and saved:
+
+* notes per turn; replies stored as notes (must be 0); bare questions stored (0); duplicates:
+  two current notes of the same planted fact (0); superseded facts still current;
+* proposals made / grounded / applied (the model's ideas for existing notes and links);
+* notes whose content, or a field a person edited, was changed by anyone but the person (0);
+* recall@5 of the planted fact's current note for each question, as the chat recalled it;
+* seconds per turn: the reply, and the memory write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import print_table, save_results
+
+STORED_KINDS = ("fact", "repeat", "correction", "chat")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--conversation", help="a conversation JSON in the same format (default: the shipped one)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N turns (0 = all)")
+    parser.add_argument("--max-tokens", type=int, default=48, help="reply length cap (the reply is not the point)")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def load_conversation(path: str | None = None) -> dict[str, Any]:
+    if path:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    text = resources.files("memory_core.benchmarks").joinpath("data/memory_conversation.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def turns_of(conv: dict[str, Any], limit: int = 0) -> list[dict[str, Any]]:
+    out = []
+    for si, session in enumerate(conv["sessions"]):
+        for turn in session["turns"]:
+            out.append({**turn, "session": si, "date": session.get("date", "")})
+    return out[:limit] if limit else out
+
+
+def current_fact_notes(turns: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> dict[str, str]:
+    """Planted fact -> id of the note that holds it now (a merge points at the note merged into)."""
+    notes: dict[str, str] = {}
+    for turn, out in zip(turns, outcomes):
+        if turn.get("fact") and out.get("note_id") and turn["fact"] not in notes:
+            notes[turn["fact"]] = out["note_id"]
+    return notes
+
+
+def changed_without_person(store: Any) -> list[str]:
+    """Notes whose content, or a field the person had written, was changed by someone else."""
+    bad = []
+    for note in store.all_notes():
+        person_fields: set[str] = set()
+        for change in note.history:
+            if change.by == "person":
+                person_fields.add(change.field)
+            elif change.field == "content" or change.field in person_fields:
+                bad.append(note.id)
+                break
+    return bad
+
+
+def evaluate(store: Any, turns: list[dict[str, Any]], outcomes: list[dict[str, Any]],
+             recalled: list[list[str]], replies: list[str]) -> dict[str, Any]:
+    """Every figure, from the store and the conversation (no model needed)."""
+    from ..retrieval.hit import current_version
+
+    notes = store.notes_view()
+    contents = {n.content for n in notes.values()}
+    said = {t["text"] for t in turns}
+    # A note that is not one of the person's turns, and holds a reply (or the old "Memex:" form), is a
+    # stored reply. (A reply that repeats the person's words does not make their note a reply.)
+    foreign = [c for c in contents if c not in said]
+    stored_replies = sum(1 for c in foreign if c.startswith(("Memex:", "Person:"))
+                         or any(len(r.strip()) > 10 and r.strip() in c for r in replies))
+    bare_questions = sum(1 for t in turns if t["kind"] == "question" and t["text"] in contents)
+    nothing_kinds = ("greeting", "thanks", "ack", "request")
+    nothing_stored = sum(1 for t in turns if t["kind"] in nothing_kinds and t["text"] in contents)
+    by_fact: dict[str, set[str]] = {}
+    for turn, out in zip(turns, outcomes):
+        if turn.get("fact") and out.get("note_id") in notes:
+            by_fact.setdefault(turn["fact"], set()).add(current_version(out["note_id"], notes))
+    duplicates = sum(len(ids) - 1 for ids in by_fact.values())
+    corrections = [(t, o) for t, o in zip(turns, outcomes) if t["kind"] == "correction"]
+    superseded_ok = sum(1 for _t, o in corrections if o.get("status") == "superseded")
+    fact_notes = current_fact_notes(turns, outcomes)
+    q_rows = []
+    for turn, ids in zip(turns, recalled):
+        if turn["kind"] != "question":
+            continue
+        target = fact_notes.get(turn["asks"], "")
+        target = current_version(target, notes) if target else ""
+        q_rows.append({"question": turn["text"], "fact": turn["asks"], "note": target,
+                       "rank": ids.index(target) + 1 if target in ids[:5] else None, "planted": bool(target)})
+    planted = [r for r in q_rows if r["planted"]]
+    repeats = [(t, o) for t, o in zip(turns, outcomes) if t["kind"] == "repeat"]
+    statuses: dict[str, int] = {}
+    for o in outcomes:
+        statuses[o.get("status", "?")] = statuses.get(o.get("status", "?"), 0) + 1
+    return {
+        "turns": len(turns), "notes": len(notes), "notes_per_turn": len(notes) / len(turns) if turns else 0.0,
+        "statuses": statuses,
+        "stored_replies": stored_replies, "notes_not_from_the_persons_turns": len(foreign),
+        "bare_questions_stored": bare_questions,
+        "greetings_acks_requests_stored": nothing_stored, "duplicates": duplicates,
+        "repeats": len(repeats), "repeats_merged": sum(1 for _t, o in repeats if o.get("status") == "merged"),
+        "corrections": len(corrections), "corrections_superseded": superseded_ok,
+        "proposals_made": sum(int(o.get("proposed", 0)) for o in outcomes),
+        "proposals_grounded": sum(int(o.get("grounded", 0)) for o in outcomes),
+        "proposals_applied": sum(int(o.get("applied", 0)) for o in outcomes),
+        "proposals_pending": _pending(store),
+        "changed_without_person": len(changed_without_person(store)),
+        "questions": len(q_rows), "questions_with_planted_fact": len(planted),
+        "recall_at_5": sum(r["rank"] is not None for r in planted) / len(planted) if planted else 0.0,
+        "question_rows": q_rows,
+    }
+
+
+def _pending(store: Any) -> int:
+    from ..memory.inbox import inbox
+
+    return inbox(store).count("pending")
+
+
+def run_conversation(settings: Any, turns: list[dict[str, Any]], *, max_tokens: int,
+                     say: Any = print, llm: Any = None, embedder: Any = None) -> dict[str, Any]:
+    from ..chat import ChatSession, ConversationStore, MemoryWriter
+    from ..embeddings import get_embedder
+    from ..llm import get_llm
+    from ..store import MemoryStore
+
+    llm = llm or get_llm(settings)
+    writer = MemoryWriter()
+    outcomes: list[dict[str, Any]] = []
+    recalled: list[list[str]] = []
+    replies: list[str] = []
+    reply_s: list[float] = []
+    write_s: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="memex-bench-memory-") as tmp:
+        s = settings.replace(data_dir=str(Path(tmp) / "home"), remember_chat=True, max_tokens=max_tokens)
+        store = MemoryStore(s, embedder or get_embedder(s))
+        session = ChatSession(store, s, llm, ConversationStore(s.home), writer)
+        conv_ids: dict[int, str] = {}
+        for i, turn in enumerate(turns):
+            t0 = time.perf_counter()
+            reply = session.reply(conv_ids.get(turn["session"]), turn["text"])
+            text = reply.consume()
+            conv_ids[turn["session"]] = reply.conversation_id
+            t1 = time.perf_counter()
+            if reply.job_id:  # as `memex chat --wait`: the next turn sees this one's note
+                writer.wait(reply.job_id, timeout=600)
+            t2 = time.perf_counter()
+            conv = session.conversations.load(reply.conversation_id)
+            msg = conv.message(reply.user_message["id"]) or {}
+            outcomes.append(dict(msg.get("memory") or {}))
+            assistant = reply.message or {}
+            recalled.append([r.get("id", "") for r in assistant.get("recalled", []) if isinstance(r, dict)])
+            replies.append(text)
+            reply_s.append(t1 - t0)
+            write_s.append(t2 - t1)
+            if (i + 1) % 10 == 0:
+                say(f"memory bench: {i + 1}/{len(turns)} turns, {len(store)} notes")
+        writer.stop()
+        figures = evaluate(store, turns, outcomes, recalled, replies)
+        figures["notes_dump"] = [n.to_dict() for n in store.all_notes()]
+        figures["replies"] = replies
+        store.close()
+    figures.update({"model": llm.name, "max_tokens": max_tokens,
+                    "seconds_per_turn_reply": sum(reply_s) / len(reply_s) if reply_s else 0.0,
+                    "seconds_per_turn_memory": sum(write_s) / len(write_s) if write_s else 0.0,
+                    "seconds_per_turn": (sum(reply_s) + sum(write_s)) / len(reply_s) if reply_s else 0.0,
+                    "outcomes": outcomes})
+    return figures
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_settings
+
+    settings = load_settings(args.data_dir)
+    conv = load_conversation(args.conversation)
+    turns = turns_of(conv, args.limit)
+    say = (lambda _m: None) if args.quiet or args.json else print
+    started = time.perf_counter()
+    res = run_conversation(settings, turns, max_tokens=args.max_tokens, say=say)
+    res["seconds"] = time.perf_counter() - started
+    res["conversation"] = conv.get("name", args.conversation or "")
+    path = save_results(settings.home, "memory", res)
+    if args.json:
+        print(json.dumps({k: v for k, v in res.items() if k not in ("outcomes", "notes_dump", "replies")},
+                         indent=2, default=str))
+        return 0
+    print(f"\nmemory benchmark: {res['conversation']}, {res['turns']} turns, model {res['model']}")
+    rows = [["notes per turn", f"{res['notes_per_turn']:.3f} ({res['notes']} notes)", ""],
+            ["stored replies", res["stored_replies"], "must be 0"],
+            ["notes not from the person's turns", res["notes_not_from_the_persons_turns"], "0 expected"],
+            ["bare questions stored", res["bare_questions_stored"], "must be 0"],
+            ["greetings/thanks/acks/requests stored", res["greetings_acks_requests_stored"], "0 expected"],
+            ["duplicates (current notes of one fact)", res["duplicates"], "must be 0"],
+            ["repeats merged", f"{res['repeats_merged']}/{res['repeats']}", ""],
+            ["corrections superseding", f"{res['corrections_superseded']}/{res['corrections']}", ""],
+            ["proposals made / grounded / applied",
+             f"{res['proposals_made']} / {res['proposals_grounded']} / {res['proposals_applied']}",
+             f"{res['proposals_pending']} waiting for review"],
+            ["changed without the person", res["changed_without_person"], "must be 0"],
+            ["recall@5 of planted facts", f"{res['recall_at_5']:.3f}",
+             f"{res['questions_with_planted_fact']} questions"],
+            ["seconds per turn (reply + memory)",
+             f"{res['seconds_per_turn']:.2f} ({res['seconds_per_turn_reply']:.2f} + "
+             f"{res['seconds_per_turn_memory']:.2f})", ""]]
+    print_table(["figure", "value", "note"], rows)
+    missed = [r for r in res["question_rows"] if r["planted"] and r["rank"] is None]
+    if missed:
+        print("\nnot recalled in the top 5: " + "; ".join(r["question"] for r in missed))
+    print(f"\nsaved {path}; total {res['seconds']:.1f}s")
+    return 0
