@@ -42,12 +42,14 @@ def stage_line(job: WriteJob) -> str:
     return " → ".join(parts) + (" (paused while a reply is written)" if job.paused else "")
 
 
-def remember_button(session: ChatSession | None, conv: Conversation, mid: str, label: str = "Remember this") -> None:
+def remember_button(session: ChatSession | None, conv: Conversation, mid: str, label: str = "Remember this",
+                    force: bool = True) -> None:
+    """"Remember this" (store it anyway) or "Retry" (the same write again, as forced as it was)."""
     help_text = "Store this message as a note anyway" if label == "Remember this" else "Try the memory write again"
     if st.button(label, key=f"chat_rem_{mid}", icon="📌" if label == "Remember this" else "🔁", type="tertiary",
                  disabled=session is None, help=help_text):
         try:
-            session.remember_message(conv.id, mid, force=label == "Remember this")  # type: ignore[union-attr]
+            session.remember_message(conv.id, mid, force=force)  # type: ignore[union-attr]
         except MemexError as exc:
             show_error(exc, "Could not queue the note")
         else:
@@ -93,7 +95,7 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
     if state == "failed":
         st.warning(f"Not stored in memory after {info.get('attempts', 1)} attempt(s): "
                    f"{md_escape(info.get('error', 'unknown error'))}")
-        remember_button(session, conv, mid, label="Retry")
+        remember_button(session, conv, mid, label="Retry", force=bool(info.get("force")))
         return
     job = writer.job(info.get("job", "")) if info.get("job") else None
     if job is None:

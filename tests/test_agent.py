@@ -108,7 +108,7 @@ def test_a_statement_gets_the_chat_form_with_notes_in_the_system_text() -> None:
     assert plan.form == "chat" and not plan.memory_answer
     system = plan.messages[0]["content"]
     assert system.startswith(SYSTEM_PROMPT) and "Today is 2024-04-01" in system
-    assert all(f'- On {n.timestamp[:10]} I told you: "{n.content}"' in system for n in notes)
+    assert all(f'- {n.timestamp[:10]}: "{n.content}"' in system for n in notes)
     assert plan.messages[-1] == {"role": "user", "content": "I went hiking today."}
     nothing = build_prompt(llm, "What is my dog's name?", [], [], max_tokens=100)
     assert nothing.form == "chat" and nothing.messages[-1]["content"] == "What is my dog's name?"

@@ -276,6 +276,23 @@ def test_reply_shows_the_answering_note_the_graph_link_and_the_token_limit_notic
     assert len(saved[1]["content"]) > len(reply["content"])
 
 
+def test_a_failed_memory_write_is_shown_with_retry(app_home: Settings, embedder) -> None:
+    convs = ConversationStore(app_home.home)
+    conv = convs.new()
+    msg = new_message("user", "My horse is named Thunder.",
+                      memory={"state": "failed", "job": "w0-old", "error": "the disk is full", "attempts": 4})
+    convs.append(conv.id, msg, create=conv)
+    at = chat_page()
+    assert any("Not stored in memory after 4 attempt(s)" in w.value and "disk is full" in w.value for w in at.warning)
+    at.button(key=f"chat_rem_{msg['id']}").click().run()
+    assert not at.exception
+    info = convs.load(conv.id).messages[0]["memory"]
+    assert info["state"] != "failed" and info["job"] != "w0-old" and not info["force"]
+    job = get_writer().wait(info["job"], WRITE_TIMEOUT)
+    assert job is not None and job.state == "done" and job.outcome["status"] == "stored", job
+    assert MemoryStore(app_home, embedder).get(job.note_id).content == "My horse is named Thunder."
+
+
 def test_damaged_conversation_file_is_reported(app_home: Settings) -> None:
     good = write_conversation(app_home.home, [("user", "still fine")])
     bad = app_home.home / "conversations" / ("e" * 32 + ".json")

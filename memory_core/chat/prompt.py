@@ -149,6 +149,12 @@ def note_line(note: Recalled) -> str:
     return f'On {when} I told you: "{words}"' if when else f'Earlier I told you: "{words}"'
 
 
+def listed_line(note: Recalled) -> str:
+    """A recalled note in the chat form's system text: ``- 2026-11-02: "the person's words"``."""
+    words = " ".join(shorten_middle(note.words, NOTE_CHARS).split())
+    return f'- {note.timestamp[:10]}: "{words}"' if note.timestamp[:10] else f'- "{words}"'
+
+
 def memory_turn(text: str, lines: list[str]) -> str:
     """The user turn of the memory form: what the person said earlier, then the question, last."""
     return "\n".join([*lines, f"Question: {text}", ANSWER_LINE])
@@ -197,7 +203,7 @@ def build_prompt(llm: Any, message: str, notes: list[Recalled], history: list[Me
                     {"role": "user", "content": memory_turn(text, [lines[i] for i in chosen])}]
         sys_text = f"{system} Today is {today}."
         if chosen:
-            sys_text += "\n\nWhat the person told you earlier:\n" + "\n".join(f"- {lines[i]}" for i in chosen)
+            sys_text += "\n\nWhat the person told you earlier:\n" + "\n".join(listed_line(notes[i]) for i in chosen)
         return [{"role": "system", "content": sys_text}, *kept, {"role": "user", "content": text}]
 
     def total(msgs: list[Message]) -> int:
