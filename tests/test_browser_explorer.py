@@ -46,6 +46,14 @@ def _seed(home: Path, embedder: Any) -> dict[str, Any]:
         for n in notes:
             w.put(n)
     ids = [n.id for n in notes]
+    time.sleep(1.1)  # the edit below is a later moment (moments are to the second)
+    store.update(ids[3], by="person", content="Budget planning moved to April.")
+    from memory_core.store.proposals import Proposal
+
+    pid = store.proposals.add(Proposal(target_id=ids[1], kind="context", before="",
+                                       after="Anna photographs glaciers in the Alps", source_id=ids[0],
+                                       proposed_by="evolver:SmolLM2-135M",
+                                       grounding={"overlap": 0.8, "why": "80% of its words are in the note"}))
     # a saved chat reply that recalled three notes (the shape CHAT saves: Hit.trace_dict() + query)
     cid, mid = uuid.uuid4().hex, uuid.uuid4().hex[:12]
     conv = {"format": 1, "id": cid, "title": "Anna", "created": "2024-02-01T10:00:00+00:00",
@@ -64,7 +72,7 @@ def _seed(home: Path, embedder: Any) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{cid}.json").write_text(json.dumps(conv), encoding="utf-8")
     store.close()
-    return {"ids": ids, "trace": f"{cid}:{mid}"}
+    return {"ids": ids, "trace": f"{cid}:{mid}", "proposal": pid}
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +141,7 @@ def explorer(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterato
 
 
 CANVAS = '[data-testid="memex-graph"]'
+MOMENT = '[data-testid="stMainBlockContainer"] [data-testid="stSlider"] input[type="range"]'  # react-aria: hidden
 
 
 def _wait_graph(page: Any, nodes: int | None = None) -> None:
@@ -202,4 +211,51 @@ def test_a_replys_trace_is_highlighted(explorer: dict[str, Any]) -> None:
     faded = [n for n in drawn.values() if n["id"] not in (ids[0], ids[1], ids[5])]
     assert faded and all(n["border"] != gold and "rgba" in n["border"] for n in faded)
     page.screenshot(path=str(ARTIFACTS / "explorer-trace.png"))
+    _no_injection(explorer)
+
+
+def test_accept_a_proposal_in_review(explorer: dict[str, Any]) -> None:
+    page, pid = explorer["page"], explorer["proposal"]
+    page.goto(f"{explorer['base']}/review")
+    _settle(page)
+    nav = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
+    assert any("Review (1)" in x for x in nav), nav
+    main = page.locator('[data-testid="stMainBlockContainer"]')
+    page.wait_for_selector(f".st-key-review_accept_{pid} button", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "explorer-review.png"))
+    assert "Anna photographs glaciers in the Alps" in main.inner_text()
+    page.locator(f".st-key-review_accept_{pid} button").click()
+    page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=30_000)
+    _settle(page)
+    assert f"Accepted proposal {pid}" in main.inner_text()
+    assert "Nothing to review" in main.inner_text()
+    nav = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
+    assert not any("Review (1)" in x for x in nav), nav
+    page.screenshot(path=str(ARTIFACTS / "explorer-review-accepted.png"))
+    _no_injection(explorer)
+
+
+def test_time_control_shows_a_note_as_it_was(explorer: dict[str, Any]) -> None:
+    page, ids = explorer["page"], explorer["ids"]
+    page.goto(f"{explorer['base']}/graph?note={ids[3]}")
+    _settle(page)
+    _wait_graph(page)
+    main = page.locator('[data-testid="stMainBlockContainer"]')
+    code = main.locator('[data-testid="stCode"]')
+    assert code.filter(has_text="Budget planning moved to April.").count() >= 1
+    page.get_by_text("Look back in time").first.click()
+    try:
+        page.wait_for_selector(MOMENT, state="attached", timeout=30_000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "explorer-as-of-toggle.png"))
+    _settle(page)
+    thumb = page.locator(MOMENT).first
+    thumb.focus()
+    thumb.press("Home")  # the first moment the memory changed
+    page.wait_for_function("() => document.body.innerText.includes('The memory as it was on')", timeout=30_000)
+    _settle(page)
+    assert code.filter(has_text="Budget planning for next year starts in March.").count() >= 1
+    assert code.filter(has_text="Budget planning moved to April.").count() == 0
+    assert "Read-only" in main.inner_text() and "Edit this note" not in main.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "explorer-as-of.png"))
     _no_injection(explorer)
