@@ -263,6 +263,33 @@ def test_ingest_keeps_every_turn_and_dia_id(data, embedder, tmp_path):
         ing.store.close()
 
 
+@pytest.mark.parametrize("mode", ["fast", "full"])
+def test_turns_are_contextual_notes_in_both_modes(data, embedder, tmp_path, mode):
+    """Each turn's note keeps the previous turn of its session and the date apart from its content."""
+    from fakes import ScriptedLLM
+
+    from memory_core.config import Settings
+    from memory_core.retrieval import make_retriever
+
+    sample = data.samples[1]
+    llm = ScriptedLLM(default="not json")  # full mode with a model that never helps: still contextual
+    ing = ingest_sample(sample, Settings(data_dir=str(tmp_path / "home")), tmp_path / "s", embedder=embedder,
+                        mode=mode, llm=llm)
+    try:
+        by_ref = {n.source_ref: n for n in ing.store.all_notes()}
+        for i, turn in enumerate(sample.turns):
+            note = by_ref[turn.dia_id]
+            assert note.content == turn.content and note.turn_context.startswith("Date: ")
+            previous = sample.turns[i - 1] if i else None
+            if previous is not None and previous.session == turn.session:
+                assert previous.content in note.turn_context and previous.content not in note.content
+        assert (ing.stats["llm_calls"] > 0) == (mode == "full")
+        hits = make_retriever(ing.store, ing.settings, "contextual").search(sample.questions[0].question, 5)
+        assert hits and all(set(h.signals) >= {"lexical", "dense", "context_lexical", "context_dense"} for h in hits)
+    finally:
+        ing.store.close()
+
+
 def test_retrieval_evaluation_is_sane(fast_run):
     res = fast_run
     assert res["selection"] == {"samples": ["conv-a", "conv-b"], "questions": 22, "with_evidence": 21,

@@ -348,7 +348,9 @@ class MemoryPipeline:
                     break
                 try:
                     r = self.add(item.content, source=item.source, source_ref=item.source_ref,
-                                 timestamp=item.timestamp, mode="full")
+                                 timestamp=item.timestamp, mode="full", speaker=item.speaker,
+                                 conversation_id=item.conversation_id, message_id=item.message_id,
+                                 turn_context=item.turn_context)
                     report.added += 1
                     report.note_ids.append(r.note_id)
                     report.usage.add(r.usage)

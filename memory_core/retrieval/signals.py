@@ -18,7 +18,7 @@ import numpy as np
 
 from ..lexical import BM25Index
 from ..notes import Note
-from .entities import entities, mentions
+from .entities import mentions
 
 LexicalHits = dict[str, tuple[float, list[str]]]
 
@@ -116,10 +116,6 @@ def context_index(store: Any, notes: dict[str, Note]) -> ContextIndex:
             index = _INDEXES[store] = ContextIndex()
     index.sync(notes, store.embedder)
     return index
-
-
-def note_entities(text: str) -> set[str]:
-    return entities(text)
 
 
 def dense_signal(store: Any, query_vec: np.ndarray, n: int) -> dict[str, float]:
