@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
 
+import networkx as nx
+
 from .diff import FieldDiff, note_diff
 from .notes import Change, Link, Note, parse_time
 
@@ -30,6 +32,14 @@ def moment(day: date, at: time | None = None) -> str:
 def is_past(when: str, now: datetime | None = None) -> bool:
     """Is this moment before now (then the views are read-only)?"""
     return parse_time(when) < (now or datetime.now(timezone.utc))
+
+
+def graph_of(view: Mapping[str, Note]) -> nx.DiGraph:
+    """The link graph of a view (for degrees in the past table) without folding the log again."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(view)
+    graph.add_edges_from((n.id, x.target) for n in view.values() for x in n.links if x.target in view)
+    return graph
 
 
 def incoming(view: Mapping[str, Note], note_id: str) -> list[tuple[str, Link]]:

@@ -35,6 +35,7 @@ from memory_core.notes_table import (
     table_frame,
     tag_choices,
 )
+from memory_core.timeview import graph_of
 from pages import common
 from pages.common import flash, md_escape, open_store_or_stop, settings, show_error, show_flash
 from pages.notes_detail import (
@@ -49,7 +50,7 @@ from pages.notes_detail import (
     render_detail,
     resolve,
 )
-from pages.notes_time import past_banner, render_changes, render_time_control
+from pages.notes_time import past_banner, past_view, render_changes, render_time_control
 
 COLUMN_CONFIG = {
     "select": st.column_config.CheckboxColumn("✓", help="Select rows to delete or open", width="small"),
@@ -246,12 +247,12 @@ store = open_store_or_stop()
 when = render_time_control(store)
 if when is not None:
     try:
-        view = dict(store.as_of(when))
+        view = past_view(store, when)
     except MemexError as exc:
         show_error(exc, "The memory cannot be shown as of that date", escape=True)
         st.stop()
     past_banner(when, len(view))
-    graph = store.graph_as_of(when) if hasattr(store, "graph_as_of") else None
+    graph = graph_of(view)
 else:
     view = store.notes_view()
     graph = store.graph_snapshot()

@@ -14,11 +14,24 @@ from typing import Any
 import streamlit as st
 
 from memory_core.errors import MemexError
-from memory_core.timeview import moment, summarise_changes
+from memory_core.timeview import is_past, moment, summarise_changes
 from pages.common import diff_view, md_escape, show_error
 
 CHANGES_SHOWN = 100
 _DAY = date(2000, 1, 2) - date(2000, 1, 1)
+
+
+def past_view(store: Any, when: str) -> dict[str, Any]:
+    """``store.as_of(when)``, folded once per moment: a moment already past cannot change, so the
+    fold is kept for this session (widget clicks rerun the page; refolding 10,000 notes each time
+    would make it sluggish)."""
+    cached = st.session_state.get("_notes_past_view")
+    if cached is not None and cached[0] == when:
+        return cached[1]
+    view = dict(store.as_of(when))
+    if is_past(when):
+        st.session_state["_notes_past_view"] = (when, view)
+    return view
 
 
 def _back_to_now() -> None:

@@ -410,7 +410,8 @@ def test_as_of_shows_the_past_read_only(app_home: Settings, embedder, monkeypatc
 
     # a later date: the edit and the link are there, the note of the 10th is not yet
     at.date_input(key="notes_as_of_day").set_value(date(2024, 3, 7)).run()
-    assert sorted(at.dataframe[0].value["id"]) == ["note-a", "note-b"]
+    later = at.dataframe[0].value.set_index("id")
+    assert sorted(later.index) == ["note-a", "note-b"] and later.loc["note-a", "links"] == 1
     assert HOSTILE_EDIT in [c.value for c in at.code]  # shown as text, not Markdown
     assert any("Links out (1)" in m.value for m in at.markdown)
     # back to now: everything editable again, the note of the 10th is there

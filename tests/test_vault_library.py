@@ -267,3 +267,11 @@ def test_plotly_text_is_escaped() -> None:
     assert "<" not in ("".join(df["text"]) + "".join(df["tags"])).replace("<br>", "")
     assert len(sample_ids([str(i) for i in range(50)], 10, seed=1)) == 10
     assert sample_ids([str(i) for i in range(50)], 10, seed=1) == sample_ids([str(i) for i in range(50)], 10, seed=1)
+
+
+def test_graph_of_a_view() -> None:
+    from memory_core.timeview import graph_of
+
+    a, b = Note("a", id="a", links=[Link("b", "x"), Link("gone", "y")]), Note("b", id="b")
+    g = graph_of({"a": a, "b": b})
+    assert set(g.nodes) == {"a", "b"} and list(g.edges) == [("a", "b")]
