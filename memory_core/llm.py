@@ -390,6 +390,9 @@ class LocalLLM(_Base):
         self.n_ctx = self._llm.n_ctx()
         self.seed = seed
         self._lock = threading.RLock()
+        from .models.template import TemplateGuard  # the template's turn markers never reach a reply
+
+        self.guard = TemplateGuard.from_metadata(self._llm.metadata)
 
     def count_tokens(self, text: str) -> int:
         if not text:
@@ -416,6 +419,9 @@ class LocalLLM(_Base):
         return self._pieces_info(raw_stream, {})
 
     def _pieces_info(self, raw_stream: Any, info: dict[str, Any]) -> Iterator[str]:
+        return self.guard.filter(self._raw_pieces(raw_stream, info), info)
+
+    def _raw_pieces(self, raw_stream: Any, info: dict[str, Any]) -> Iterator[str]:
         with self._lock:
             for chunk in self._llm.create_chat_completion(**raw_stream):
                 choice = chunk["choices"][0]

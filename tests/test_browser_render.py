@@ -9,6 +9,8 @@ A tiny HTTP server on 127.0.0.1 counts every request it gets. Hostile Markdown p
 2. The real app, with that text stored as an assistant reply (a conversation file) and as a note:
    the Chat, Notes (table and detail), Search and Graph pages are opened and the listener must still
    see 0 requests.
+3. The same text streamed as a new reply by a stand-in llama.cpp server (the "server" backend):
+   0 requests while it streams, and the finished reply shows the addresses as text.
 
 Chromium is Debian's (/usr/bin/chromium); without it the test skips unless MEMEX_REQUIRE_BROWSER is set.
 """
@@ -312,11 +314,6 @@ def visit(app_page: dict[str, Any], listener: dict[str, Any], name: str, path: s
 
 def test_chat_page_with_a_hostile_stored_reply_fetches_nothing(listener: dict[str, Any], app_home: dict[str, Any],
                                                                app_page: dict[str, Any]) -> None:
-    chat_sources = "".join(p.read_text() for p in (ROOT / "pages").glob("chat*.py"))
-    if "safe_markdown" not in chat_sources:
-        pytest.xfail("pages/chat.py does not render replies through memory_core.render.safe_markdown yet "
-                     "(CHAT's switch): plain st.markdown fetches the reply's images")
-
     def conversation_shown(page: Any, problems: list[str]) -> None:
         main = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
         if "What is my dog" not in main:
@@ -352,3 +349,80 @@ def test_notes_search_and_graph_pages_with_a_hostile_note_fetch_nothing(
     if links:
         print("links to the listener (they load nothing until clicked):", *links, sep="\n  ")
     assert not problems, "\n".join(problems) + f"\n(server log: {app_page['log']})"
+
+
+# ---- a reply while it streams ----------------------------------------------------------------------------
+def _fake_llm_server(text: str) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """An OpenAI-compatible llama.cpp server stand-in that streams ``text`` (the ServerLLM backend)."""
+    import json
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _json(self, code: int, data: Any) -> None:
+            body = json.dumps(data).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._json(200, {"data": [{"id": "hostile-model"}]})
+
+        def do_POST(self) -> None:  # noqa: N802
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if self.path != "/v1/chat/completions":
+                return self._json(404, {"error": "no such endpoint"})
+            if not request.get("stream"):
+                return self._json(200, {"choices": [{"message": {"content": "{}"}, "finish_reason": "stop"}],
+                                        "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            words = text.split(" ")
+            for i, word in enumerate(words):
+                piece = word + (" " if i < len(words) - 1 else "")
+                chunk = {"choices": [{"delta": {"content": piece}, "finish_reason": None}]}
+                self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                self.wfile.flush()
+                time.sleep(0.05)
+            done = {"choices": [{"delta": {}, "finish_reason": "stop"}]}
+            self.wfile.write(b"data: " + json.dumps(done).encode() + b"\n\ndata: [DONE]\n\n")
+            self.wfile.flush()
+            self.close_connection = True
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_a_reply_fetches_nothing_while_it_streams(listener: dict[str, Any], tmp_path: Path) -> None:
+    """A model (a stand-in llama.cpp server) streams the hostile text into a new chat message."""
+    _require_browser()
+    seen, port = listener["seen"], listener["port"]
+    server, url = _fake_llm_server(hostile(port))
+    home = tmp_path / "home"
+    Settings(data_dir=str(home), llm_backend="server", server_url=url, remember_chat=False).save()
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        with streamlit_app(ROOT / "app.py", home, tmp_path / "app.log") as base, chromium(tmp_path / "profile") as page:
+            page.goto(base + "/")
+            settle(page, extra_seconds=0.5)
+            seen.clear()
+            box = page.locator('[data-testid="stChatInput"] textarea')
+            box.fill("What did you find about my dog?")
+            box.press("Enter")
+            page.wait_for_selector('[data-testid="stChatMessage"] >> text=bold stays bold', timeout=120_000)
+            settle(page)
+            page.screenshot(path=str(ARTIFACTS / "render-chat-streamed.png"), full_page=True)
+            main = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not seen, f"the browser fetched {fetched(seen) or seen} while the reply streamed"
+    assert "image: x" in main, "the finished reply is not shown through safe_markdown"

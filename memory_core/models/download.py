@@ -218,7 +218,7 @@ def _hub_errors(repo_id: str, filename: str) -> Iterator[None]:
         raise ModelError(f"No repository {repo_id} on {endpoint()} (or it is private).") from exc
     except hf.RevisionNotFoundError as exc:
         raise ModelError(f"{repo_id} has no such revision.") from exc
-    except (hf.RemoteEntryNotFoundError, hf.EntryNotFoundError) as exc:
+    except (getattr(hf, "RemoteEntryNotFoundError", hf.EntryNotFoundError), hf.EntryNotFoundError) as exc:
         raise ModelError(f"{repo_id} has no file {filename}.") from exc
     except hf.HfHubHTTPError as exc:
         status = getattr(getattr(exc, "response", None), "status_code", "?")
