@@ -210,10 +210,10 @@ if not notes_now:
 
 top_left, top_right = st.columns([3, 2], vertical_alignment="center")
 with top_left:
-    when = time_control(store)
+    when = time_control(store, notes_now)
 if when:
     try:
-        notes, graph = past_view(store, when)
+        notes, graph = past_view(store, when, notes_now)
     except MemexError as exc:
         show_error(exc, "Cannot fold the change log to that moment")
         st.stop()

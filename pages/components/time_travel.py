@@ -43,7 +43,24 @@ def first_change(notes: Mapping[str, Note]) -> datetime | None:
     return best
 
 
-def time_control(store: Any) -> str | None:
+def change_mark(notes: Mapping[str, Note]) -> tuple[int, int, int]:
+    """A cheap fingerprint of the memory now: any write adds a note, a history entry or a link.
+
+    Folding the log at 10,000 notes takes seconds, so the folded views are kept per session and
+    reused while this mark is unchanged (a click or a filter change refolds nothing)."""
+    return (len(notes), sum(len(n.history) for n in notes.values()), sum(len(n.links) for n in notes.values()))
+
+
+def _cached(name: str, key: Any, compute: Any) -> Any:
+    slot = st.session_state.get(name)
+    if slot is not None and slot[0] == key:
+        return slot[1]
+    value = compute()
+    st.session_state[name] = (key, value)
+    return value
+
+
+def time_control(store: Any, notes_now: Mapping[str, Note]) -> str | None:
     """The moment chosen (ISO, UTC), or None for "now": a toggle and, when on, a slider over the moments
     at which the memory changed (read from the change log only while the toggle is on)."""
     on = st.toggle("🕰️ Look back in time", key="graph_past",
@@ -51,7 +68,7 @@ def time_control(store: Any) -> str | None:
     if not on:
         return None
     try:
-        options = [*moments(store.events()), NOW]
+        options = [*_cached("_graph_moments", change_mark(notes_now), lambda: moments(store.events())), NOW]
     except MemexError as exc:
         show_error(exc, "Cannot read the change log")
         return None
@@ -61,9 +78,17 @@ def time_control(store: Any) -> str | None:
     return None if chosen == NOW else chosen
 
 
-def past_view(store: Any, when: str) -> tuple[dict[str, Note], nx.DiGraph]:
-    """Notes and graph as they were at ``when`` (read-only copies)."""
-    return store.as_of(when), store.graph_as_of(when)
+def past_view(store: Any, when: str, notes_now: Mapping[str, Note]) -> tuple[dict[str, Note], nx.DiGraph]:
+    """Notes and graph as they were at ``when`` (read-only copies), folded once per moment and memory state.
+
+    The graph is built from the folded notes (what ``store.graph_as_of`` does) so the log is folded once."""
+    from memory_core.store import build_graph
+
+    def fold() -> tuple[dict[str, Note], nx.DiGraph]:
+        notes = store.as_of(when)
+        return notes, build_graph(notes)
+
+    return _cached("_graph_past", (when, change_mark(notes_now)), fold)
 
 
 def banner(when: str, shown: int, now: int) -> None:
@@ -90,9 +115,12 @@ def changes_since(store: Any, notes_now: Mapping[str, Note]) -> None:
 
     since = datetime.combine(since_day, datetime.min.time(), tzinfo=timezone.utc).isoformat()
     until = datetime.combine(until_day, datetime.max.time().replace(microsecond=0), tzinfo=timezone.utc).isoformat()
-    try:
+    def compare() -> tuple[list[Any], Any]:
         events = store.changes_between(since, until)
-        summary = summarise_changes(store.as_of(since), store.as_of(until), since, until, events)
+        return events, summarise_changes(store.as_of(since), store.as_of(until), since, until, events)
+
+    try:
+        events, summary = _cached("_graph_changes", (since, until, change_mark(notes_now)), compare)
     except MemexError as exc:
         show_error(exc, "Cannot compare these moments")
         return
