@@ -47,6 +47,7 @@ class TraceEntry:
     reasons: list[str] = field(default_factory=list)
     matched_terms: list[str] = field(default_factory=list)
     missing: bool = False  # deleted (or never in this store) since it was recalled
+    in_prompt: bool | None = None  # given to the model in the reply's prompt (None: not recorded)
 
     @property
     def main_signal(self) -> str:
@@ -123,6 +124,7 @@ def _entry(raw: Mapping[str, Any], position: int) -> TraceEntry | None:
         via=raw.get("via") if isinstance(raw.get("via"), str) else "",
         reasons=[str(r) for r in reasons] if isinstance(reasons, list) else [],
         matched_terms=[str(t) for t in terms] if isinstance(terms, list) else [],
+        in_prompt=raw["in_prompt"] if isinstance(raw.get("in_prompt"), bool) else None,
     )
 
 
@@ -232,6 +234,7 @@ def rows(trace: Trace, title_of: Any) -> list[dict[str, Any]]:
         for name in SIGNALS:
             row[name] = round(e.signals[name], 3) if name in e.signals else None
         row["via"] = (title_of(e.via) if e.via else "")
+        row["in prompt"] = {True: "yes", False: "no", None: ""}[e.in_prompt]
         row["why"] = " · ".join(e.reasons)
         row["id"] = e.id
         out.append(row)

@@ -55,6 +55,8 @@ def test_old_and_damaged_entries_are_read_tolerantly() -> None:
     assert t.entry("x").rank == 1 and t.entry("x").signals == {} and t.entry("x").main_signal == ""
     assert t.entry("y").rank == 2 and t.entry("y").score == 0.0
     assert t.entry("y").signals == {"dense": 1.0, "bogus": 0.0}  # clamped to 0..1, NaN -> 0
+    chat = tr.from_recalled([{"id": "p", "score": 1, "in_prompt": True}, {"id": "q", "in_prompt": "yes?"}])
+    assert [r["in prompt"] for r in tr.rows(chat, str)] == ["yes", ""]
     assert tr.from_recalled(None).entries == []
 
 
