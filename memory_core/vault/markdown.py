@@ -1,9 +1,9 @@
 """Reading and writing the pieces of an Obsidian-style Markdown note: front matter, wikilinks, tags, names.
 
 Why these rules:
-- Front matter is YAML between two ``---`` lines at the very top; it is read with ``yaml.safe_load``
-  (never a full loader: a vault is untrusted input) and written with ``yaml.safe_dump`` (note text may
-  hold quotes, colons, ``---`` or newlines). Dates YAML would turn into date objects are read back as
+- Front matter is YAML between two ``---`` lines at the very top; it is read with the safe loader
+  (never a full one: a vault is untrusted input) and written with the safe dumper (note text may
+  hold quotes, colons, ``---`` or newlines); libyaml's versions of both when installed. Dates YAML would turn into date objects are read back as
   ISO strings.
 - ``[[target]]``, ``[[target|alias]]``, ``[[target#heading|alias]]`` are links; ``![[embed]]`` is an
   embedded file, not a link. ``#tag`` is a tag when Obsidian would read it as one: not a heading
@@ -24,6 +24,9 @@ from typing import Any
 import yaml
 
 MAX_STEM = 80
+# libyaml when PyYAML has it: ten times faster than the pure-Python parser (2,000 files in a vault)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 WIKILINK = re.compile(r"(!?)\[\[([^\[\]\n]+?)\]\]")
 _FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -53,7 +56,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str, bool]:
     raw, body = rest[:end.start()], rest[end.end():]
     body = body[1:] if body.startswith("\n") else body
     try:
-        data = yaml.safe_load(raw) if raw.strip() else {}
+        data = yaml.load(raw, Loader=_LOADER) if raw.strip() else {}  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}, column {mark.column + 1}" if mark is not None else ""
@@ -81,7 +84,8 @@ def _plain(value: Any) -> Any:
 
 def dump_front_matter(data: dict[str, Any]) -> str:
     """The ``---`` block for ``data`` (safe_dump: quoted wherever YAML needs it)."""
-    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False, width=1000)
+    body = yaml.dump(data, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, default_flow_style=False,
+                     width=1000)
     return "---\n" + body + "---\n"
 
 
