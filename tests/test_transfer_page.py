@@ -165,12 +165,13 @@ def test_locomo_ingest_full_with_the_real_model(app_home: Settings, embedder, re
     at = upload(transfer_page(), "locomo.json", json.dumps(CONVERSATION[1:]).encode())
     at.radio(key="transfer_mode").set_value("full")
     at.button(key="transfer_ingest").click()
-    at.run(timeout=300)
+    at.run(timeout=900)
     assert not at.exception, [e.value for e in at.exception]
     done = [x.value for x in at.success]
     assert any("Added 1 note" in x and "model calls" in x for x in done), done
     note = MemoryStore(app_home, embedder).all_notes()[0]
-    assert note.content == "Cy: Happy new year!" and note.keywords and note.tags
+    # the model wrote the enrichment (tags are kept only when grounded in the text: a greeting may get none)
+    assert note.content == "Cy: Happy new year!" and note.keywords and note.context
 
 
 def test_repairable_locomo_file_is_imported_with_a_warning(app_home: Settings, embedder) -> None:
