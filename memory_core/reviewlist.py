@@ -79,8 +79,11 @@ def item(p: Any, notes: Mapping[str, Note]) -> ReviewItem:
     shared = grounding.get("shared")
     if isinstance(shared, list) and shared and "(" not in why:
         why += f" (shared words: {', '.join(str(s) for s in shared[:8])})"
+    diff = proposal_diff(p, notes)
+    if not diff.old_text:  # an empty "before" box reads as a rendering fault; say it was empty
+        diff.old_text = "(empty)"
     return ReviewItem(p, _title(notes, p.target_id), _title(notes, p.source_id) if p.source_id else "",
-                      proposal_diff(p, notes), why, _numbers(grounding), p.target_id not in notes)
+                      diff, why, _numbers(grounding), p.target_id not in notes)
 
 
 def items(proposals: Iterable[Any], notes: Mapping[str, Note]) -> list[ReviewItem]:

@@ -82,6 +82,8 @@ def test_deleted_target_is_marked(settings: Settings, embedder) -> None:
     assert it.target_missing and it.target_title.endswith("(deleted)")
     assert rl.item(p, store.notes_view()).target_missing is False
     assert rl.proposal_diff(Proposal(target_id="x", kind="link", before=[], after={"target": "y"}), {}).added
+    empty = rl.item(Proposal(target_id=p.target_id, kind="context", before="", after="A context."), {})
+    assert empty.diff.old_text == "(empty)" and empty.diff.new_text == "A context."
 
 
 # ---- the page ---------------------------------------------------------------------------------------
