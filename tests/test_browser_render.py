@@ -201,6 +201,15 @@ def pointing_at(page: Any, port: int) -> dict[str, list[str]]:
     return found
 
 
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Chromium page for the module (Playwright's sync API allows one running instance at a time)."""
+    _require_browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium(tmp_path_factory.mktemp("chromium") / "profile") as p:
+        yield p
+
+
 PROBE = """
 from pathlib import Path
 import streamlit as st
@@ -212,16 +221,16 @@ st.markdown(safe_markdown(text) if st.query_params.get("mode") == "safe" else te
 """
 
 
-def test_plain_markdown_leaks_and_safe_markdown_fetches_nothing(listener: dict[str, Any], tmp_path: Path) -> None:
-    _require_browser()
+def test_plain_markdown_leaks_and_safe_markdown_fetches_nothing(listener: dict[str, Any], tmp_path: Path,
+                                                                 browser_page: Any) -> None:
+    page = browser_page
     seen, port = listener["seen"], listener["port"]
     text_file = tmp_path / "hostile.md"
     text_file.write_text(hostile(port))
     script = tmp_path / "probe.py"
     script.write_text(PROBE.format(path=str(text_file)))
     ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_app(script, tmp_path / "home", tmp_path / "probe.log") as base, \
-            chromium(tmp_path / "profile") as page:
+    with streamlit_app(script, tmp_path / "home", tmp_path / "probe.log") as base:
         seen.clear()
         page.goto(f"{base}/?mode=safe")
         settle(page, extra_seconds=3)
@@ -278,25 +287,30 @@ def app_home(tmp_path_factory: pytest.TempPathFactory, embedder, listener: dict[
 
 
 @pytest.fixture(scope="module")
-def app_page(listener: dict[str, Any], app_home: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The real app on that data directory, and one Chromium page, for the module."""
-    _require_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
+def app_page(listener: dict[str, Any], app_home: dict[str, Any], browser_page: Any
+             ) -> Iterator[dict[str, Any]]:
+    """The real app on that data directory, for the module."""
     tmp = app_home["tmp"]
-    with streamlit_app(ROOT / "app.py", app_home["home"], tmp / "app.log") as base, \
-            chromium(tmp / "profile") as page:
-        yield {"base": base, "page": page, "log": tmp / "app.log"}
+    with streamlit_app(ROOT / "app.py", app_home["home"], tmp / "app.log") as base:
+        yield {"base": base, "page": browser_page, "log": tmp / "app.log"}
 
 
 def visit(app_page: dict[str, Any], listener: dict[str, Any], name: str, path: str,
-          then: Any = None) -> tuple[list[str], list[str]]:
-    """Open one page; (problems, click-only links to the listener)."""
+          then: Any = None, ready: str = "") -> tuple[list[str], list[str]]:
+    """Open one page; (problems, click-only links to the listener).
+
+    ``ready``: a selector that appears once the hostile text is on the page, so "nothing was
+    fetched" is never concluded from a page that had not drawn it yet.
+    """
     seen, page = listener["seen"], app_page["page"]
     problems: list[str] = []
     links: list[str] = []
     seen.clear()
     try:
         page.goto(app_page["base"] + path)
+        settle(page, extra_seconds=0.5)
+        if ready:
+            page.wait_for_selector(ready, timeout=120_000)
         settle(page)
         if then is not None:
             then(page, problems)
@@ -324,7 +338,7 @@ def test_chat_page_with_a_hostile_stored_reply_fetches_nothing(listener: dict[st
                 problems.append(f"chat: {visible!r} is not shown as text in the reply")
 
     problems, _links = visit(app_page, listener, "chat", f"/?conversation={app_home['conversation_id']}",
-                             conversation_shown)
+                             conversation_shown, ready='[data-testid="stChatMessage"] >> text=bold stays bold')
     assert not problems, "\n".join(problems) + f"\n(server log: {app_page['log']})"
 
 
@@ -341,9 +355,13 @@ def test_notes_search_and_graph_pages_with_a_hostile_note_fetch_nothing(
 
     problems: list[str] = []
     links: list[str] = []
-    for name, path, then in [("notes-table", "/notes", None), ("notes-detail", f"/notes?note={app_home['note_id']}", None),
-                             ("search", "/search", search), ("graph", f"/graph?note={app_home['note_id']}", None)]:
-        found, linked = visit(app_page, listener, name, path, then)
+    main = '[data-testid="stMainBlockContainer"]'
+    for name, path, then, ready in [
+            ("notes-table", "/notes", None, f'{main} [data-testid="stDataFrame"]'),
+            ("notes-detail", f"/notes?note={app_home['note_id']}", None, f"{main} >> text=link to click"),
+            ("search", "/search", search, ""),
+            ("graph", f"/graph?note={app_home['note_id']}", None, f'{main} [data-testid="stCode"]')]:
+        found, linked = visit(app_page, listener, name, path, then, ready)
         problems += found
         links += linked
     if links:
@@ -401,16 +419,17 @@ def _fake_llm_server(text: str) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def test_a_reply_fetches_nothing_while_it_streams(listener: dict[str, Any], tmp_path: Path) -> None:
+def test_a_reply_fetches_nothing_while_it_streams(listener: dict[str, Any], tmp_path: Path,
+                                                  browser_page: Any) -> None:
     """A model (a stand-in llama.cpp server) streams the hostile text into a new chat message."""
-    _require_browser()
+    page = browser_page
     seen, port = listener["seen"], listener["port"]
     server, url = _fake_llm_server(hostile(port))
     home = tmp_path / "home"
     Settings(data_dir=str(home), llm_backend="server", server_url=url, remember_chat=False).save()
     ARTIFACTS.mkdir(exist_ok=True)
     try:
-        with streamlit_app(ROOT / "app.py", home, tmp_path / "app.log") as base, chromium(tmp_path / "profile") as page:
+        with streamlit_app(ROOT / "app.py", home, tmp_path / "app.log") as base:
             page.goto(base + "/")
             settle(page, extra_seconds=0.5)
             seen.clear()
