@@ -19,7 +19,7 @@ from .errors import ImportFormatError, InputError
 MAX_CONTENT_CHARS = 100_000  # ~25k tokens: longer text belongs in a document store, not a note
 EDITABLE_FIELDS = ("content", "keywords", "context", "tags", "timestamp")
 SOURCES = ("chat", "manual", "import")
-ACTORS = ("enricher", "evolver", "linker", "person", "import", "system")
+ACTORS = ("enricher", "evolver", "linker", "person", "import", "system", "wikilink")
 
 
 def now_iso() -> str:
