@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from memory_core.memory.dedup import DUPLICATE_THRESHOLD, Match, facts_of, find_corrected, find_duplicate
+from memory_core.memory.dedup import (
+    CORRECTION_THRESHOLD,
+    DUPLICATE_THRESHOLD,
+    Match,
+    facts_of,
+    find_corrected,
+    find_duplicate,
+)
 from memory_core.notes import Note
 
 pytestmark = pytest.mark.real_model
@@ -81,6 +88,20 @@ DIFFERENT = [
 ]
 
 
+CORRECTIONS = [
+    ("Lena lives in Porto.", "Actually Lena moved to Lisbon."),
+    ("I work as a nurse on night shifts at the city hospital.", "Actually I'm on day shifts at the hospital now, no more nights."),
+    ("I started a Spanish course on Tuesday evenings.", "I quit the Spanish course, I'm doing Italian instead."),
+    ("I drive an old blue Volvo.", "I sold the Volvo, I drive a red Fiat now."),
+    ("I have tickets for the Radiohead concert on 14 June.", "Actually the Radiohead concert moved to 21 June."),
+    ("I work night shifts most weeks.", "Actually I moved to day shifts now."),
+    ("My brother lives in Canada.", "My brother moved to Australia now."),
+    ("I'm vegetarian.", "Actually I eat fish now, not vegetarian anymore."),
+    ("My favourite band is Radiohead.", "Actually my favourite band is Blur now."),
+    ("I go swimming on Tuesdays.", "I switched swimming to Thursdays."),
+]
+
+
 def _sims(embedder, pairs):
     a = embedder.embed([x for x, _ in pairs])
     b = embedder.embed([y for _, y in pairs])
@@ -92,6 +113,17 @@ def test_threshold_separates_paraphrases_from_different_facts(embedder) -> None:
     assert (diff >= DUPLICATE_THRESHOLD).sum() == 0, sorted(diff)[-3:]
     assert (para >= DUPLICATE_THRESHOLD).sum() >= 0.8 * len(para)
     assert float(np.median(para)) > 0.9 > float(np.median(diff))
+
+
+def test_corrections_find_the_fact_they_correct(embedder) -> None:
+    olds = [Note(o, speaker="person") for o, _ in CORRECTIONS]
+    vecs = embedder.embed([o for o, _ in CORRECTIONS])
+    for i, (_old, new) in enumerate(CORRECTIONS):
+        sims = vecs @ embedder.embed([new])[0]
+        matches = sorted((Match(n, float(x)) for n, x in zip(olds, sims)), key=lambda m: -m.similarity)
+        found = find_corrected(new, matches)
+        assert found is not None and found.note is olds[i], (new, found and found.note.content)
+        assert found.similarity >= CORRECTION_THRESHOLD
 
 
 def test_a_new_name_or_number_is_never_a_duplicate() -> None:

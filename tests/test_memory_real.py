@@ -1,8 +1,8 @@
 """Items 1-3 of issue 12 against the real bundled SmolLM2-135M and MiniLM: the small model cannot
 make the memory worse.
 
-The chat turns of the issue's trial (job, dog, a hike, a language course, a concert, night shifts,
-and two memory questions) go through ``remember_turn`` in full mode, as the chat sends them.
+Turns from the issue's trial (job, dog, the dog's fear, a hike, night shifts, and two memory
+questions) go through ``remember_turn`` in full mode, as the chat sends them.
 """
 
 from __future__ import annotations
@@ -19,16 +19,14 @@ from memory_core.memory.proposals import has_fragment, judge_context, judge_tags
 from memory_core.retrieval import search
 from memory_core.store import MemoryStore
 
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.timeout(2400)]  # six model-backed writes on a busy CPU
 
 TRIAL = [
     ("I work as a nurse at the city hospital.", "Memex: Hello! What would you like to talk about?"),
     ("I have a golden retriever called Biscuit.", "Memex: What do you do for work?"),
     ("Biscuit is afraid of thunderstorms.", "Memex: A golden retriever, lovely!"),
     ("Last summer I hiked in the Alps with Anna.", "Memex: Poor Biscuit."),
-    ("I started a Spanish course on Tuesday evenings.", "Memex: The Alps must have been beautiful."),
-    ("I have tickets for the Radiohead concert in June.", "Memex: Good luck with Spanish!"),
-    ("I work night shifts most weeks.", "Memex: Enjoy the concert."),
+    ("I work night shifts most weeks.", "Memex: The Alps must have been beautiful."),
 ]
 QUESTIONS = ["What is my dog's name?", "Where did I go hiking?"]
 
@@ -80,9 +78,9 @@ def test_repeat_merges_and_correction_supersedes(trial) -> None:
     store, _pipe, outcomes, _asked, again, fix = trial
     assert again.status == "merged" and again.note_id == outcomes[1].note_id
     assert store.get(outcomes[1].note_id).seen_count == 2
-    assert fix.status == "superseded" and fix.superseded_id == outcomes[6].note_id
+    assert fix.status == "superseded" and fix.superseded_id == outcomes[4].note_id
     old = store.get(fix.superseded_id)
-    assert old.superseded_by == fix.note_id and old.valid_until and old.content == TRIAL[6][0]
+    assert old.superseded_by == fix.note_id and old.valid_until and old.content == TRIAL[4][0]
     ids = [h.note.id for h in search(store, store.settings, "Which shifts do I work?", 5, touch=False)]
     assert fix.note_id in ids and (old.id not in ids or ids.index(fix.note_id) < ids.index(old.id))
 

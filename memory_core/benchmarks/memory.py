@@ -18,6 +18,7 @@ Printed and saved:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import tempfile
 import time
@@ -34,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--conversation", help="a conversation JSON in the same format (default: the shipped one)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N turns (0 = all)")
     parser.add_argument("--max-tokens", type=int, default=48, help="reply length cap (the reply is not the point)")
+    parser.add_argument("--write-mode", choices=("full", "fast"), default="full",
+                        help="memory writes as the chat makes them (full: enrichment and proposals by the model) "
+                             "or without the model (fast: rule, duplicates, corrections, names, YAKE)")
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -138,7 +142,8 @@ def _pending(store: Any) -> int:
 
 
 def run_conversation(settings: Any, turns: list[dict[str, Any]], *, max_tokens: int,
-                     say: Any = print, llm: Any = None, embedder: Any = None) -> dict[str, Any]:
+                     say: Any = print, llm: Any = None, embedder: Any = None, write_mode: str = "full",
+                     partial: Any = None) -> dict[str, Any]:
     from ..chat import ChatSession, ConversationStore, MemoryWriter
     from ..embeddings import get_embedder
     from ..llm import get_llm
@@ -151,10 +156,13 @@ def run_conversation(settings: Any, turns: list[dict[str, Any]], *, max_tokens: 
     replies: list[str] = []
     reply_s: list[float] = []
     write_s: list[float] = []
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="memex-bench-memory-") as tmp:
         s = settings.replace(data_dir=str(Path(tmp) / "home"), remember_chat=True, max_tokens=max_tokens)
         store = MemoryStore(s, embedder or get_embedder(s))
         session = ChatSession(store, s, llm, ConversationStore(s.home), writer)
+        if write_mode != "full":  # the reply queues the write through this method: same path, other mode
+            session.remember_message = functools.partial(session.remember_message, mode=write_mode)  # type: ignore
         conv_ids: dict[int, str] = {}
         for i, turn in enumerate(turns):
             t0 = time.perf_counter()
@@ -174,13 +182,18 @@ def run_conversation(settings: Any, turns: list[dict[str, Any]], *, max_tokens: 
             reply_s.append(t1 - t0)
             write_s.append(t2 - t1)
             if (i + 1) % 10 == 0:
-                say(f"memory bench: {i + 1}/{len(turns)} turns, {len(store)} notes")
+                say(f"memory bench: {i + 1}/{len(turns)} turns, {len(store)} notes, "
+                    f"{time.perf_counter() - started:.0f}s")
+                if partial is not None:  # a long run on a busy machine leaves figures as it goes
+                    so_far = evaluate(store, turns[:i + 1], outcomes, recalled, replies)
+                    partial({**so_far, "partial": True, "model": llm.name, "write_mode": write_mode,
+                             "seconds_per_turn": (sum(reply_s) + sum(write_s)) / len(reply_s)})
         writer.stop()
         figures = evaluate(store, turns, outcomes, recalled, replies)
         figures["notes_dump"] = [n.to_dict() for n in store.all_notes()]
         figures["replies"] = replies
         store.close()
-    figures.update({"model": llm.name, "max_tokens": max_tokens,
+    figures.update({"model": llm.name, "max_tokens": max_tokens, "write_mode": write_mode,
                     "seconds_per_turn_reply": sum(reply_s) / len(reply_s) if reply_s else 0.0,
                     "seconds_per_turn_memory": sum(write_s) / len(write_s) if write_s else 0.0,
                     "seconds_per_turn": (sum(reply_s) + sum(write_s)) / len(reply_s) if reply_s else 0.0,
@@ -196,7 +209,8 @@ def run(args: argparse.Namespace) -> int:
     turns = turns_of(conv, args.limit)
     say = (lambda _m: None) if args.quiet or args.json else print
     started = time.perf_counter()
-    res = run_conversation(settings, turns, max_tokens=args.max_tokens, say=say)
+    res = run_conversation(settings, turns, max_tokens=args.max_tokens, say=say, write_mode=args.write_mode,
+                           partial=lambda figures: save_results(settings.home, "memory-partial", figures))
     res["seconds"] = time.perf_counter() - started
     res["conversation"] = conv.get("name", args.conversation or "")
     path = save_results(settings.home, "memory", res)
@@ -204,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({k: v for k, v in res.items() if k not in ("outcomes", "notes_dump", "replies")},
                          indent=2, default=str))
         return 0
-    print(f"\nmemory benchmark: {res['conversation']}, {res['turns']} turns, model {res['model']}")
+    print(f"\nmemory benchmark: {res['conversation']}, {res['turns']} turns, model {res['model']}, memory writes {res['write_mode']}")
     rows = [["notes per turn", f"{res['notes_per_turn']:.3f} ({res['notes']} notes)", ""],
             ["stored replies", res["stored_replies"], "must be 0"],
             ["notes not from the person's turns", res["notes_not_from_the_persons_turns"], "0 expected"],
