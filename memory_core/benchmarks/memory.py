@@ -107,8 +107,9 @@ def evaluate(store: Any, turns: list[dict[str, Any]], outcomes: list[dict[str, A
     for turn, ids in zip(turns, recalled):
         if turn["kind"] != "question":
             continue
+        # the question names the version it asks about ("car_volvo" before the correction, "car_fiat"
+        # after), so the expected note is that fact's note, not what later replaced it
         target = fact_notes.get(turn["asks"], "")
-        target = current_version(target, notes) if target else ""
         q_rows.append({"question": turn["text"], "fact": turn["asks"], "note": target,
                        "rank": ids.index(target) + 1 if target in ids[:5] else None, "planted": bool(target)})
     planted = [r for r in q_rows if r["planted"]]
