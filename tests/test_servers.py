@@ -36,7 +36,8 @@ def wait_http(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stdout.read()[-2000:]}")
+            tail = proc.stdout.read()[-2000:] if proc.stdout else "(see its log file)"
+            raise RuntimeError(f"server exited with {proc.returncode}: {tail}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
@@ -104,13 +105,16 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
     exe = shutil.which("chroma", path=os.path.dirname(sys.executable))
     assert exe, "the chroma command comes with chromadb"
     port = free_port()
+    # The server logs every request: a pipe nobody reads fills up and blocks it, so log to a file.
+    log = open(tmp_path / "chroma-server.log", "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc)
         yield port
     finally:
         stop(proc)
+        log.close()
 
 
 def test_store_works_against_a_chroma_server(chroma_server: int, tmp_path: Path) -> None:
