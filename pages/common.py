@@ -14,6 +14,7 @@ import streamlit as st
 
 from memory_core.config import Settings, load_settings
 from memory_core.errors import MemexError
+from memory_core.render import safe_markdown
 
 
 def _insist_on_navigation() -> None:
@@ -88,11 +89,12 @@ def show_error(exc: BaseException, what: str = "", *, escape: bool = False) -> N
     """An error as one line, never a traceback.
 
     ``escape=True`` makes the message inert Markdown: use it whenever the message may quote a file's
-    or a note's own text (imports, edits). ``what`` is the page's own words and is never escaped.
+    or a note's own text (imports, edits). Without it the message still goes through ``safe_markdown``:
+    an id taken from the URL (``?note=...``) ends up in "No note with id ..." and must not be able to
+    make the browser fetch an image. ``what`` is the page's own words.
     """
     text = str(exc) if isinstance(exc, MemexError) else f"unexpected {type(exc).__name__}: {exc}"
-    if escape:
-        text = md_escape(text)
+    text = md_escape(text) if escape else safe_markdown(text)
     st.error(f"{what}: {text}" if what else text)
 
 
@@ -166,7 +168,7 @@ def flash(scope: str, kind: str, text: str) -> None:
 def show_flash(scope: str) -> None:
     """Show and forget the messages queued for ``scope``."""
     for kind, text in st.session_state.pop(f"_{scope}_flash", []):
-        getattr(st, kind)(text)
+        getattr(st, kind)(safe_markdown(text))  # messages may quote note text or an error about it
 
 
 # ---- shared widgets: a note card, a diff -------------------------------------------------------

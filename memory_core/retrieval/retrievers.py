@@ -180,10 +180,9 @@ _CLASSES: dict[str, type[Retriever]] = {
 
 
 def make_retriever(store: Any, settings: Any, name: str | None = None) -> Retriever:
-    """The retriever called ``name`` (default: the contextual fusion, with PPR when link expansion is on)."""
+    """The retriever called ``name`` (default: the contextual fusion; PPR is opt-in, it lost MRR on LoCoMo)."""
     if name is None:
-        name = "contextual+ppr" if settings.link_expansion and DEFAULT_RETRIEVER == "contextual+ppr" \
-            else DEFAULT_RETRIEVER
+        name = DEFAULT_RETRIEVER
     if name not in _CLASSES:
         from ..errors import InputError
 
