@@ -172,22 +172,27 @@ with st.sidebar:
                                      help="Replies stop at this length (then “Continue” writes more).")
 
 # ---- main: the conversation ----------------------------------------------------------------------------
-show_flash("chat")
-if model_error is not None:
-    show_error(model_error, "The language model cannot be used")
-    if s.llm_backend == "server":
-        st.info(f"Fix: start the llama.cpp server at {md_escape(s.server_url)} (e.g. `python -m llama_cpp.server "
-                "--model FILE.gguf`), or open **Settings** and switch the backend to a GGUF file. The other "
-                "pages keep working without a model.")
-    else:
-        st.info("Fix: open **Settings** and give the full path to a `.gguf` model file, or leave the model path "
-                "empty to use the bundled SmolLM2-135M. The other pages keep working without a model.")
-    st.page_link("pages/settings.py", label="Open Settings", icon="⚙️")
-elif conv is None:
-    n = len(store)
-    st.caption(f"{md_escape(model.name)} · {n:,} notes in memory. " + (
-        "Say something; relevant notes are recalled for every message." if n else
-        "The memory is empty: what you say here is remembered (toggle in Chat settings)."))
+# One fixed slot above the messages, whatever it shows (a notice, the model caption, or nothing): the
+# messages then keep their positions between the run that streams a reply and the rerun that shows it
+# saved, so Streamlit replaces them in place instead of showing the streamed copy beside the saved one.
+header = st.container()
+with header:
+    show_flash("chat")
+    if model_error is not None:
+        show_error(model_error, "The language model cannot be used")
+        if s.llm_backend == "server":
+            st.info(f"Fix: start the llama.cpp server at {md_escape(s.server_url)} (e.g. `python -m llama_cpp.server "
+                    "--model FILE.gguf`), or open **Settings** and switch the backend to a GGUF file. The other "
+                    "pages keep working without a model.")
+        else:
+            st.info("Fix: open **Settings** and give the full path to a `.gguf` model file, or leave the model "
+                    "path empty to use the bundled SmolLM2-135M. The other pages keep working without a model.")
+        st.page_link("pages/settings.py", label="Open Settings", icon="⚙️")
+    elif conv is None:
+        n = len(store)
+        st.caption(f"{md_escape(model.name)} · {n:,} notes in memory. " + (
+            "Say something; relevant notes are recalled for every message." if n else
+            "The memory is empty: what you say here is remembered (toggle in Chat settings)."))
 
 if conv is not None:
     for message in conv.messages:

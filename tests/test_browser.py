@@ -46,10 +46,14 @@ TEXTS = [
     SCRIPT,
 ]
 # url path -> page title as shown in the navigation
-PAGES = {"": "Chat", "graph": "Graph", "notes": "Notes", "search": "Search", "insights": "Insights",
-         "transfer": "Import / Export", "settings": "Settings"}
-IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')" \
-          " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
+PAGES = {"": "Chat", "graph": "Graph", "notes": "Notes", "search": "Search", "review": "Review",
+         "insights": "Insights", "transfer": "Import / Export", "settings": "Settings"}
+# Idle: Streamlit's own script-run state on the app root (what its e2e tests wait for), no skeleton and
+# no spinner. The "running" icon is not a signal: with toolbarMode = "minimal" it is never drawn.
+IDLE_JS = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+           " return !!app && app.dataset.testScriptState === 'notRunning'"
+           " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
+           " && !document.querySelector('[data-testid=\"stSpinner\"]'); }")
 
 
 def _require_browser() -> Any:

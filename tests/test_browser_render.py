@@ -42,8 +42,10 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
-IDLE_JS = ("() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')"
-           " && !document.querySelector('[data-testid=\"stSkeleton\"]')")
+IDLE_JS = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+           " return !!app && app.dataset.testScriptState === 'notRunning'"
+           " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
+           " && !document.querySelector('[data-testid=\"stSpinner\"]'); }")
 # Paths the listener may be asked for, one per way of loading something.
 KINDS = ("md-image", "ref-image", "img-tag", "iframe", "video", "link-css", "object", "clicklink")
 

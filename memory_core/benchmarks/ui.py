@@ -23,7 +23,7 @@ from typing import Any
 
 from . import print_table, save_results
 
-PAGES = ("chat", "graph", "notes", "search", "insights", "transfer", "settings")
+PAGES = ("chat", "graph", "notes", "search", "review", "insights", "transfer", "settings")
 ROOT = Path(__file__).resolve().parents[2]
 TOPICS = {
     "travel": "hiking Alps Lisbon train passport hotel beach mountains glacier trip",
