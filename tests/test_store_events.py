@@ -204,3 +204,24 @@ def test_snapshot_open_equals_a_full_fold_and_follows_later_writes(hstore: Memor
     assert comparable(fast.notes_view()) == comparable(slow.notes_view()) == comparable(fold(hstore.events()).notes)
     assert set(fast.graph.edges) == set(slow.graph.edges)
     assert comparable(other.notes_view()) == comparable(writer.notes_view())
+
+
+def test_a_snapshot_Memex_did_not_write_is_ignored_not_trusted(hstore: MemoryStore, monkeypatch) -> None:
+    """The snapshot is read without field checks (speed): anything off in it means a full fold instead."""
+    import json
+
+    from memory_core.store import snapshot
+
+    monkeypatch.setattr(snapshot, "SAVE_EVERY", 3)
+    notes = [put(hstore, f"trusted note {i}") for i in range(4)]
+    hstore.link(notes[0].id, notes[1].id, "why")
+    hstore.close()
+    path = hstore.home / "cache" / "fold.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert Note.from_trusted_dict(data["notes"][0]) == Note.from_dict(data["notes"][0])
+    data["notes"][0]["content"] = "tampered"
+    data["notes"][0]["unknown_field"] = 1
+    path.write_text(json.dumps(data), encoding="utf-8")
+    again = reopened(hstore)
+    assert "tampered" not in {n.content for n in again.notes_view().values()}
+    assert comparable(again.notes_view()) == comparable(fold(again.events()).notes)

@@ -70,7 +70,7 @@ def load(home: Path, epoch: str) -> tuple[Fold, int, set[str], dict[str, np.ndar
         fold = Fold()
         fold.last = {str(k): str(v) for k, v in data["last"].items()}
         for item in data["notes"]:
-            note = Note.from_dict(item)
+            note = Note.from_trusted_dict(item)
             fold.notes[note.id] = note
         vectors = {nid: matrix[i] for i, nid in enumerate(ids)}
         return fold, int(data["high_water"]), set(data["seen"]), vectors
