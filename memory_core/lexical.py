@@ -16,6 +16,8 @@ import threading
 from collections import Counter, defaultdict
 from typing import Any
 
+import numpy as np
+
 TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -62,7 +64,14 @@ def tokenize(text: str) -> list[str]:
 
 
 class BM25Index:
-    """Okapi BM25 (k1=1.5, b=0.75) with postings updated in place."""
+    """Okapi BM25 (k1=1.5, b=0.75) with postings updated in place.
+
+    Scoring is vectorised: each document has a slot (its first-insertion order, which also breaks
+    score ties stably), and each term's postings are turned into (slots, tf) arrays when first
+    queried, cached until a document with that term changes. A query then costs a few numpy
+    operations per term and a partial sort, not a Python loop over every matching document: at
+    100k notes a common word matches tens of thousands of them.
+    """
 
     def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
         self.k1 = k1
@@ -70,7 +79,10 @@ class BM25Index:
         self._postings: dict[str, dict[str, int]] = defaultdict(dict)  # term -> {doc: tf}
         self._doc_terms: dict[str, Counter[str]] = {}
         self._doc_len: dict[str, int] = {}
-        self._order: dict[str, int] = {}  # first-insertion order: breaks score ties stably
+        self._order: dict[str, int] = {}  # doc -> slot, in first-insertion order (never reused)
+        self._slot_docs: list[str] = []  # slot -> doc
+        self._len_by_slot = np.zeros(0, dtype=np.float64)  # slot -> document length (0: removed)
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # term -> (slots, tf), cached
         self._total_len = 0
 
     def __len__(self) -> int:
@@ -79,48 +91,86 @@ class BM25Index:
     def __contains__(self, doc_id: str) -> bool:
         return doc_id in self._doc_len
 
+    def _slot(self, doc_id: str) -> int:
+        slot = self._order.get(doc_id)
+        if slot is None:
+            slot = self._order[doc_id] = len(self._slot_docs)
+            self._slot_docs.append(doc_id)
+            if slot >= len(self._len_by_slot):
+                grown = np.zeros(max(1024, 2 * len(self._len_by_slot)), dtype=np.float64)
+                grown[:len(self._len_by_slot)] = self._len_by_slot
+                self._len_by_slot = grown
+        return slot
+
     def upsert(self, doc_id: str, text: str) -> None:
         self.remove(doc_id)
-        self._order.setdefault(doc_id, len(self._order))
+        slot = self._slot(doc_id)
         terms = Counter(tokenize(text))
         self._doc_terms[doc_id] = terms
         length = sum(terms.values())
         self._doc_len[doc_id] = length
+        self._len_by_slot[slot] = length
         self._total_len += length
         for term, tf in terms.items():
             self._postings[term][doc_id] = tf
+            self._arrays.pop(term, None)
 
     def remove(self, doc_id: str) -> None:
         terms = self._doc_terms.pop(doc_id, None)
         if terms is None:
             return
         self._total_len -= self._doc_len.pop(doc_id, 0)
+        self._len_by_slot[self._order[doc_id]] = 0
         for term in terms:
+            self._arrays.pop(term, None)
             posting = self._postings.get(term)
             if posting is not None:
                 posting.pop(doc_id, None)
                 if not posting:
                     del self._postings[term]
 
+    def _term_arrays(self, term: str, posting: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        cached = self._arrays.get(term)
+        if cached is None:
+            order = self._order
+            slots = np.fromiter((order[d] for d in posting), dtype=np.int64, count=len(posting))
+            tfs = np.fromiter(posting.values(), dtype=np.float64, count=len(posting))
+            cached = self._arrays[term] = (slots, tfs)
+        return cached
+
     def search(self, query: str, k: int, allowed: set[str] | None = None) -> list[tuple[str, float, list[str]]]:
-        """Top-k (doc id, score, matched query terms), best first."""
+        """Top-k (doc id, score, matched query terms), best first; ties in first-insertion order."""
         q_terms = list(dict.fromkeys(tokenize(query)))
         n_docs = len(self._doc_len)
-        if not q_terms or not n_docs:
+        if not q_terms or not n_docs or k <= 0:
             return []
         avg_len = self._total_len / n_docs or 1.0
-        scores: dict[str, float] = defaultdict(float)
-        matched: dict[str, list[str]] = defaultdict(list)
+        scores = np.zeros(len(self._slot_docs), dtype=np.float64)
+        hit = np.zeros(len(self._slot_docs), dtype=bool)
+        postings = []
         for term in q_terms:
             posting = self._postings.get(term)
             if not posting:
                 continue
+            postings.append((term, posting))
             idf = math.log(1 + (n_docs - len(posting) + 0.5) / (len(posting) + 0.5))
-            for doc_id, tf in posting.items():
-                if allowed is not None and doc_id not in allowed:
-                    continue
-                norm = tf + self.k1 * (1 - self.b + self.b * self._doc_len[doc_id] / avg_len)
-                scores[doc_id] += idf * tf * (self.k1 + 1) / norm
-                matched[doc_id].append(term)
-        best = sorted(scores.items(), key=lambda kv: (-kv[1], self._order.get(kv[0], 0)))[:k]
-        return [(doc_id, score, matched[doc_id]) for doc_id, score in best]
+            slots, tfs = self._term_arrays(term, posting)
+            norm = tfs + self.k1 * (1 - self.b + self.b * self._len_by_slot[slots] / avg_len)
+            scores[slots] += idf * tfs * (self.k1 + 1) / norm  # a term's slots are distinct
+            hit[slots] = True
+        if allowed is not None:
+            keep = np.zeros(len(self._slot_docs), dtype=bool)
+            keep[[self._order[d] for d in allowed if d in self._doc_len]] = True
+            hit &= keep
+        candidates = np.flatnonzero(hit)
+        if not len(candidates):
+            return []
+        if len(candidates) > k:
+            cut = -np.partition(-scores[candidates], k - 1)[k - 1]  # the k-th best score
+            candidates = candidates[scores[candidates] >= cut]  # ties at the cut stay in
+        best = candidates[np.lexsort((candidates, -scores[candidates]))][:k]
+        out = []
+        for slot in best.tolist():
+            doc_id = self._slot_docs[slot]
+            out.append((doc_id, float(scores[slot]), [t for t, posting in postings if doc_id in posting]))
+        return out

@@ -44,9 +44,14 @@ class ContextIndex:
         self._matrix: tuple[list[str], np.ndarray] | None = None
         self._mentions: dict[str, dict[str, bool]] = {}
         self._entities: dict[str, set[str]] | None = None
+        self._revision: int | None = None  # the store revision last synced with (None: unknown)
 
-    def sync(self, notes: dict[str, Note], embedder: Any) -> None:
+    def sync(self, notes: dict[str, Note], embedder: Any, revision: int | None = None) -> None:
+        """Index what changed in ``notes``. With the store revision ``notes`` was taken at, an
+        unchanged store costs nothing instead of a look at every note (~10 ms per 10k notes)."""
         with self._lock:
+            if revision is not None and revision == self._revision:
+                return
             todo: list[Note] = []
             for nid, note in notes.items():
                 if self._seen.get(nid) is note:
@@ -75,6 +80,7 @@ class ContextIndex:
                 for note, vec in zip(chunk, vecs):
                     self._vecs[note.id] = np.asarray(vec, dtype=np.float32)
                     self._matrix = None
+            self._revision = revision
 
     def dense(self, query_vec: np.ndarray, n: int) -> dict[str, float]:
         """Cosine of the query with note+context, for the notes that have a context."""
@@ -109,12 +115,13 @@ _INDEXES_LOCK = threading.Lock()
 
 
 def context_index(store: Any, notes: dict[str, Note]) -> ContextIndex:
-    """The store's context index, brought up to date with ``notes`` (embeds new contexts only)."""
+    """The store's context index, brought up to date with ``notes`` (embeds new contexts only).
+    A ``notes_view()`` carries the store revision it was taken at: then an unchanged store costs nothing."""
     with _INDEXES_LOCK:
         index = _INDEXES.get(store)
         if index is None:
             index = _INDEXES[store] = ContextIndex()
-    index.sync(notes, store.embedder)
+    index.sync(notes, store.embedder, getattr(notes, "revision", None))
     return index
 
 

@@ -20,6 +20,16 @@ from .codec import note_copy
 from .views import Neighbour
 
 
+class NotesView(dict):
+    """Notes by id, as ``notes_view()`` returns them, with the store revision they were taken at.
+
+    Why the revision rides on the dict: an index derived from the notes (retrieval's note+context
+    index) can tell in O(1) that nothing changed since it last synced, and the two are taken under
+    one lock, so the revision can never be newer than the notes beside it.
+    """
+
+    revision: int | None = None
+
 class QueryMixin:
     """Read methods; ``self`` is a MemoryStore."""
 
@@ -64,7 +74,9 @@ class QueryMixin:
         """
         with self._lock:
             self.refresh()
-            return dict(self._notes)
+            view = NotesView(self._notes)
+            view.revision = self._views.revision
+            return view
 
     def graph_snapshot(self) -> nx.DiGraph:
         """A copy of the link graph, reused until a commit changes a link or a note set."""

@@ -6,6 +6,7 @@ change and rebuilt from scratch on open or ``memex reindex``: nothing here is ev
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -37,10 +38,18 @@ class Neighbour:
     similarity: float
 
 
+_REVISIONS = itertools.count(1)  # one sequence for every DerivedViews: a revision is never reused
+
+
 class DerivedViews:
-    """Graph + lexical index + vectors for a dict of notes."""
+    """Graph + lexical index + vectors for a dict of notes.
+
+    ``revision`` changes whenever a note does: indexes derived further out (the retrieval's
+    note+context index) compare it to skip a scan of every note when nothing changed.
+    """
 
     def __init__(self) -> None:
+        self.revision = next(_REVISIONS)
         self.graph: nx.DiGraph = nx.DiGraph()
         self.lexical = BM25Index()
         self.vectors: dict[str, np.ndarray] = {}
@@ -48,6 +57,7 @@ class DerivedViews:
         self._graph_copy: nx.DiGraph | None = None
 
     def rebuild(self, notes: dict[str, Note], vectors: dict[str, np.ndarray]) -> None:
+        self.revision = next(_REVISIONS)
         self.graph = build_graph(notes)
         self.lexical = BM25Index()
         for note in notes.values():
@@ -79,6 +89,7 @@ class DerivedViews:
                 if link.target in notes:
                     self.graph.add_edge(nid, link.target, reason=link.reason, by=link.by, created=link.created)
         if changed:
+            self.revision = next(_REVISIONS)
             self._matrix = None
             self._graph_copy = None
 
