@@ -37,4 +37,4 @@ def test_bench_store_reports_every_figure(tmp_path: Path) -> None:
         for name in ("dense", "bm25", "hybrid+links", "default"):
             assert 0 < block["search_ms"][name]["p50"] <= block["search_ms"][name]["p95"]
     edits = res["edits"]
-    assert edits["edits"] == 25 and edits["history_len"] >= 25 and edits["ratio_last10_to_first10"] > 0
+    assert edits["edits"] == 25 and edits["history_len"] >= 25 and edits["ratio_last10_to_first10"] > 0 and edits["median_ratio"] > 0

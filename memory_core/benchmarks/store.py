@@ -206,10 +206,16 @@ def time_edits(store: Any, home: Path, edits: int) -> dict[str, Any]:
         times.append(1000 * (time.perf_counter() - t0))
         cpu.append(1000 * (time.process_time() - c0))
     head, tail = statistics.mean(times[:10]), statistics.mean(times[-10:])
+    # Medians of the first and last tenth: one edit in ~100 pays for Chroma syncing its write queue,
+    # so a mean of ten swings with where those fall; the medians show whether an edit grows with age.
+    tenth = max(1, edits // 10)
+    mhead, mtail = statistics.median(times[:tenth]), statistics.median(times[-tenth:])
     chead, ctail = statistics.mean(cpu[:10]), statistics.mean(cpu[-10:])
     return {"edits": edits, "first_ms": times[0], "last_ms": times[-1], "first10_mean_ms": head,
             "last10_mean_ms": tail, "ratio_last10_to_first10": tail / head if head else 0.0,
             "first10_cpu_ms": chead, "last10_cpu_ms": ctail, "cpu_ratio": ctail / chead if chead else 0.0,
+            "tenth": tenth, "first_tenth_median_ms": mhead, "last_tenth_median_ms": mtail,
+            "median_ratio": mtail / mhead if mhead else 0.0,
             "history_len": len(store.get(note.id).history),
             "disk_bytes_per_edit": (du(home) - before) / edits}
 
@@ -301,7 +307,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"edits of one note: 1st {e['first_ms']:.1f} ms, {e['edits']}th {e['last_ms']:.1f} ms; mean of the "
               f"first 10 {e['first10_mean_ms']:.1f} ms, of the last 10 {e['last10_mean_ms']:.1f} ms (ratio "
               f"{e['ratio_last10_to_first10']:.2f}; CPU {e['first10_cpu_ms']:.1f} -> {e['last10_cpu_ms']:.1f} ms, "
-              f"ratio {e['cpu_ratio']:.2f}); {e['disk_bytes_per_edit']:.0f} bytes on disk per edit")
+              f"ratio {e['cpu_ratio']:.2f}); median of the first {e['tenth']} {e['first_tenth_median_ms']:.1f} ms, "
+              f"of the last {e['tenth']} {e['last_tenth_median_ms']:.1f} ms (ratio {e['median_ratio']:.2f}); "
+              f"{e['disk_bytes_per_edit']:.0f} bytes on disk per edit")
     if "full_mode" in res:
         f = res["full_mode"]
         print(f"full mode ({f['writes']} writes on {f['store_notes']} notes): p50 {f['latency_p50_s']:.1f}s, "
