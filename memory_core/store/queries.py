@@ -30,6 +30,7 @@ class NotesView(dict):
 
     revision: int | None = None
 
+
 class QueryMixin:
     """Read methods; ``self`` is a MemoryStore."""
 
