@@ -188,11 +188,12 @@ with header:
             st.info("Fix: open **Settings** and give the full path to a `.gguf` model file, or leave the model "
                     "path empty to use the bundled SmolLM2-135M. The other pages keep working without a model.")
         st.page_link("pages/settings.py", label="Open Settings", icon="⚙️")
-    elif conv is None:
+    else:
         n = len(store)
-        st.caption(f"{md_escape(model.name)} · {n:,} notes in memory. " + (
-            "Say something; relevant notes are recalled for every message." if n else
-            "The memory is empty: what you say here is remembered (toggle in Chat settings)."))
+        hint = "" if conv is not None else (
+            " Say something; relevant notes are recalled for every message." if n else
+            " The memory is empty: what you say here is remembered (toggle in Chat settings).")
+        st.caption(f"{md_escape(model.name)} · {n:,} note{'' if n == 1 else 's'} in memory.{hint}")
 
 if conv is not None:
     for message in conv.messages:
