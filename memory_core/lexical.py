@@ -77,8 +77,7 @@ class BM25Index:
         self.k1 = k1
         self.b = b
         self._postings: dict[str, dict[str, int]] = defaultdict(dict)  # term -> {doc: tf}
-        self._doc_terms: dict[str, Counter[str]] = {}
-        self._doc_len: dict[str, int] = {}
+        self._doc_terms: dict[str, Counter[str]] = {}  # the live documents
         self._order: dict[str, int] = {}  # doc -> slot, in first-insertion order (never reused)
         self._slot_docs: list[str] = []  # slot -> doc
         self._len_by_slot = np.zeros(0, dtype=np.float64)  # slot -> document length (0: removed)
@@ -86,10 +85,10 @@ class BM25Index:
         self._total_len = 0
 
     def __len__(self) -> int:
-        return len(self._doc_len)
+        return len(self._doc_terms)
 
     def __contains__(self, doc_id: str) -> bool:
-        return doc_id in self._doc_len
+        return doc_id in self._doc_terms
 
     def _slot(self, doc_id: str) -> int:
         slot = self._order.get(doc_id)
@@ -108,7 +107,6 @@ class BM25Index:
         terms = Counter(tokenize(text))
         self._doc_terms[doc_id] = terms
         length = sum(terms.values())
-        self._doc_len[doc_id] = length
         self._len_by_slot[slot] = length
         self._total_len += length
         for term, tf in terms.items():
@@ -119,8 +117,9 @@ class BM25Index:
         terms = self._doc_terms.pop(doc_id, None)
         if terms is None:
             return
-        self._total_len -= self._doc_len.pop(doc_id, 0)
-        self._len_by_slot[self._order[doc_id]] = 0
+        slot = self._order[doc_id]
+        self._total_len -= int(self._len_by_slot[slot])
+        self._len_by_slot[slot] = 0
         for term in terms:
             self._arrays.pop(term, None)
             posting = self._postings.get(term)
@@ -141,12 +140,11 @@ class BM25Index:
     def search(self, query: str, k: int, allowed: set[str] | None = None) -> list[tuple[str, float, list[str]]]:
         """Top-k (doc id, score, matched query terms), best first; ties in first-insertion order."""
         q_terms = list(dict.fromkeys(tokenize(query)))
-        n_docs = len(self._doc_len)
+        n_docs = len(self._doc_terms)
         if not q_terms or not n_docs or k <= 0:
             return []
         avg_len = self._total_len / n_docs or 1.0
         scores = np.zeros(len(self._slot_docs), dtype=np.float64)
-        hit = np.zeros(len(self._slot_docs), dtype=bool)
         postings = []
         for term in q_terms:
             posting = self._postings.get(term)
@@ -157,12 +155,12 @@ class BM25Index:
             slots, tfs = self._term_arrays(term, posting)
             norm = tfs + self.k1 * (1 - self.b + self.b * self._len_by_slot[slots] / avg_len)
             scores[slots] += idf * tfs * (self.k1 + 1) / norm  # a term's slots are distinct
-            hit[slots] = True
         if allowed is not None:
             keep = np.zeros(len(self._slot_docs), dtype=bool)
-            keep[[self._order[d] for d in allowed if d in self._doc_len]] = True
-            hit &= keep
-        candidates = np.flatnonzero(hit)
+            keep[[self._order[d] for d in allowed if d in self._doc_terms]] = True
+            scores[~keep] = 0.0
+        # idf > 0 and tf >= 1, so every matching document scores above 0: the nonzero ones are the matches
+        candidates = np.flatnonzero(scores)
         if not len(candidates):
             return []
         if len(candidates) > k:

@@ -175,8 +175,7 @@ with st.sidebar:
 # One fixed slot above the messages, whatever it shows (a notice, the model caption, or nothing): the
 # messages then keep their positions between the run that streams a reply and the rerun that shows it
 # saved, so Streamlit replaces them in place instead of showing the streamed copy beside the saved one.
-header = st.container()
-with header:
+with st.container():
     show_flash("chat")
     if model_error is not None:
         show_error(model_error, "The language model cannot be used")

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_browser import IDLE_JS  # the one definition of "Streamlit is done"
 
 from memory_core.config import Settings
 
@@ -42,10 +43,6 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
-IDLE_JS = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
-           " return !!app && app.dataset.testScriptState === 'notRunning'"
-           " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
-           " && !document.querySelector('[data-testid=\"stSpinner\"]'); }")
 # Paths the listener may be asked for, one per way of loading something.
 KINDS = ("md-image", "ref-image", "img-tag", "iframe", "video", "link-css", "object", "clicklink")
 
