@@ -40,7 +40,9 @@ class Settings:
     max_tokens: int = 384
     seed: int = 42
     # --- embeddings -----------------------------------------------------------------------
-    embedding_backend: str = "minilm"  # "minilm" (bundled) or "gguf" (any GGUF embedding model)
+    # "minilm" (bundled, on ONNX Runtime), "minilm-torch" (bundled, on PyTorch: the same vectors,
+    # slower) or "gguf" (any GGUF embedding model)
+    embedding_backend: str = "minilm"
     embedding_model_path: str = ""
     # --- store ----------------------------------------------------------------------------
     store_backend: str = "local"  # "local": Chroma on disk here; "server": a `chroma run` server
@@ -65,7 +67,7 @@ class Settings:
 
     _CHOICES = {
         "llm_backend": ("local", "server"),
-        "embedding_backend": ("minilm", "gguf"),
+        "embedding_backend": ("minilm", "minilm-torch", "gguf"),
         "store_backend": ("local", "server"),
     }
     _RANGES = {

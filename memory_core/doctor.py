@@ -106,7 +106,9 @@ def run_doctor(settings: Settings, as_json: bool = False, quick: bool = False) -
         def load_embedder() -> str:
             from .embeddings import get_embedder
 
-            return get_embedder(settings).name
+            emb = get_embedder(settings)
+            reason = getattr(emb, "fallback_reason", "")
+            return f"{emb.name} on {getattr(emb, 'runtime', '?')}" + (f" (ONNX not used: {reason})" if reason else "")
 
         def embed() -> str:
             from .embeddings import get_embedder

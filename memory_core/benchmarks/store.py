@@ -7,7 +7,8 @@ above it, or everywhere with --synthetic, the notes carry precomputed random uni
 written through the same ``store.writing()`` path with nothing embedded (100k real embeddings would
 take most of an hour here). Reported per size:
 - ingest notes/s (wall clock, and per CPU-second: this machine is shared, the CPU figure is what
-  the code costs), with the share of the time spent embedding;
+  the code costs), with the embedder's busy time as a share of the wall clock (it embeds the next
+  batch on a worker thread while the current one is written, so the shares overlap);
 - cold open: a new process opens the store, counts it and answers one vector query;
 - search p50/p95 (ms) for dense, bm25, hybrid+links and the default retriever (what chat uses);
 - bytes on disk per note (the whole data folder).

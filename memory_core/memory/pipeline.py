@@ -22,12 +22,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..llm import LLM, Usage
 from ..notes import Change, Note, clean_content, normalise_time, now_iso
 from ..store import MemoryStore, Neighbour
-from . import linking
+from . import bulk, linking
 from .capability import model_is_capable
 from .evolve import Judged, apply_judged, judge_decision, record_proposals
 from .outcome import RememberOutcome
@@ -169,7 +167,7 @@ class MemoryPipeline:
         else:
             self._apply_enrichment(note, fallback_enrichment(content))
             report.enrichment_source = "none"
-        note.history.append(Change("created", None, source, by=_actor(source), at=now_iso()))
+        note.history.append(Change("created", None, source, by=bulk.actor(source), at=now_iso()))
 
         vec = self.store.embedder.embed([note.text_for_embedding()])[0]
         say("linking")
@@ -333,7 +331,7 @@ class MemoryPipeline:
     # -- many notes -------------------------------------------------------------------------------
     def add_many(self, items: Iterable[NewItem], *, mode: str = "fast", progress: Callable[[int, int], None] | None = None,
                  cancel: threading.Event | None = None, batch_size: int = 256, total: int | None = None) -> BulkReport:
-        """Bulk add. Fast mode embeds in batches and commits a batch per store write (hundreds of notes/s).
+        """Bulk add. Fast mode (bulk.py) embeds in batches and commits a batch per store write.
 
         Full mode runs the A-MEM path note by note. Either way a cancel leaves every added note intact.
         """
@@ -359,56 +357,11 @@ class MemoryPipeline:
                 if progress:
                     progress(i + 1, total)
         else:
-            for start in range(0, len(items), batch_size):
-                if cancel is not None and cancel.is_set():
-                    report.cancelled = True
-                    break
-                chunk = items[start:start + batch_size]
-                self._add_fast_batch(chunk, start, report)
-                if progress:
-                    progress(min(start + batch_size, total), total)
+            bulk.add_fast(self.store, items, report, k=self.settings.neighbours_k,
+                          threshold=self.settings.fast_link_threshold, batch_size=batch_size, total=total,
+                          progress=progress, cancel=cancel)
         report.seconds = time.perf_counter() - started
         return report
-
-    def _add_fast_batch(self, chunk: list[NewItem], offset: int, report: BulkReport) -> None:
-        notes: list[Note] = []
-        for i, item in enumerate(chunk):
-            try:
-                content = clean_content(item.content)
-                note = Note(content=content, source=item.source, source_ref=item.source_ref,
-                            timestamp=normalise_time(item.timestamp) if item.timestamp else now_iso(),
-                            turn_context=item.turn_context, speaker=item.speaker,
-                            conversation_id=item.conversation_id, message_id=item.message_id)
-            except Exception as exc:  # noqa: BLE001
-                report.errors.append(f"item {offset + i + 1}: {exc}")
-                continue
-            note.history.append(Change("created", None, item.source, by=_actor(item.source)))
-            fb = fallback_enrichment(content)
-            note.keywords = item.keywords if item.keywords is not None else fb["keywords"]
-            note.tags = item.tags if item.tags is not None else fb["tags"]
-            note.context = item.context if item.context is not None else fb["context"]
-            notes.append(note)
-        if not notes:
-            return
-        vecs = self.store.embedder.embed([n.text_for_embedding() for n in notes])
-        threshold = self.settings.fast_link_threshold
-        k = self.settings.neighbours_k
-        # Links: to notes already stored and to earlier notes of this batch.
-        stored = self.store.nearest_many(vecs, k)
-        for j, note in enumerate(notes):
-            candidates: list[tuple[float, str]] = [(sim, nid) for nid, sim in stored[j]]
-            if j:
-                sims = vecs[:j] @ vecs[j]
-                for idx in np.argsort(-sims)[:k]:
-                    candidates.append((float(sims[idx]), notes[idx].id))
-            for sim, target in sorted(candidates, reverse=True)[:k]:
-                if sim >= threshold:
-                    note.add_link(target, f"similar (cosine {sim:.2f})", by="system")
-        with self.store.writing() as w:
-            for note, vec in zip(notes, vecs):
-                w.put(note, vec)
-        report.added += len(notes)
-        report.note_ids.extend(n.id for n in notes)
 
     # -- repair -------------------------------------------------------------------------------------
     def reenrich(self, note_ids: list[str] | None = None, progress: Callable[[int, int], None] | None = None
@@ -440,6 +393,3 @@ class MemoryPipeline:
                 progress(i + 1, len(targets))
         return reports
 
-
-def _actor(source: str) -> str:
-    return {"chat": "system", "manual": "person", "import": "import"}.get(source, "system")

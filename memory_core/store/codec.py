@@ -10,11 +10,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 from ..errors import StoreError
-from ..notes import Link, Note, parse_time
+from ..notes import Note, parse_time, plain_copy
 
 # Fields that are never logged: recall statistics live outside the write path (recall.py), the
 # id names the note, and history is derived from the log itself.
@@ -26,17 +26,8 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def plain(value: Any) -> Any:
-    """A JSON-ready copy of a field value (links become dicts)."""
-    if isinstance(value, list):
-        return [asdict(x) if isinstance(x, Link) else plain(x) for x in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
 def field_value(note: Note, name: str) -> Any:
-    return plain(getattr(note, name))
+    return plain_copy(getattr(note, name))
 
 
 def note_copy(note: Note) -> Note:

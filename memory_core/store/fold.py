@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..notes import Change, Link, Note, now_iso
-from .codec import LOGGED_FIELDS, field_value, note_state, plain
+from ..notes import Change, Link, Note, now_iso, plain_copy
+from .codec import LOGGED_FIELDS, field_value, note_state
 from .events import CREATE, DELETE, Event
 
 MERGED_LISTS = ("tags", "keywords")
@@ -128,7 +128,7 @@ def diff(current: Note | None, new: Note, *, ids: Any, by: str = "system", cause
         if name not in LOGGED_FIELDS:
             for c in markers:
                 if c.field == name:
-                    out.append(Event(ids.next(), new.id, name, plain(c.old), plain(c.new), c.by, c.at or now,
+                    out.append(Event(ids.next(), new.id, name, plain_copy(c.old), plain_copy(c.new), c.by, c.at or now,
                                      cause=c.cause or cause))
             continue
         old_v, new_v = field_value(current, name), field_value(new, name)
