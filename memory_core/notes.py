@@ -232,6 +232,11 @@ class Note:
 _NOTE_FIELDS = tuple(f.name for f in fields(Note))
 
 
+def creator(source: str) -> str:
+    """Who a new note's "created" entry names, by where the note came from."""
+    return {"chat": "system", "manual": "person", "import": "import"}.get(source, "system")
+
+
 def plain_copy(value: Any) -> Any:
     """A copy of a JSON-like value (lists, dicts, links inside them become dicts); scalars are shared."""
     if isinstance(value, list):

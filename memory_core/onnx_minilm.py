@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from .embeddings import SMALL_BATCH, minilm_path, readable_texts
 from .errors import ModelError
 
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (sentence_bert_config.json)
 BATCH = 32  # texts per run: fastest of 8/16/32/64/128/512 measured here (less padding, warm caches)
-SMALL_BATCH = 8  # up to this many texts run on one thread (see MiniLMEmbedder.embed for why)
 PROBES = ("A dog plays fetch in the park.", "The central bank raised interest rates again this spring.",
           "my sister Carla moved to Lisbon", "")
 AGREEMENT = 0.9999  # least cosine between an exported vector and PyTorch's for the export to be used
@@ -156,8 +156,6 @@ class OnnxMiniLMEmbedder:
     runtime = "ONNX Runtime"
 
     def __init__(self, model_dir: Path | None = None) -> None:
-        from .embeddings import minilm_path
-
         self._dir = model_dir or minilm_path()
         try:
             _check_mean_pooling(self._dir)
@@ -181,11 +179,9 @@ class OnnxMiniLMEmbedder:
         return OnnxSession(self.model_file, self._dir, threads=1)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        from .embeddings import _readable
-
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        texts = _readable(texts)
+        texts = readable_texts(texts)
         if len(texts) <= SMALL_BATCH:
             return self._small.embed(texts)
         with self._lock:  # only to create the bulk session once; runs need no lock (ORT is thread-safe)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..notes import Change, Link, Note, clean_content, normalise_time, now_iso
+from ..notes import Change, Link, Note, clean_content, creator, normalise_time, now_iso
 from .validation import fallback_enrichment
 
 if TYPE_CHECKING:
@@ -36,10 +36,6 @@ class Prepared:
     errors: list[str] = field(default_factory=list)
 
 
-def actor(source: str) -> str:
-    return {"chat": "system", "manual": "person", "import": "import"}.get(source, "system")
-
-
 def enrich(chunk: list[NewItem], offset: int) -> Prepared:
     """Clean and enrich (YAKE) one batch; an item that fails is named, not fatal. No vectors yet."""
     notes: list[Note] = []
@@ -54,7 +50,7 @@ def enrich(chunk: list[NewItem], offset: int) -> Prepared:
         except Exception as exc:  # noqa: BLE001 - one bad item must not stop an import
             errors.append(f"item {offset + i + 1}: {exc}")
             continue
-        note.history.append(Change("created", None, item.source, by=actor(item.source)))
+        note.history.append(Change("created", None, item.source, by=creator(item.source)))
         fb = fallback_enrichment(content) if None in (item.keywords, item.tags, item.context) else {}
         note.keywords = item.keywords if item.keywords is not None else fb["keywords"]
         note.tags = item.tags if item.tags is not None else fb["tags"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..llm import LLM, Usage
-from ..notes import Change, Note, clean_content, normalise_time, now_iso
+from ..notes import Change, Note, clean_content, creator, normalise_time, now_iso
 from ..store import MemoryStore, Neighbour
 from . import bulk, linking
 from .capability import model_is_capable
@@ -167,7 +167,7 @@ class MemoryPipeline:
         else:
             self._apply_enrichment(note, fallback_enrichment(content))
             report.enrichment_source = "none"
-        note.history.append(Change("created", None, source, by=bulk.actor(source), at=now_iso()))
+        note.history.append(Change("created", None, source, by=creator(source), at=now_iso()))
 
         vec = self.store.embedder.embed([note.text_for_embedding()])[0]
         say("linking")
