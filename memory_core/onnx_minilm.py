@@ -24,18 +24,20 @@ import json
 import os
 import threading
 import warnings
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .embeddings import SMALL_BATCH, minilm_path, readable_texts
+from .embeddings import SMALL_BATCH, hub_offline, minilm_path, readable_texts
 from .errors import ModelError
 
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (sentence_bert_config.json)
 BATCH = 32  # texts per run: fastest of 8/16/32/64/128/512 measured here (less padding, warm caches)
 PROBES = ("A dog plays fetch in the park.", "The central bank raised interest rates again this spring.",
           "my sister Carla moved to Lisbon", "")
+EXPORT_PREFIX = "minilm-l6-v2-"  # + a key of the model files and library versions (_export_key)
 AGREEMENT = 0.9999  # least cosine between an exported vector and PyTorch's for the export to be used
 
 
@@ -47,15 +49,20 @@ def cache_dir() -> Path:
 
 
 def _export_key(model_dir: Path) -> str:
-    """Changes when the model files or the exporting libraries change, so a stale export is never used."""
-    import onnxruntime
+    """Changes when the model files or the exporting libraries change, so a stale export is never used.
 
+    Versions are read from the installed metadata: importing torch here would undo the start-up gain.
+    """
     h = hashlib.sha1()
     for name in ("config.json", "tokenizer.json", "sentence_bert_config.json", "1_Pooling/config.json"):
         h.update((model_dir / name).read_bytes())
     weights = model_dir / "model.safetensors"
     h.update(str(weights.stat().st_size).encode())
-    h.update(onnxruntime.__version__.encode())
+    for package in ("torch", "onnx", "onnxruntime"):
+        try:
+            h.update(f"{package}={metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{package}=none".encode())
     return h.hexdigest()[:16]
 
 
@@ -67,8 +74,11 @@ def _check_mean_pooling(model_dir: Path) -> None:
         raise ModelError("this model is not mean-pooled and normalised; the ONNX path only mirrors that")
 
 
-def export(model_dir: Path, target: Path) -> None:
-    """Export the transformer of the sentence-transformers model to ``target`` (atomically), checked."""
+def export(model_dir: Path, target: Path) -> OnnxSession:
+    """Export the transformer of the sentence-transformers model to ``target`` (atomically), checked.
+
+    Returns the one-thread session the check ran on, so a first run does not load the file twice.
+    """
     try:
         import onnx  # noqa: F401 - torch's exporter needs it; fail here with a clear reason
         import torch
@@ -76,7 +86,7 @@ def export(model_dir: Path, target: Path) -> None:
     except ImportError as exc:
         raise ModelError(f"cannot export MiniLM to ONNX: {exc}") from exc
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    hub_offline()
     st = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
     bert = st[0].auto_model.eval()
 
@@ -102,11 +112,16 @@ def export(model_dir: Path, target: Path) -> None:
                               output_names=["hidden"], opset_version=17, dynamo=False,
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]})
         expected = st.encode(list(PROBES), convert_to_numpy=True, normalize_embeddings=True)
-        got = OnnxSession(part, model_dir, threads=1).embed(list(PROBES))
+        session = OnnxSession(part, model_dir, threads=1)  # the file is read into memory here
+        got = session.embed(list(PROBES))
         agreement = float(np.min(np.sum(expected * got, axis=1)))
         if agreement < AGREEMENT:
             raise ModelError(f"the exported model disagrees with PyTorch (cosine {agreement:.5f})")
         os.replace(part, target)  # another process exporting at once writes the same bytes
+        for stale in target.parent.glob(f"{EXPORT_PREFIX}*.onnx"):  # exports for other versions: 90 MB each
+            if stale != target:
+                stale.unlink(missing_ok=True)
+        return session
     finally:
         part.unlink(missing_ok=True)
 
@@ -159,7 +174,7 @@ class OnnxMiniLMEmbedder:
         self._dir = model_dir or minilm_path()
         try:
             _check_mean_pooling(self._dir)
-            self.model_file = cache_dir() / f"minilm-l6-v2-{_export_key(self._dir)}.onnx"
+            self.model_file = cache_dir() / f"{EXPORT_PREFIX}{_export_key(self._dir)}.onnx"
             self._small = self._open_or_export()
         except ModelError:
             raise
@@ -175,8 +190,7 @@ class OnnxMiniLMEmbedder:
                 return OnnxSession(self.model_file, self._dir, threads=1)
             except Exception:  # noqa: BLE001 - a damaged cache file is replaced, not trusted
                 self.model_file.unlink(missing_ok=True)
-        export(self._dir, self.model_file)
-        return OnnxSession(self.model_file, self._dir, threads=1)
+        return export(self._dir, self.model_file)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:

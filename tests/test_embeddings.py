@@ -9,6 +9,15 @@ import sys
 import numpy as np
 import pytest
 
+# Put first in a subprocess's code: any attempt to open a connection fails it.
+NO_NETWORK = """
+import socket
+def refuse(*a, **k):
+    raise AssertionError("network access attempted")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+"""
+
 
 @pytest.mark.real_model
 def test_embeddings_are_normalised_384d_and_meaningful(embedder) -> None:
@@ -23,12 +32,7 @@ def test_embeddings_are_normalised_384d_and_meaningful(embedder) -> None:
 @pytest.mark.real_model
 def test_minilm_loads_with_the_network_cut_off() -> None:
     """No hub call even when a network is up: every socket connection attempt fails the test."""
-    code = """
-import socket
-def refuse(*a, **k):
-    raise AssertionError("network access attempted")
-socket.socket.connect = refuse
-socket.create_connection = refuse
+    code = NO_NETWORK + """
 import os
 for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.pop(var, None)
@@ -97,9 +101,10 @@ def test_onnx_export_is_cached_checked_and_replaced_when_damaged(tmp_path, monke
     from memory_core import onnx_minilm
 
     monkeypatch.setenv("MEMEX_CACHE_DIR", str(tmp_path))
+    (tmp_path / "minilm-l6-v2-0123456789abcdef.onnx").write_bytes(b"an export for other library versions")
     calls = []
     real_export = onnx_minilm.export
-    monkeypatch.setattr(onnx_minilm, "export", lambda *a: (calls.append(a), real_export(*a)))
+    monkeypatch.setattr(onnx_minilm, "export", lambda *a: (calls.append(a), real_export(*a))[1])
     first = onnx_minilm.OnnxMiniLMEmbedder()
     assert calls and first.model_file.parent == tmp_path and first.model_file.stat().st_size > 50_000_000
     assert [p.name for p in tmp_path.iterdir()] == [first.model_file.name]  # no .part file left behind
@@ -133,12 +138,7 @@ def test_without_the_onnx_path_the_bundled_minilm_falls_back_to_pytorch(tmp_path
 @pytest.mark.real_model
 def test_default_embedder_exports_and_loads_with_the_network_cut_off(tmp_path) -> None:
     """The ONNX export comes from the installed package alone: no socket is opened, even on a first run."""
-    code = """
-import socket
-def refuse(*a, **k):
-    raise AssertionError("network access attempted")
-socket.socket.connect = refuse
-socket.create_connection = refuse
+    code = NO_NETWORK + """
 import os, sys
 for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.pop(var, None)
