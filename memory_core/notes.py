@@ -105,8 +105,11 @@ class Note:
     def text_for_embedding(self) -> str:
         """What gets embedded: the content plus what the enrichment adds to it (A-MEM embeds both).
 
-        Keywords are words of the content by construction and a context copied from the content
-        says nothing new, so only new information is appended: shorter inputs embed faster.
+        Keywords, tags and a context that are already words of the content say nothing new, so only
+        new information is appended: shorter inputs embed faster (the fast path's tags are content
+        words by construction; dropping them cut the bench's texts from 28 to 21 tokens and
+        embedding from 8.2-8.9 to 6.1 ms of CPU a note). A note stored under an older rule has a
+        different text hash, so its vector is embedded again on the next open (viewstore.py).
         """
         parts = [self.content]
         lowered = self.content.lower()
@@ -115,8 +118,9 @@ class Note:
         extra_keywords = [k for k in self.keywords if k.lower() not in lowered]
         if extra_keywords:
             parts.append("Keywords: " + ", ".join(extra_keywords))
-        if self.tags:
-            parts.append("Tags: " + ", ".join(self.tags))
+        extra_tags = [t for t in self.tags if t.lower() not in lowered]
+        if extra_tags:
+            parts.append("Tags: " + ", ".join(extra_tags))
         return "\n".join(parts)
 
     # ---- change tracking ------------------------------------------------------------------

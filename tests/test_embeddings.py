@@ -85,13 +85,20 @@ TEXTS = ["A dog plays fetch in the park.", "my sister Carla moved to Lisbon last
 
 @pytest.mark.real_model
 def test_onnx_embedder_gives_pytorchs_vectors(embedder) -> None:
-    """The app's embedder (ONNX Runtime) and sentence-transformers agree on every kind of text, one or many."""
+    """The app's embedder (ONNX Runtime) and sentence-transformers agree on every kind of text, one or many.
+
+    42 texts are two batches, run side by side on the embedder's pool: each vector must still land
+    in its own text's row."""
     from memory_core.embeddings import MiniLMEmbedder
     from memory_core.onnx_minilm import OnnxMiniLMEmbedder
 
     assert isinstance(embedder, OnnxMiniLMEmbedder)
-    torch_vecs = MiniLMEmbedder().embed(TEXTS * 3)
-    for got in (embedder.embed(TEXTS * 3), np.vstack([embedder.embed([t]) for t in TEXTS * 3])):
+    from memory_core.onnx_minilm import BATCH
+
+    many = TEXTS * 6
+    assert len(many) > BATCH
+    torch_vecs = MiniLMEmbedder().embed(many)
+    for got in (embedder.embed(many), np.vstack([embedder.embed([t]) for t in many])):
         assert got.shape == torch_vecs.shape and got.dtype == np.float32
         assert np.min(np.sum(got * torch_vecs, axis=1)) > 0.9999
 

@@ -37,3 +37,12 @@ def test_to_dict_equals_asdict_and_is_a_copy(content, keywords, targets, changes
             entry["new"].append(marker)
     assert asdict(note) == before  # changing the dict changed nothing in the note
     assert Note.from_trusted_dict(asdict(note)).to_dict() == note.to_dict()
+
+
+def test_embedded_text_adds_only_what_the_content_does_not_say() -> None:
+    """Keywords, tags and a context already in the content are not embedded again; new ones are."""
+    note = Note(content="We hiked in the Alps with Carla.", keywords=["Alps", "Carla", "mountains"],
+                tags=["alps", "travel"], context="We hiked in the Alps with Carla.")
+    assert note.text_for_embedding() == "We hiked in the Alps with Carla.\nKeywords: mountains\nTags: travel"
+    note.tags, note.keywords = ["alps"], ["Carla"]
+    assert note.text_for_embedding() == "We hiked in the Alps with Carla."

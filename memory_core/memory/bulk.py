@@ -1,6 +1,6 @@
 """Fast bulk add (imports, benchmarks): no model, links by similarity, one store write per batch.
 
-Why a pipeline: per note, embedding costs ~4.5 ms here (ONNX Runtime, which releases the GIL),
+Why a pipeline: per note, embedding costs ~6 ms of CPU here (ONNX Runtime, which releases the GIL),
 YAKE keywords ~1.2 ms (pure Python) and linking plus the store write ~2.8 ms (Chroma, which holds
 the GIL). A worker thread embeds batch k+1 while this thread writes batch k and enriches batch
 k+2, so the embedding runs beside everything else instead of after it. (Enriching on the worker
