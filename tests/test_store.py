@@ -223,3 +223,17 @@ def test_bulk_neighbour_search_agrees_with_the_index(hstore: MemoryStore) -> Non
         assert [i for i, _ in row] == res["ids"][0]
         assert [round(s, 4) for _, s in row] == [round(1 - d, 4) for d in res["distances"][0]]
     assert hstore.nearest_many(queries[:0], 2) == []
+
+
+def test_bulk_neighbour_search_is_the_exact_top_k(hstore: MemoryStore) -> None:
+    """nearest_many against the definition: every stored note scored, sorted, the first k kept."""
+    texts = [f"note {i} about {w}" for i, w in enumerate(["apples", "tax", "sky", "chess", "soup"] * 8)]
+    ids = [put(hstore, t).id for t in texts]
+    vectors = HashEmbedder().embed([hstore.get(i).text_for_embedding() for i in ids])
+    queries = HashEmbedder().embed(["apples and tax", "sky", "soup chess note 3"])
+    for k in (1, 5, len(ids), len(ids) + 3):
+        for q, row in zip(queries, hstore.nearest_many(queries, k)):
+            sims = vectors @ q
+            expected = sorted(range(len(ids)), key=lambda j: -sims[j])[:k]
+            assert [nid for nid, _ in row] == [ids[j] for j in expected]
+            assert [round(s, 5) for _, s in row] == [round(float(sims[j]), 5) for j in expected]

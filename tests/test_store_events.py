@@ -72,8 +72,11 @@ def test_live_notes_equal_the_fold_of_the_log_and_reindex_rebuilds_the_same(hsto
     assert comparable(fold(hstore.events()).notes) == live
     assert comparable(reopened(hstore).notes_view()) == live
     edges = set(hstore.graph.edges)
+    settings = dict(hstore._cols.view.metadata)
     report = hstore.reindex()
     assert report["notes"] == 7 and report["embedded"] == 0
+    assert hstore._cols.view.metadata == settings  # rebuilt with the settings it was created with
+    assert settings["hnsw:sync_threshold"] == 200
     assert comparable(hstore.notes_view()) == live and set(hstore.graph.edges) == edges
     assert hstore.lexical.search("rewritten", 3) == []  # the revert brought the old text back
     assert hstore.lexical.search("note 2", 1)[0][0] == notes[2].id

@@ -21,6 +21,11 @@ V1_NOTES = "memex_notes"  # store format 1: one record per note (see migrations.
 # and each write costs time in proportion to what is pending: at the default (1,000) an edit took
 # 5x longer just before a sync than just after. 200 keeps it flat for a little more index writing.
 SYNC = {"hnsw:sync_threshold": 200, "hnsw:batch_size": 100}
+# The view's HNSW index answers only a server's vector queries (a local store searches the vectors
+# it holds in memory exactly), yet every note written pays for building it: 0.71 -> 0.40 ms a record
+# at 12k notes with construction_ef 32 instead of Chroma's 100, recall@10 0.997 against exact search
+# (6,000 bench notes, 66 queries). A creation setting: stores made before keep theirs.
+VIEW_META = {"hnsw:space": "cosine", "hnsw:construction_ef": 32, **SYNC}
 
 
 @dataclass
@@ -72,7 +77,7 @@ def open_collections(settings: Any, path: Path, *, create: bool = True) -> Colle
         client = client_for(settings, path)
         get = client.get_or_create_collection if create else client.get_collection
         events = get(EVENTS, metadata={"hnsw:space": "l2", **SYNC}, embedding_function=None)
-        view = get(VIEW, metadata={"hnsw:space": "cosine", **SYNC}, embedding_function=None)
+        view = get(VIEW, metadata=VIEW_META, embedding_function=None)
         proposals = get(PROPOSALS, metadata={"hnsw:space": "l2"}, embedding_function=None)
         events.count()
         try:

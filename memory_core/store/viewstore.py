@@ -81,7 +81,7 @@ class ViewMixin:
             name = backend.VIEW
             self._cols.client.delete_collection(name)
             self._cols.view = self._cols.client.get_or_create_collection(
-                name, metadata={"hnsw:space": "cosine"}, embedding_function=None)
+                name, metadata=backend.VIEW_META, embedding_function=None)
             self._fold = fold(events)
             self._write_view(self._fold.notes, list(self._fold.notes), [], vectors, embed_missing=True)
             self._follower.mark_written()
