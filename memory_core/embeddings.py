@@ -130,7 +130,7 @@ class GGUFEmbedder:
     runtime = "llama.cpp"
 
     def __init__(self, model_path: str, n_threads: int | None = None, n_ctx: int = 512) -> None:
-        from .llm import check_gguf
+        from .llm import check_gguf, free_at_exit
 
         path = check_gguf(model_path)
         try:
@@ -142,6 +142,7 @@ class GGUFEmbedder:
             raise ModelError(f"llama.cpp could not load {path} as an embedding model: {exc}") from exc
         self.name = path.name
         self._lock = threading.Lock()
+        self._free = free_at_exit(self, self._llm)
         self.dim = int(self.embed(["probe"]).shape[1])
 
     def embed(self, texts: list[str]) -> np.ndarray:

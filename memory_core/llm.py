@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -367,6 +368,16 @@ class _Base:
         return text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
 
 
+def free_at_exit(owner: object, llama: Any) -> weakref.finalize:
+    """Free ``llama`` when ``owner`` is collected, or at exit while the interpreter is still whole.
+
+    Why: left to ``Llama.__del__``, a model held by a module global (``st.cache_resource`` holds
+    the app's) is freed during teardown after llama_cpp's globals are cleared, and prints a
+    TypeError traceback every time the app stops. Call the returned finalizer to free it early.
+    """
+    return weakref.finalize(owner, llama.close)
+
+
 # ---------------------------------------------------------------------------------------------
 # Backend 1: a GGUF file loaded in this process
 # ---------------------------------------------------------------------------------------------
@@ -401,6 +412,12 @@ class LocalLLM(_Base):
         from .models.template import TemplateGuard  # the template's turn markers never reach a reply
 
         self.guard = TemplateGuard.from_metadata(self._llm.metadata)
+        self._free = free_at_exit(self, self._llm)
+
+    def close(self) -> None:
+        """Free the model's memory now (idempotent); the object cannot generate afterwards."""
+        with self._lock:
+            self._free()
 
     def count_tokens(self, text: str) -> int:
         if not text:

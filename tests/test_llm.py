@@ -164,3 +164,35 @@ def test_an_abandoned_stream_can_be_closed_and_frees_the_model(real_llm) -> None
     stream.close()
     # the model is usable again at once (the lock was released by close)
     assert real_llm.chat([{"role": "user", "content": "Say yes."}], max_tokens=4).text.strip()
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("load", [
+    "from memory_core.llm import LocalLLM\nllm = LocalLLM(None, n_ctx=256, n_threads=1)\n",
+    "from memory_core.embeddings import GGUFEmbedder\nfrom memory_core.llm import bundled_model_path\n"
+    "llm = GGUFEmbedder(str(bundled_model_path()), n_threads=1, n_ctx=256)\n",
+], ids=["chat model", "gguf embedder"])
+def test_a_model_left_open_at_exit_is_freed_without_a_shutdown_error(load: str) -> None:
+    """The app keeps its model in ``st.cache_resource``, a global of a module imported before
+    llama_cpp. Freed by ``Llama.__del__`` during interpreter teardown, after llama_cpp's globals
+    were cleared, it printed a TypeError traceback when the app stopped (and after the tests)."""
+    import subprocess
+    import sys
+
+    script = ("import streamlit.runtime.caching as held_like_cache_resource\n" + load
+              + "held_like_cache_resource.HELD = {'model': llm}\nprint(llm.name)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(".gguf")
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.real_model
+def test_close_frees_the_model_once() -> None:
+    from memory_core.llm import LocalLLM
+
+    llm = LocalLLM(None, n_ctx=256, n_threads=1)
+    assert llm.count_tokens("hello there") > 0
+    llm.close()
+    llm.close()  # idempotent
+    assert llm.llama._model.model is None  # llama.cpp's model handle was released
