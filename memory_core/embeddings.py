@@ -142,7 +142,7 @@ class GGUFEmbedder:
             raise ModelError(f"llama.cpp could not load {path} as an embedding model: {exc}") from exc
         self.name = path.name
         self._lock = threading.Lock()
-        self._free = free_at_exit(self, self._llm)
+        free_at_exit(self, self._llm)  # the finalizer lives in weakref's registry; nothing to keep
         self.dim = int(self.embed(["probe"]).shape[1])
 
     def embed(self, texts: list[str]) -> np.ndarray:
