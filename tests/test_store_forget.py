@@ -78,8 +78,12 @@ def test_forget_leaves_no_byte_of_the_note_anywhere(tmp_path: Path) -> None:
     export_to_file(store, home / "exports" / "backup.json")
     assert files_holding(home, TOKEN)  # the test can see it before
 
+    own = len(store.events(secret.id))
     report = store.forget([secret.id])
     assert report.forgotten == [secret.id] and report.compacted
+    # its own events; notes[3]'s link and context events that quoted it; and the two events the
+    # forget wrote to clean notes[3], whose "old" values quoted it until the log was scrubbed
+    assert report.events_redacted == own + 4, (report.events_redacted, own)
     assert notes[3].id in report.notes_scrubbed and report.proposals_removed == 1
     assert report.exports_rewritten
     assert files_holding(home, TOKEN) == []

@@ -34,7 +34,7 @@ MARK = "[forgotten]"
 class ForgetReport:
     forgotten: list[str] = field(default_factory=list)
     notes_scrubbed: list[str] = field(default_factory=list)  # other notes that quoted a forgotten note
-    events_redacted: int = 0
+    events_redacted: int = 0  # the notes' own events, and other notes' events that quoted them
     proposals_removed: int = 0
     exports_rewritten: list[str] = field(default_factory=list)
     exports_removed: list[str] = field(default_factory=list)
@@ -137,10 +137,12 @@ class ForgetMixin:
                     if changed:
                         w.put(note, cause="forget")
                         report.notes_scrubbed.append(other.id)
+                # the delete redacts the notes' own events as it commits; count them for the report
+                report.events_redacted = sum(len(self._unredacted(nid)) for nid in ids)
                 for nid in ids:
                     w.delete(nid)
             snapshot.delete(self.home)  # it holds the text; a fresh one is written below
-            report.events_redacted = self._scrub_log(quotes, doomed)
+            report.events_redacted += self._scrub_log(quotes, doomed)
             report.proposals_removed = self.proposals.forget_notes(doomed)
             self._recall.forget(ids)
             self._recall.flush()

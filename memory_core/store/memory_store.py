@@ -319,10 +319,14 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
             out.update({n: np.asarray(v, dtype=np.float32) for n, v in zip(need, fresh)})
         return out
 
+    def _unredacted(self, note_id: str) -> list[Event]:
+        """A note's events that still hold its text (its tombstone holds none)."""
+        return [e for e in self._log.for_note(note_id) if not e.redacted and e.field != DELETE]
+
     def _redact(self, note_ids: list[str]) -> None:
         """Remove the text of deleted notes from their events (the tombstone stays)."""
         for nid in note_ids:
-            evs = [e for e in self._log.for_note(nid) if not e.redacted and e.field != DELETE]
+            evs = self._unredacted(nid)
             if evs:
                 self._log.rewrite([redacted(e) for e in evs])
 
