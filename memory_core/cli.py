@@ -2,7 +2,9 @@
 
 Every subcommand takes ``--data-dir`` and ``--json``. Expected failures (bad input, a wrong model
 path, a broken data folder) print one clear line on stderr and exit with status 2; they never
-print a traceback.
+print a traceback. A process exits with 0, 1, 2 or 130, never by a signal (``entry``), and a command
+that writes (``add``, ``import``, ``chat``, ``queue run``) also resumes the memory writes earlier runs
+left queued.
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ def _pipeline(args: argparse.Namespace) -> Any:
     return MemoryPipeline(store, store.settings)
 
 
+def _resume_queued(store: Any) -> None:
+    """A process that writes does the memory writes earlier runs left queued too (in the background;
+    at exit, ``entry`` lets the running one finish within a grace period and leaves the rest queued)."""
+    from .chat.session import ChatSession
+
+    ChatSession(store, store.settings, None).resume_pending()
+
+
 def _out(args: argparse.Namespace, data: Any, text: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
@@ -71,8 +81,9 @@ def _read_text(value: str | None, file: str | None) -> str:
 # commands
 # ---------------------------------------------------------------------------------------------
 def cmd_add(args: argparse.Namespace) -> int:
-    pipe = _pipeline(args)
     text = _read_text(args.text, args.file)
+    pipe = _pipeline(args)
+    _resume_queued(pipe.store)
     report = pipe.add(text, source=args.source, mode=args.mode, timestamp=args.timestamp)
     note = pipe.store.get(report.note_id)
     data = {"note": _note_brief(note), "report": asdict(report)}
@@ -87,7 +98,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .retrieval import search
 
     store = _store(args)
-    hits = search(store, store.settings, args.query, k=args.k, retriever=args.retriever, touch=not args.no_touch)
+    hits = search(store, store.settings, args.query, k=args.k, retriever=args.retriever, touch=args.touch)
     data = [{"id": h.note.id, "score": round(h.score, 4), "kind": h.kind, "reasons": h.reasons,
              "title": h.note.title, "timestamp": h.note.timestamp} for h in hits]
     lines = [f"{i + 1:>2}. {h.score:.3f}  {h.note.id[:8]}  {h.note.title}\n      {'; '.join(h.reasons)}"
@@ -211,6 +222,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InputError(f"Cannot read {args.file}: {exc.strerror or exc}") from exc
     store = _store(args)
+    _resume_queued(store)
     report = import_file(store, raw, replace=args.replace)
     _out(args, asdict(report), f"imported {report.added} new, replaced {report.replaced}, "
          f"skipped {len(report.skipped)} existing")
@@ -257,6 +269,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return run(args, _settings(args))
 
 
+def cmd_queue(args: argparse.Namespace) -> int:
+    from .chat.queue_cli import run
+
+    return run(args, _settings(args))
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f".benchmarks.{args.bench}", __package__)
     return int(module.run(args) or 0)
@@ -289,7 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--retriever", choices=("contextual", "contextual+ppr", "hybrid+links", "hybrid", "bm25", "dense"))
-    p.add_argument("--no-touch", action="store_true", help="do not count this as a recall")
+    # A search from the command line is a look, not a recall by the chat: it changes nothing on disk
+    # unless asked to count (``--no-touch`` is the default and stays accepted).
+    p.add_argument("--touch", action="store_true", help="count this search as a recall of the notes found")
+    p.add_argument("--no-touch", dest="touch", action="store_false", help=argparse.SUPPRESS)
 
     p = add("show", cmd_show, "Show one note (id or unique id prefix).")
     p.add_argument("id")
@@ -366,6 +387,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat_arguments(p)
 
+    p = add("queue", cmd_queue, "Memory writes not done yet and why; `queue run` does them now and waits.")
+    from .chat.queue_cli import add_arguments as queue_arguments
+
+    queue_arguments(p, common)
+
     p = add("bench", cmd_bench, "Benchmarks that print figures (llm, store, chat, ui, locomo, all).")
     bench_sub = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
     for name in BENCHMARKS:
@@ -413,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("memex: interrupted; nothing half-written was kept.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `memex list | head -1`: the reader has what it wanted
+        _quiet_stdout()
+        return 0
     except Exception as exc:  # noqa: BLE001 - a bug: one line for the person, the traceback on request
         if os.environ.get("MEMEX_DEBUG"):
             raise
@@ -422,5 +451,36 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def entry() -> None:
+    """The ``memex`` console script: ``main``, then an orderly end, then ``os._exit``.
+
+    Why ``os._exit``: llama.cpp, ONNX Runtime and Chroma run native threads of their own, and CPython's
+    teardown of their modules while one still runs ended ``memex chat`` with SIGSEGV or SIGABRT in about
+    half of its runs. So the end is done here, in order, while everything is whole: the memory writer
+    finishes or leaves its work (``chat.lifecycle``), stores flush and close, output is flushed; after
+    that nothing is left for the interpreter to finalise, and the process leaves with its status.
+    """
+    from .chat.lifecycle import end_process
+
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except KeyboardInterrupt:
+        code = 130
+    code = end_process(code)
+    os._exit(code)
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so the final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

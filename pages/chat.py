@@ -142,10 +142,6 @@ if conv_id and conversations.exists(conv_id):
         show_error(exc, "This conversation cannot be opened")
         new_conversation()
         conv_id = st.session_state["chat_conv"]
-if conv is not None and session is not None and st.session_state.get("_chat_resumed") != conv.id:
-    st.session_state["_chat_resumed"] = conv.id
-    if session.resume_lost(conv):  # writes the app lost when it stopped: queued again, never dropped
-        conv = conversations.load(conv.id)
 
 # ---- sidebar: conversations first, then the memory queue and the controls ------------------------------
 with st.sidebar:

@@ -39,7 +39,8 @@ def stage_line(job: WriteJob) -> str:
     parts = [f"**{stage}**" if stage == current else stage for stage in STAGES]
     if not current:
         parts.append(f"**{md_escape(job.state)}**")
-    return " → ".join(parts) + (" (paused while a reply is written)" if job.paused else "")
+    why = " (paused while a reply is written)" if job.paused else f" ({md_escape(job.waiting)})" if job.waiting else ""
+    return " → ".join(parts) + why
 
 
 def remember_button(session: ChatSession | None, conv: Conversation, mid: str, label: str = "Remember this",
@@ -97,9 +98,10 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
                    f"{md_escape(info.get('error', 'unknown error'))}")
         remember_button(session, conv, mid, label="Retry", force=bool(info.get("force")))
         return
-    job = writer.job(info.get("job", "")) if info.get("job") else None
+    job = (writer.job(info.get("job", "")) if info.get("job") else None) or writer.active_job_for(mid)
     if job is None:
-        st.caption("🧠 Writing to memory (queued again after a restart)…")
+        st.caption("🧠 Waiting to be written to memory (queued by an earlier run; any Memex process that writes "
+                   "will do it)…")
     elif job.state == "retrying":
         st.warning("The memory write failed and will be tried again: " + md_escape(job.describe()))
     elif job.active:

@@ -8,6 +8,7 @@ for the person; ``show_error`` displays it, never a traceback.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import streamlit as st
@@ -99,12 +100,38 @@ def show_error(exc: BaseException, what: str = "", *, escape: bool = False) -> N
 
 
 def open_store_or_stop() -> Any:
-    """The store, or an error message and ``st.stop()`` when the data directory cannot be used."""
+    """The store, or an error message and ``st.stop()`` when the data directory cannot be used.
+
+    Opening it also resumes the memory writes left queued on disk (by ``memex chat``, a closed tab, an
+    earlier run of the app): at the app's start and then at most every ``SWEEP_SECONDS``."""
     try:
-        return store()
+        the_store = store()
     except MemexError as exc:
         show_error(exc, "The memory store cannot be opened")
         st.stop()
+    _resume_queued_writes(the_store)
+    return the_store
+
+
+SWEEP_SECONDS = 15.0
+
+
+@st.cache_resource
+def _last_sweeps() -> dict[str, float]:
+    return {}
+
+
+def _resume_queued_writes(the_store: Any) -> None:
+    from memory_core.chat import ChatSession, ConversationStore, get_writer
+
+    s, sweeps, now = the_store.settings, _last_sweeps(), time.monotonic()
+    if now - sweeps.get(str(s.home), -SWEEP_SECONDS) < SWEEP_SECONDS:
+        return
+    sweeps[str(s.home)] = now
+    try:  # the model loads only when a resumed write needs it (get_llm: the same one the Chat page uses)
+        ChatSession(the_store, s, None, ConversationStore(s.home), get_writer()).resume_pending()
+    except MemexError as exc:
+        show_error(exc, "Queued memory writes could not be resumed")
 
 
 # ---- showing note text safely ------------------------------------------------------------------

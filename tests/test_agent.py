@@ -21,6 +21,7 @@ from memory_core.chat import (
     ConversationStore,
     MemoryWriter,
     Recalled,
+    WriteJob,
     build_prompt,
     make_title,
     new_message,
@@ -343,7 +344,13 @@ def test_failed_writes_are_retried_then_reported_and_do_not_stop_the_worker(hsto
         flaky_pipe = ExplodingPipeline(failures=2)
         flaky = writer.submit(flaky_pipe, "x", on_done=lambda j: states.append(j.state))
         broken_pipe = ExplodingPipeline()
-        broken = writer.submit(broken_pipe, "y", on_done=lambda j: 1 / 0)  # a broken callback too
+        callback_broken = [True]
+
+        def record(job: WriteJob) -> None:
+            if callback_broken[0]:
+                raise ZeroDivisionError("division by zero")
+
+        broken = writer.submit(broken_pipe, "y", on_done=record)  # a broken callback too
         ok = writer.submit(pipe, "A good note after the bad ones.")
         results = {name: writer.wait(jid, 60) for name, jid in
                    (("empty", empty), ("flaky", flaky), ("broken", broken), ("ok", ok))}
@@ -354,10 +361,17 @@ def test_failed_writes_are_retried_then_reported_and_do_not_stop_the_worker(hsto
         assert results["broken"].state == "failed" and broken_pipe.calls == 3 == results["broken"].attempts
         assert "RuntimeError: disk on fire" in results["broken"].error
         assert results["ok"].state == "done" and results["ok"].note_id in hstore
-        # "Retry" runs a failed write again
+        # "Retry" runs a failed write again; a write done but not recorded (its callback keeps failing,
+        # after retries of its own) is shown as failed, never left "queued"
         broken_pipe.log.clear()
         broken_pipe.failures = 0
-        assert writer.retry(broken) and writer.wait(broken, 60).state == "done" and broken_pipe.calls == 1
+        assert writer.retry(broken)
+        unrecorded = writer.wait(broken, 60)
+        assert unrecorded.state == "failed" and broken_pipe.calls == 1
+        assert "stored, but the conversation could not be updated" in unrecorded.error
+        assert "ZeroDivisionError" in unrecorded.error
+        callback_broken[0] = False
+        assert writer.retry(broken) and writer.wait(broken, 60).state == "done"
         assert not writer.retry(ok)
     finally:
         writer.stop()
@@ -560,10 +574,10 @@ def test_a_write_lost_with_the_app_is_queued_again(hstore: MemoryStore, writer: 
     conv = convs.new()
     msg = new_message("user", "My horse is named Thunder.", memory={"state": "enriching", "job": "w1-gone"})
     convs.append(conv.id, msg, create=conv)
-    jobs = session.resume_lost(convs.load(conv.id))
+    jobs = session.resume_pending()
     assert len(jobs) == 1 and writer.wait(jobs[0], 60).state == "done"
     assert convs.load(conv.id).messages[0]["memory"]["status"] == "stored"
-    assert session.resume_lost(convs.load(conv.id)) == []
+    assert session.resume_pending() == []
 
 
 def test_a_reply_cut_at_the_token_limit_is_marked_and_can_be_continued(hstore: MemoryStore, writer: MemoryWriter,

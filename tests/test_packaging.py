@@ -69,7 +69,7 @@ def test_wheel_holds_every_module_subpackage_and_asset(wheel: Path) -> None:
     assert not modules - names, f"modules missing from the wheel: {sorted(modules - names)}"
     assert not assets - names, f"data files missing from the wheel: {sorted(assets - names)}"
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "memex = memory_core.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    assert "memex = memory_core.cli:entry" in zipfile.ZipFile(wheel).read(entry).decode()
 
 
 @pytest.fixture(scope="module")

@@ -177,7 +177,7 @@ def test_corrupt_database_is_refused_and_untouched(hstore: MemoryStore) -> None:
 
 def test_missing_database_file_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    MemoryStore(Settings(data_dir=str(home)), HashEmbedder())
+    put(MemoryStore(Settings(data_dir=str(home)), HashEmbedder()), "The database exists now.")
     os.remove(home / "chroma" / "chroma.sqlite3")
     with pytest.raises(StoreError, match="chroma.sqlite3 is missing"):
         MemoryStore(Settings(data_dir=str(home)), HashEmbedder())

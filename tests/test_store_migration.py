@@ -129,3 +129,70 @@ def test_kill_during_migration_leaves_the_store_usable(tmp_path: Path, stage: st
     assert exported(store) == expected_notes()
     assert read_marker(home)["format"] == FORMAT_VERSION
     assert not (home / "chroma.new").exists() and not (home / "chroma.old").exists()
+
+
+def test_a_server_migration_cut_off_by_the_server_stopping_never_pretends(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The format-1 fixture served by `chroma run`; the server stops halfway through writing the new
+    format. The migration says so and leaves the store marked format 1; run again with the server
+    back, it completes, and every record is there once (the re-run overwrote its own records)."""
+    from test_chroma_server import ChromaServer, free_port
+
+    from memory_core.store.events import EventLog
+
+    served = tmp_path / "server-data"
+    shutil.copytree(FIXTURE / "chroma", served)
+    server = ChromaServer(served, free_port(), tmp_path / "chroma.log")
+    server.start()
+    try:
+        home = tmp_path / "home"
+        home.mkdir()
+        shutil.copy(FIXTURE / "memex.json", home / "memex.json")
+        settings = Settings(data_dir=str(home), store_backend="server", chroma_host="127.0.0.1",
+                            chroma_port=server.port)
+        real_append = EventLog.append
+        written: list[int] = []
+
+        def append_then_stop(self: EventLog, events: list, **kw: object) -> None:
+            half = len(events) // 2
+            real_append(self, events[:half], **kw)
+            written.append(half)
+            server.stop()
+            real_append(self, events[half:], **kw)
+
+        monkeypatch.setattr(EventLog, "append", append_then_stop)
+        with pytest.raises(StoreError, match="runs again the next time") as info:
+            MemoryStore(settings, HashEmbedder())
+        assert "writing the new format" in str(info.value) and written and written[0] > 0
+        assert read_marker(home)["format"] == 1  # not marked: it runs again
+        monkeypatch.undo()
+
+        server.start()
+        store = MemoryStore(settings, HashEmbedder())
+        assert read_marker(home)["format"] == FORMAT_VERSION
+        assert exported(store) == expected_notes()
+        (tmp_path / "local").mkdir()
+        local = MemoryStore(Settings(data_dir=str(v1_home(tmp_path / "local"))), HashEmbedder())
+        assert store._log.count() == local._log.count()  # nothing written twice
+    finally:
+        server.stop()
+
+
+def test_a_server_without_old_data_is_not_migrated_and_a_stopped_one_is_not_guessed(tmp_path: Path) -> None:
+    """No format-1 collection: nothing to do. The server down: a clear message, the marker unchanged."""
+    from test_chroma_server import ChromaServer, free_port
+
+    server = ChromaServer(tmp_path / "server-data", free_port(), tmp_path / "chroma.log")
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(FIXTURE / "memex.json", home / "memex.json")
+    settings = Settings(data_dir=str(home), store_backend="server", chroma_host="127.0.0.1", chroma_port=server.port)
+    with pytest.raises(StoreError, match="did not answer"):
+        MemoryStore(settings, HashEmbedder())
+    assert read_marker(home)["format"] == 1
+    server.start()
+    try:
+        store = MemoryStore(settings, HashEmbedder())
+        assert read_marker(home)["format"] == FORMAT_VERSION and len(store) == 0
+    finally:
+        server.stop()

@@ -2,9 +2,10 @@
 
 Why the same path: ``ChatSession.reply`` recalls, builds the prompt, streams the reply and queues
 the person's words on the memory writer, as the page does; a script that checks what the chat
-remembers checks the real thing. Without ``--wait`` the process ends before the background write:
-the message keeps its "queued" state and the write is done the next time the conversation is opened
-(in the app, or by the next ``memex chat --conversation ID``), never dropped.
+remembers checks the real thing. Without ``--wait`` the process ends soon after the reply: the write
+still running gets a short grace period (``memex`` says so), then stays "queued" on disk, and the next
+Memex process that writes (the app, another ``memex chat``, ``memex add``, ``memex queue run``) does it,
+exactly once (pending.py). ``--json`` lists every write still pending, and why.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from typing import Any
 
 from ..errors import InputError, NotFoundError
+from .pending import PENDING_STATES, pending_report
 
 WAIT_SECONDS = 900.0
 
@@ -36,7 +38,7 @@ def recalled_summary(message: dict[str, Any]) -> list[dict[str, Any]]:
 def memory_summary(info: dict[str, Any] | None) -> dict[str, Any]:
     """The message's memory record as the JSON reports it (``stored`` / ``not_stored`` + why / ``merged``...)."""
     info = dict(info or {})
-    if info.get("state") in ("queued", "enriching", "linking", "retrying", "checking for duplicates"):
+    if info.get("state") in PENDING_STATES:
         info["status"] = "queued"
         info.setdefault("reason", "the write runs in the background; use --wait to wait for it")
     return info
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from ..store import open_store
     from .conversations import ConversationStore
     from .session import ChatSession
-    from .writer import get_writer
+    from .writer import describe_outcome, get_writer
 
     conversations = ConversationStore(settings.home)
     if args.conversation and not conversations.exists(args.conversation):
@@ -58,8 +60,6 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         raise InputError("--max-tokens must be at least 1.")
     store = open_store(settings)
     session = ChatSession(store, settings, get_llm(settings), conversations, get_writer())
-    if args.conversation:
-        session.resume_lost(conversations.load(args.conversation))  # writes earlier runs left queued
     reply = session.reply(args.conversation, args.message, k=args.k, max_tokens=args.max_tokens)
     pieces = reply.pieces()
     try:
@@ -70,6 +70,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         pieces.close()
     if not args.json:
         print()
+    session.resume_pending()  # after the reply: what earlier runs left queued, in every conversation
     writer = session.writer
     if args.wait:
         if reply.touch_thread is not None:
@@ -86,10 +87,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             "reply_id": assistant["id"] if assistant else "", "reply": reply.text, "error": reply.error,
             "stopped_at_limit": reply.stopped_at_limit, "recalled": recalled_summary(assistant or {}),
             "memory": memory, "prompt": (assistant or {}).get("prompt", {}), "usage": reply.usage,
+            "pending": pending_report(conversations, writer),
         }, ensure_ascii=False, indent=2))
     else:
-        from .writer import describe_outcome
-
         status = memory.get("status", "")
         line = describe_outcome(memory) if memory.get("state") == "done" else (
             f"memory: {status or memory.get('state', '')}" + (f" ({memory['reason']})" if memory.get("reason") else "")

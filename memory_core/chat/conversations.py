@@ -1,8 +1,10 @@
 """Conversations on disk: one JSON file per conversation in ``<home>/conversations/``.
 
-Files are written atomically (temp file + ``os.replace``) and read-modify-written under a lock, so
-the writer's status updates and the page's new messages never overwrite each other. A damaged file
-is reported, never overwritten.
+Files are written atomically (temp file + ``os.replace``) and read-modify-written under a lock file
+per conversation (``<home>/locks/<id>.lock``, ``filelock``), so the app, ``memex chat`` processes and
+the background writer's status updates never overwrite each other's messages. Reading takes no lock
+(a reader sees the old file or the new one, never half of one) and writes nothing. A damaged file is
+reported, never overwritten.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from ..errors import InputError, NotFoundError, StoreError
 from ..notes import now_iso
 
 TITLE_CHARS = 60
+# A message's memory write is not over in these states (pending.py resumes them; defined here, below it).
+PENDING_STATES = ("queued", "enriching", "checking for duplicates", "linking", "retrying")
 CONVERSATION_FORMAT = 1
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -67,6 +73,7 @@ class ConversationSummary:
     title: str
     updated: str
     messages: int
+    pending: int = 0  # the person's messages whose memory write is not over (pending.py)
 
 
 def make_title(text: str) -> str:
@@ -82,18 +89,49 @@ def new_message(role: str, content: str, **extra: Any) -> dict[str, Any]:
 
 
 _SUMMARY_CACHE: dict[str, tuple[int, int, ConversationSummary]] = {}
-_FILE_LOCKS: dict[str, threading.RLock] = {}
+LOCK_FOLDER = "locks"
+LOCK_SECONDS = 30.0  # a conversation's read-modify-write takes milliseconds; longer means something is stuck
+_FILE_LOCKS: dict[str, FileLock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
+
+
+def lock_path(home: str | os.PathLike[str], name: str) -> Path:
+    """``<home>/locks/<name>``: lock files live apart, so the conversations folder holds conversations only."""
+    return Path(home) / LOCK_FOLDER / name
+
+
+def file_lock(path: Path, timeout: float = LOCK_SECONDS) -> FileLock:
+    """One ``FileLock`` per path in this process: re-entrant in a thread, exclusive between threads
+    (each thread holds its own descriptor) and between processes (``flock``, released by the kernel
+    when a process dies, so a crashed owner never holds it)."""
+    key = str(path)
+    with _FILE_LOCKS_GUARD:
+        lock = _FILE_LOCKS.get(key)
+        if lock is None:
+            lock = _FILE_LOCKS[key] = FileLock(key, timeout=timeout)
+        return lock
 
 
 class ConversationStore:
     """Conversations as ``<home>/conversations/<id>.json``; a damaged file is reported, never overwritten."""
 
     def __init__(self, home: str | os.PathLike[str]) -> None:
-        self.folder = Path(home) / "conversations"
+        self.home = Path(home)
+        self.folder = self.home / "conversations"
         self.broken: list[tuple[str, str]] = []  # (file name, problem) found by the last list()
-        with _FILE_LOCKS_GUARD:  # one lock per folder, shared by every instance in the process
-            self._lock = _FILE_LOCKS.setdefault(str(self.folder.resolve()), threading.RLock())
+
+    @contextlib.contextmanager
+    def locked(self, conversation_id: str) -> Any:
+        """Hold the conversation's lock (threads and processes) for a read-modify-write."""
+        self._path(conversation_id)  # NotFoundError for an id that is not one of ours
+        path = lock_path(self.home, f"{conversation_id}.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with file_lock(path):
+                yield
+        except Timeout as exc:
+            raise StoreError(f"The conversation {conversation_id} stayed locked by another Memex process for "
+                             f"{LOCK_SECONDS:.0f} s; nothing was changed. Try again.") from exc
 
     # -- paths and raw io --------------------------------------------------------------------
     def _path(self, conversation_id: str) -> Path:
@@ -149,7 +187,7 @@ class ConversationStore:
         return self.update(conversation_id, lambda c: setattr(c, "title", line))
 
     def save(self, conv: Conversation) -> Conversation:
-        with self._lock:
+        with self.locked(conv.id):
             conv.updated = now_iso()
             if not conv.title and conv.messages:
                 conv.title = make_title(next((m["content"] for m in conv.messages if m["role"] == "user"),
@@ -173,7 +211,7 @@ class ConversationStore:
 
         ``create``: the conversation to start from when there is no file yet (a new conversation).
         """
-        with self._lock:
+        with self.locked(conversation_id):
             try:
                 conv = self.load(conversation_id)
             except NotFoundError:
@@ -206,7 +244,7 @@ class ConversationStore:
             self.update(conversation_id, lambda c: setattr(c, "remember", bool(remember)))
 
     def delete(self, conversation_id: str) -> bool:
-        with self._lock:
+        with self.locked(conversation_id):
             path = self._path(conversation_id)
             try:
                 path.unlink()
@@ -241,7 +279,10 @@ class ConversationStore:
             if conv.id != path.stem:
                 self.broken.append((path.name, f"it holds conversation {conv.id}"))
                 continue
-            summary = ConversationSummary(conv.id, conv.title or "(untitled)", conv.updated, len(conv.messages))
+            pending = sum(1 for m in conv.messages if m.get("role") == "user"
+                          and (m.get("memory") or {}).get("state") in PENDING_STATES)
+            summary = ConversationSummary(conv.id, conv.title or "(untitled)", conv.updated, len(conv.messages),
+                                          pending)
             _SUMMARY_CACHE[key] = (st.st_mtime_ns, st.st_size, summary)
             out.append(summary)
         return sorted(out, key=lambda s: (s.updated, s.id), reverse=True)

@@ -42,11 +42,18 @@ class ReplyGate:
                 self._active -= 1
                 self._cond.notify_all()
 
-    def wait_clear(self, timeout: float | None = None) -> bool:
-        """Block while a reply streams. True if clear, False if the wait timed out."""
+    def wait_clear(self, timeout: float | None = None, stop: Callable[[], bool] | None = None) -> bool:
+        """Block while a reply streams, or until ``stop()`` (checked when woken). True if clear."""
         limit = self.max_wait if timeout is None else timeout
+        stopped = stop or (lambda: False)
         with self._cond:
-            return self._cond.wait_for(lambda: self._active == 0, timeout=limit)
+            return self._cond.wait_for(lambda: self._active == 0 or stopped(), timeout=limit) \
+                and self._active == 0
+
+    def wake(self) -> None:
+        """Wake every waiter to look at its ``stop`` again (the process is ending)."""
+        with self._cond:
+            self._cond.notify_all()
 
 
 class WriteCancelled(Exception):  # noqa: N818 - the person's choice, not a failure
@@ -75,7 +82,7 @@ class GatedLLM:
         """Wait for streaming replies to end; False if the wait timed out (a reply that never ended)."""
         if self._gate.active and self._on_wait:
             self._on_wait(True)
-        clear = self._gate.wait_clear()
+        clear = self._gate.wait_clear(stop=self._cancelled)
         if self._on_wait:
             self._on_wait(False)
         return clear
@@ -89,6 +96,8 @@ class GatedLLM:
             if self._cancelled():
                 raise WriteCancelled("cancelled")
             clear = self._wait()
+            if self._cancelled():
+                raise WriteCancelled("cancelled")
             # A gate that never cleared (a stuck reply) must not interrupt us forever: then only
             # cancelling stops the call.
             try:

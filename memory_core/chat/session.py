@@ -9,7 +9,8 @@ turn logic, and none of it needs Streamlit. The flow of a turn (``ChatSession.re
                 short history, the question last);
   3. generate - ``Reply`` streams ``llm.stream``; background model calls give way at their next token;
   4. remember - the person's message (never the reply) is queued on the ``MemoryWriter`` with the
-                previous turn as its context; the outcome is written back onto the message.
+                previous turn as its context; the outcome is written back onto the message. A write
+                another process left queued is resumed by ``resume_pending`` (see pending.py).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from ..errors import InputError, MemexError, NotFoundError
 from .conversations import Conversation, ConversationStore, new_message
 from .gate import ReplyGate
+from .pending import FINAL_STATES, PendingWrite, claimed, pending_writes, write_key
 from .prompt import (
     MAX_NOTES,
     NOTE_KEEP_RATIO,
@@ -37,7 +40,6 @@ from .writer import MemoryWriter, WriteJob, get_writer
 
 __all__ = ["ChatSession", "Reply", "close_stream", "job_outcome", "turn_context"]
 CONTEXT_CHARS = 400  # each previous message in a turn context is cut (in the middle) to this
-LOST_STATES = ("queued", "enriching", "linking", "retrying")  # a job that the writer no longer knows
 
 
 def turn_context(conv: Conversation, message_id: str) -> str:
@@ -190,14 +192,16 @@ class ChatSession:
 
     def remember(self, content: str, *, conversation_id: str = "", message_id: str = "", turn_context: str = "",
                  timestamp: str | None = None, force: bool = False, mode: str = "full", source: str = "chat",
-                 job_id: str | None = None) -> str:
-        """Queue a memory write of the person's ``content``; its outcome goes onto the message's ``memory``."""
+                 job_id: str | None = None, record: bool = True) -> str:
+        """Queue a memory write of the person's ``content``; its outcome goes onto the message's ``memory``.
+
+        ``record``: mark the message "queued" first (False when resuming: it says so already)."""
         from ..memory.pipeline import MemoryPipeline
 
         pipeline = MemoryPipeline(self.store, self.settings, self.llm)
         conversations = self.conversations
         job_id = job_id or self.writer.new_id()
-        if conversation_id and message_id:
+        if record and conversation_id and message_id:
             conversations.update_message(conversation_id, message_id,
                                          memory={"state": "queued", "job": job_id, "force": force})
 
@@ -205,21 +209,52 @@ class ChatSession:
             if conversation_id and message_id:
                 conversations.update_message(conversation_id, message_id, memory=job_outcome(job))
 
+        guard = self._guard(conversation_id, message_id) if conversation_id and message_id else None
         return self.writer.submit(pipeline, content, source=source, source_ref=conversation_id, mode=mode,
                                   message_id=message_id, turn_context=turn_context, timestamp=timestamp,
-                                  force=force, on_done=on_done, job_id=job_id)
+                                  force=force, on_done=on_done, job_id=job_id, guard=guard)
 
-    def resume_lost(self, conv: Conversation) -> list[str]:
-        """Queue again the writes of messages whose job this process does not know (the app stopped
-        before they were written): a write is never dropped silently. Returns the new job ids."""
+    def _guard(self, conversation_id: str, message_id: str) -> Any:
+        """The job's guard: this process alone writes the conversation's memories meanwhile (its claim),
+        and a write some process already finished, or whose effect is already in the store, is adopted."""
+        conversations, store = self.conversations, self.store
+
+        @contextlib.contextmanager
+        def guard(job: WriteJob) -> Iterator[dict[str, Any] | None]:
+            with claimed(conversations, conversation_id):
+                try:
+                    msg = conversations.load(conversation_id).message(message_id)
+                except NotFoundError:
+                    msg = None
+                info = (msg or {}).get("memory") or {}
+                if msg is None:
+                    yield {"state": "cancelled"}  # the conversation or the message was deleted meanwhile
+                elif info.get("state") in FINAL_STATES and info.get("job") != job.id \
+                        and info.get("state") != "failed":
+                    yield {**info, "outcome": {k: v for k, v in info.items() if k not in ("state", "job")}}
+                else:
+                    effect = store.effect_of(write_key(conversation_id, message_id))
+                    yield None if effect is None else {"state": "done", "outcome": effect}
+        return guard
+
+    def resume_pending(self, conversation_id: str | None = None) -> list[str]:
+        """Queue every write left unfinished on disk (by this process or another, running or ended) that
+        this process is not already doing; ``conversation_id`` limits it to one. Returns the new job ids.
+
+        Nothing is written to the conversations here: the messages already say "queued", and only the
+        process that claims a write records its outcome."""
         jobs = []
-        for m in conv.messages:
-            info = m.get("memory") or {}
-            if m.get("role") == "user" and info.get("state") in LOST_STATES and self.writer.job(info.get("job", "")) \
-                    is None:
+        for item in pending_writes(self.conversations, conversation_id):
+            if self.writer.active_job_for(item.message_id) is None:
                 with contextlib.suppress(MemexError):
-                    jobs.append(self.remember_message(conv.id, m["id"], force=bool(info.get("force"))))
+                    jobs.append(self._resume(item))
         return jobs
+
+    def _resume(self, item: PendingWrite) -> str:
+        conv = self.conversations.load(item.conversation_id)
+        return self.remember(item.content, conversation_id=item.conversation_id, message_id=item.message_id,
+                             turn_context=turn_context(conv, item.message_id), timestamp=item.at or None,
+                             force=item.force, job_id=self.writer.new_id(), record=False)
 
 
 def job_outcome(job: WriteJob) -> dict[str, Any]:

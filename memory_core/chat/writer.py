@@ -7,10 +7,16 @@ Why jobs are labelled, cancellable and retried: the person sees what is being wr
 it writes, not an id), may cancel what they do not want remembered, and a write that fails is never
 dropped silently: it is retried with a growing delay, then left "failed" on its message with a
 "Retry" button. A write gives way to replies at every token (``gate.GatedLLM``).
+
+Why a job may be *left*: a process that ends (``shutdown``) lets the running write finish within a
+grace period, then stops it at its next model token and starts no other. Such a job is not reported
+anywhere: its message keeps "queued" on disk and the next Memex process that writes resumes it
+(``pending.py``); a job's ``guard`` (the conversation's claim) makes sure only one process does it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import itertools
@@ -19,22 +25,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError, MemexError
 from .gate import GatedLLM, ReplyGate, WriteCancelled
+from .pending import FINAL_STATES, ClaimBusy, label_for
 
-ACTIVE_STATES = ("queued", "enriching", "linking", "retrying")
-FINAL_STATES = ("done", "failed", "cancelled")
 RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before attempts 2, 3 and 4; then the job is "failed"
-LABEL_CHARS = 60
-
-
-def label_for(text: str) -> str:
-    """A job's label: the start of the message it writes, on one line."""
-    line = " ".join(str(text).split())
-    return "“" + (line if len(line) <= LABEL_CHARS else line[:LABEL_CHARS - 1].rstrip() + "…") + "”"
+CALLBACK_RETRIES = (0.2, 1.0, 3.0)  # pauses before trying a failed callback again
+BUSY_DELAY = 2.0  # seconds before a job whose conversation another process is writing looks again
+# What a guard yields: None (run the write) or the outcome of the same write already done elsewhere.
+Guard = Callable[["WriteJob"], AbstractContextManager["dict[str, Any] | None"]]
 
 
 @dataclass
@@ -58,6 +61,7 @@ class WriteJob:
     state: str = "queued"
     stages: list[str] = field(default_factory=lambda: ["queued"])
     paused: bool = False  # waiting for a streaming reply to finish
+    waiting: str = ""  # why it has not started, in words (another process holds its conversation)
     error: str = ""
     note_id: str = ""
     outcome: dict[str, Any] = field(default_factory=dict)
@@ -96,6 +100,8 @@ class WriteJob:
             return f"failed ({self.error}); trying again in {wait:.0f}s"
         if self.paused:
             return f"{self.state} (paused while a reply is written)"
+        if self.waiting:
+            return f"{self.state} ({self.waiting})"
         return self.state + "…"
 
 
@@ -140,6 +146,11 @@ class _Task:
     job: WriteJob
     pipeline: Any
     on_done: Callable[[WriteJob], None] | None
+    guard: Guard | None = None
+
+
+class _Left(Exception):
+    """The process is ending: this job stays queued on disk for the next process."""
 
 
 class MemoryWriter:
@@ -163,6 +174,9 @@ class MemoryWriter:
         self._keep = keep
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._draining = False  # ending: start no further job
+        self._leaving = False  # ending now: the running job stops at its next model token
+        self._running: str = ""  # the id of the job the worker is on
         self._ids = itertools.count(1)
 
     # -- submitting, polling, cancelling -----------------------------------------------------------
@@ -173,14 +187,18 @@ class MemoryWriter:
     def submit(self, pipeline: Any, content: str, *, source: str = "chat", source_ref: str = "",
                mode: str = "full", timestamp: str | None = None, label: str = "", message_id: str = "",
                turn_context: str = "", force: bool = False,
-               on_done: Callable[[WriteJob], None] | None = None, job_id: str | None = None) -> str:
-        """Queue a write of the person's ``content`` through ``pipeline`` and return its job id at once."""
+               on_done: Callable[[WriteJob], None] | None = None, job_id: str | None = None,
+               guard: Guard | None = None) -> str:
+        """Queue a write of the person's ``content`` through ``pipeline`` and return its job id at once.
+
+        ``guard(job)``: entered around each attempt (and its report); raises ``ClaimBusy`` while another
+        process holds the write, yields the outcome when the write turns out to be done already."""
         if self._stopped:
             raise MemexError("The memory writer has been stopped.")
         job = WriteJob(id=job_id or self.new_id(), content=content, source=source, source_ref=source_ref,
                        mode=mode, label=label or label_for(content), message_id=message_id,
                        turn_context=turn_context, timestamp=timestamp, force=force)
-        task = _Task(job, pipeline, on_done)
+        task = _Task(job, pipeline, on_done, guard)
         with self._lock:
             self._jobs[job.id] = job
             self._tasks[job.id] = task
@@ -195,6 +213,15 @@ class MemoryWriter:
         with self._lock:
             job = self._jobs.get(job_id)
             return _snapshot(job) if job else None
+
+    def active_job_for(self, message_id: str) -> WriteJob | None:
+        """The unfinished job writing this message in this process, if any (resuming must not add a second)."""
+        with self._lock:
+            for jid in reversed(self._order):
+                job = self._jobs.get(jid)
+                if job is not None and job.message_id == message_id and job.active:
+                    return _snapshot(job)
+        return None
 
     def jobs(self, source_ref: str | None = None) -> list[WriteJob]:
         """Snapshots, oldest first; only those for ``source_ref`` when given."""
@@ -219,7 +246,7 @@ class MemoryWriter:
             if job is None or not job.active:
                 return False
             job.cancel_requested = True
-            running = job.started and job.state not in ("queued", "retrying")
+            running = self._running == job_id
             task = self._tasks.get(job_id)
         if not running and task is not None:
             self._finish(task, {"state": "cancelled", "error": ""})
@@ -262,6 +289,24 @@ class MemoryWriter:
             self._queue.put(None)
             self._thread.join(timeout)
 
+    def shutdown(self, grace: float, stop_seconds: float = 30.0) -> list[WriteJob]:
+        """The process is ending: start no further job, give the running one ``grace`` seconds, then stop
+        it at its next model token. Returns the jobs left unfinished: their messages stay "queued" on
+        disk and the next Memex process that writes does them (nothing is reported as failed).
+
+        ``stop_seconds`` bounds the wait for a job between two model calls (an embedding, a commit)."""
+        self._stopped = self._draining = True
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            deadline = time.monotonic() + max(0.0, grace)
+            while self._running and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self._leaving = True
+            self.gate.wake()
+            self._queue.put(None)
+            thread.join(stop_seconds)
+        return [j for j in self.jobs() if j.active]
+
     # -- the worker ----------------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -299,52 +344,96 @@ class MemoryWriter:
             except queue.Empty:
                 continue
 
+    def _later(self, task: _Task, delay: float) -> None:
+        with self._lock:
+            self._delayed.append((time.time() + delay, task))
+
     def _loop(self) -> None:
         while True:
             task = self._next_task()
-            if task is None:
+            if task is None or self._draining:
                 return
             if not task.job.active:  # cancelled while it waited
                 continue
+            with self._lock:
+                self._running = task.job.id
             try:
-                final = self._run(task)
+                self._attempt(task)
+            except ClaimBusy:
+                self._set(task.job, waiting="another Memex process is writing this conversation's memories")
+                self._later(task, BUSY_DELAY)
+            except _Left:
+                self._set(task.job, waiting="left queued for the next Memex process", paused=False)
             except BaseException as exc:  # noqa: BLE001 - nothing may end the worker
-                final = {"state": "failed", "error": _describe(exc)}
-            if not task.job.active:  # cancelled while it waited for a reply: already reported
-                continue
-            if final["state"] == "failed" and task.job.attempts <= len(self.retry_delays) \
-                    and not task.job.cancel_requested:
-                delay = self.retry_delays[task.job.attempts - 1] if task.job.attempts else self.retry_delays[0]
-                self._set(task.job, state="retrying", error=final["error"], retry_at=time.time() + delay,
-                          paused=False)
-                self._notify(task)
+                self._settle(task, {"state": "failed", "error": _describe(exc)})
+            finally:
                 with self._lock:
-                    self._delayed.append((time.time() + delay, task))
-                continue
-            self._finish(task, final)
+                    self._running = ""
+
+    def _attempt(self, task: _Task) -> None:
+        """One attempt under the job's guard: adopt a write already done elsewhere, or run it; then
+        report it while still holding the guard, so no other process can take it in between."""
+        guard = task.guard(task.job) if task.guard is not None else contextlib.nullcontext(None)
+        with guard as already:
+            self._set(task.job, waiting="")
+            if already is not None:
+                final = {"state": "done", "error": "", "outcome": dict(already),
+                         "note_id": already.get("note_id", "")}
+            else:
+                final = self._run(task)
+            if final["state"] == "left":
+                raise _Left()
+            self._settle(task, final)
+
+    def _settle(self, task: _Task, final: dict[str, Any]) -> None:
+        """Retry a failed attempt later (while attempts remain), else report the final state."""
+        if not task.job.active:  # cancelled while it waited for a reply: already reported
+            return
+        if final["state"] == "failed" and task.job.attempts <= len(self.retry_delays) \
+                and not task.job.cancel_requested:
+            delay = self.retry_delays[task.job.attempts - 1] if task.job.attempts else self.retry_delays[0]
+            self._set(task.job, state="retrying", error=final["error"], retry_at=time.time() + delay, paused=False)
+            self._notify(task)
+            self._later(task, delay)
+            return
+        self._finish(task, final)
 
     def _finish(self, task: _Task, final: dict[str, Any]) -> None:
         final = {**final, "finished": time.time(), "paused": False}
         # The callback (e.g. writing the outcome into the conversation file) runs before pollers
         # can see the final state, so whoever sees "done" also finds it recorded.
-        self._notify(task, final)
+        problem = self._notify(task, final)
+        if problem and final["state"] == "done":  # done, but not recorded: say so (Retry records it)
+            final = {**final, "state": "failed", "error": f"stored, but the conversation could not be updated: "
+                                                          f"{problem}"}
         self._set(task.job, content=task.job.content[:300], **final)  # finished jobs keep a preview
 
-    def _notify(self, task: _Task, final: dict[str, Any] | None = None) -> None:
+    def _notify(self, task: _Task, final: dict[str, Any] | None = None) -> str:
+        """Run the job's callback, retried; returns what went wrong when every try failed ("" when fine).
+
+        Why retried: a final state that is not recorded leaves the message "queued" on disk (a later
+        process would find the write done and record it, but this one should not rely on that)."""
         if task.on_done is None:
-            return
-        try:
-            task.on_done(dataclasses.replace(_snapshot(task.job), **(final or {})))
-        except Exception:  # noqa: BLE001 - a broken callback must not end the worker either
-            pass
+            return ""
+        problem = ""
+        for pause in (0.0, *CALLBACK_RETRIES):
+            time.sleep(pause)
+            try:
+                task.on_done(dataclasses.replace(_snapshot(task.job), **(final or {})))
+                return ""
+            except Exception as exc:  # noqa: BLE001 - a broken callback must not end the worker either
+                problem = _describe(exc)
+        return problem
 
     def _run(self, task: _Task) -> dict[str, Any]:
-        """Run one attempt of a job; returns the fields of its final state."""
+        """Run one attempt of a job; returns the fields of its final state ("left": the process ends)."""
         job = task.job
         # A queued job does not start while a reply is streaming.
         if self.gate.active:
             self._set(job, paused=True)
-            self.gate.wait_clear()
+            self.gate.wait_clear(stop=lambda: self._leaving)
+        if self._leaving:
+            return {"state": "left"}
         if job.cancel_requested:
             return {"state": "cancelled", "error": ""}
         self._set(job, paused=False, started=job.started or time.time(), attempts=job.attempts + 1,
@@ -364,7 +453,7 @@ class MemoryWriter:
                 model = get_llm(pipeline.settings)
             elif callable(model) and not hasattr(model, "structured"):
                 model = model()
-            wrapped = GatedLLM(model, self.gate, paused, cancelled=lambda: job.cancel_requested)
+            wrapped = GatedLLM(model, self.gate, paused, cancelled=lambda: job.cancel_requested or self._leaving)
             gated_models.append(wrapped)
             return wrapped
 
@@ -373,6 +462,8 @@ class MemoryWriter:
             pipeline._llm = gated if job.mode == "full" else original
             outcome = run_write(pipeline, job, lambda stage: self._set(job, state=stage))
         except WriteCancelled:
+            if self._leaving and not job.cancel_requested:
+                return {"state": "left"}
             return {"state": "cancelled", "error": ""}
         except InputError as exc:  # bad input will not get better by retrying
             self._set(job, attempts=len(self.retry_delays) + 1)
@@ -405,3 +496,8 @@ def get_writer() -> MemoryWriter:
         if _WRITER is None:
             _WRITER = MemoryWriter()
         return _WRITER
+
+
+def started_writer() -> MemoryWriter | None:
+    """The process's memory writer if anything asked for it (ending a process must not start one)."""
+    return _WRITER

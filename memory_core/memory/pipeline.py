@@ -141,13 +141,14 @@ class MemoryPipeline:
     # -- one note -----------------------------------------------------------------------------
     def add(self, content: str, *, source: str = "manual", source_ref: str = "", timestamp: str | None = None,
             mode: str = "full", progress: Progress | None = None, speaker: str = "", conversation_id: str = "",
-            message_id: str = "", turn_context: str = "", supersedes: str = "") -> WriteReport:
+            message_id: str = "", turn_context: str = "", supersedes: str = "", cause: str = "") -> WriteReport:
         """Write one note. Raises InputError only for bad input; model trouble is reported, not raised.
 
         The note is created already enriched (its version 0 holds keywords, context and tags), linked
         to the notes naming the same people and things, and, in full mode, the model's link and
         evolution ideas are judged (``proposals``) and either applied (capable model, setting on) or
-        left in the review inbox. ``supersedes``: the id of the note this one corrects.
+        left in the review inbox. ``supersedes``: the id of the note this one corrects. ``cause``: recorded
+        on the events this write commits (a chat turn's key, so a resumed write is never done twice).
         """
         content = clean_content(content)
         if mode not in MODES:
@@ -190,7 +191,7 @@ class MemoryPipeline:
                 old = w.get(supersedes)
                 old.set_field("superseded_by", note.id, "system")
                 old.set_field("valid_until", when, "system")
-                w.put(old)
+                w.put(old, cause=cause)
                 note.add_link(supersedes, "Corrects an earlier note.", by="system")
             if auto:
                 apply_judged(w, note, judged, report)
@@ -200,7 +201,7 @@ class MemoryPipeline:
                     "evolved": report.evolved, "ignored_ids": report.ignored_ids,
                     "proposed": len(judged.items), "rejected": judged.rejected,
                 }, by="evolver"))
-            w.put(note, vec)
+            w.put(note, vec, cause=cause)
         report.proposals = record_proposals(self.store, judged, applied=auto)
         say(f"evolved {len(report.evolved)}")
         report.needs_enrichment = note.needs_enrichment

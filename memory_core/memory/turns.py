@@ -20,6 +20,12 @@ from .worth import judge_turn
 SPEAKER = "person"
 
 
+def turn_key(conversation_id: str, message_id: str) -> str:
+    """The cause recorded on every event a chat message's write commits: how a process that resumes the
+    write knows it already happened (``MemoryStore.effect_of``), so it is never done twice."""
+    return f"turn:{conversation_id}:{message_id}"
+
+
 def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str, turn_context: str = "",
                   timestamp: str | None = None, force: bool = False, mode: str = "full",
                   progress: Any = None) -> RememberOutcome:
@@ -36,8 +42,9 @@ def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str
     vec = np.asarray(embed([text])[0], dtype=np.float32)
     matches = candidates(store, vec, SPEAKER, lambda texts: np.asarray(embed(texts), dtype=np.float32))
     dup = find_duplicate(text, matches)
+    key = turn_key(conversation_id, message_id) if conversation_id and message_id else ""
     if dup is not None:
-        seen = _seen_again(store, dup.note.id, timestamp)
+        seen = _seen_again(store, dup.note.id, timestamp, key)
         return RememberOutcome("merged", note_id=dup.note.id, similarity=dup.similarity,
                                reason=f"same as note {dup.note.id[:8]} (similarity {dup.similarity:.2f}); "
                                       f"seen {seen} times")
@@ -45,7 +52,7 @@ def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str
     report = pipe.add(text, source="chat", source_ref=f"{conversation_id}:{message_id}", timestamp=timestamp,
                       mode=mode, progress=progress, speaker=SPEAKER, conversation_id=conversation_id,
                       message_id=message_id, turn_context=turn_context,
-                      supersedes=corrected.note.id if corrected else "")
+                      supersedes=corrected.note.id if corrected else "", cause=key)
     if corrected is not None:
         return RememberOutcome("superseded", note_id=report.note_id, superseded_id=corrected.note.id,
                                similarity=corrected.similarity, proposals=list(report.proposals),
@@ -56,11 +63,11 @@ def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str
                            links=list(report.links), report=report, reason="stored as a new note")
 
 
-def _seen_again(store: Any, note_id: str, timestamp: str | None) -> int:
+def _seen_again(store: Any, note_id: str, timestamp: str | None, cause: str = "") -> int:
     """Count the repeat on the existing note (its content is untouched); history records it."""
     with store.writing() as w:
         note = w.get(note_id)
         note.set_field("seen_count", note.seen_count + 1, "system",
                        at=normalise_time(timestamp) if timestamp else now_iso())
-        w.put(note)
+        w.put(note, cause=cause)
         return note.seen_count

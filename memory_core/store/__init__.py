@@ -22,9 +22,9 @@ from .datadir import FORMAT_VERSION, MARKER_FILE, prepare_data_dir
 from .events import Event
 from .forget import ForgetReport
 from .history import FieldChange
-from .memory_store import MemoryStore, open_store
+from .memory_store import MemoryStore, close_open_stores, open_store
 from .proposals import Proposal, ProposalInbox
 from .views import Neighbour, build_graph
 
 __all__ = ["FORMAT_VERSION", "MARKER_FILE", "Event", "FieldChange", "ForgetReport", "MemoryStore", "Neighbour",
-           "Proposal", "ProposalInbox", "WriteBatch", "build_graph", "open_store", "prepare_data_dir"]
+           "Proposal", "ProposalInbox", "WriteBatch", "build_graph", "close_open_stores", "open_store", "prepare_data_dir"]

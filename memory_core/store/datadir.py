@@ -22,7 +22,7 @@ MARKER_FILE = "memex.json"
 FORMAT_VERSION = 2
 OUR_FILES = {MARKER_FILE, "settings.json", "chroma", "conversations", "bench", "memex.lock", "generation",
              "exports", "chroma-server", "cache", "backups", "recall.json", "chroma.new", "chroma.old",
-             "generation.tmp", "recall.json.tmp", "memex.tmp", "epoch", "epoch.tmp", "chroma.new.done", "chroma.new.payload"}
+             "generation.tmp", "recall.json.tmp", "memex.tmp", "epoch", "epoch.tmp", "chroma.new.done", "chroma.new.payload", "locks"}
 
 
 def read_marker(home: Path) -> dict[str, Any] | None:

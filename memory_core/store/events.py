@@ -128,13 +128,15 @@ class EventLog:
         self.col = collection
         self.max_batch = max_batch
 
-    def append(self, events: list[Event]) -> None:
+    def append(self, events: list[Event], *, upsert: bool = False) -> None:
         """One Chroma ``add`` per chunk; with the batch size on every event, a reader folds a batch
-        only once all of it is there, so even a multi-chunk write is whole or absent."""
+        only once all of it is there, so even a multi-chunk write is whole or absent. ``upsert``: the
+        same ids written again replace themselves (a migration run again after it was cut off)."""
         for start in range(0, len(events), self.max_batch):
             chunk = events[start:start + self.max_batch]
-            self.col.add(ids=[e.id for e in chunk], embeddings=[[float(e.t % 1000)] for e in chunk],
-                         metadatas=[to_record(e) for e in chunk])
+            write = self.col.upsert if upsert else self.col.add
+            write(ids=[e.id for e in chunk], embeddings=[[float(e.t % 1000)] for e in chunk],
+                  metadatas=[to_record(e) for e in chunk])
 
     def read(self, where: dict[str, Any] | None = None) -> list[Event]:
         """Every event matching ``where`` (a Chroma metadata filter), sorted by id."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +39,7 @@ from .history import HistoryMixin
 from .proposals import ProposalInbox
 from .queries import QueryMixin
 from .recall import RecallStats
+from .sqlite_reader import NeedsRecovery, read_only_collections
 from .views import DerivedViews
 from .viewstore import ViewMixin
 
@@ -65,6 +67,7 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
         self._recall = RecallStats(self.home)
         self._unsaved = 0  # events committed since the last snapshot (snapshot.py)
         self._open()
+        _OPEN_STORES.add(self)
 
     # -- opening ----------------------------------------------------------------------------
     def _chroma_path(self) -> Path:
@@ -72,29 +75,68 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
 
     def _open(self) -> None:
         with self._lock:
-            self._cols = backend.open_collections(self.settings, self._chroma_path())
-            self._log = EventLog(self._cols.events, self._cols.max_batch)
-            self.proposals = ProposalInbox(self._cols.proposals, self._lock)
+            self._writable = False  # local: Chroma itself is opened by the first write (``_go_live``)
+            self._repairs: tuple[list[str], list[str]] = ([], [])  # view records a reader found stale/gone
+            self._redactions: list[Event] = []  # deleted notes' events a crash left holding text
             self._follower = Follower(self.home, self.server)
-            if not self.server and self._follower.written_elsewhere():
-                self._reopen_chroma()  # this process may hold a Chroma cache from before that write
             try:
-                self._load()
-            except Exception:  # noqa: BLE001
                 if self.server:
-                    raise
-                self._reopen_chroma()  # a stale in-process cache is the usual cause; a fresh read settles it
-                self._load()
+                    raise NeedsRecovery("a server is always opened through Chroma")
+                self._use(read_only_collections(self._chroma_path()))
+            except NeedsRecovery:  # a killed writer's half-done transaction: Chroma rolls it back on open
+                self._use(backend.open_collections(self.settings, self._chroma_path()))
+                self._writable = True
+            self._load()
+
+    def _use(self, cols: backend.Collections) -> None:
+        self._cols = cols
+        self._log = EventLog(cols.events, cols.max_batch)
+        if getattr(self, "proposals", None) is None:
+            self.proposals = ProposalInbox(cols.proposals, self._lock, self._live_proposals)
+        else:  # the same inbox object: callers may hold it
+            self.proposals.col = cols.proposals
+
+    def _live_proposals(self) -> Any:
+        return self._go_live().proposals
+
+    def _go_live(self) -> backend.Collections:
+        """Open Chroma for writing (once): a local store reads its SQLite file until it first writes,
+        because opening Chroma writes to the folder and a process that only reads must not."""
+        with self._lock:
+            if not self._writable:
+                reader = self._cols.client if self._cols else None
+                self._use(backend.open_collections(self.settings, self._chroma_path()))
+                self._writable = True
+                if reader is not None:
+                    reader.close()
+                self._settle_repairs()
+            assert self._cols is not None
+            return self._cols
+
+    def _settle_repairs(self) -> None:
+        """What a read-only open found but could not fix: view records that lag the log, and the text
+        of deleted notes a crash left unredacted. Fixed now that this process writes anyway."""
+        stale, gone = self._repairs
+        self._repairs = ([], [])
+        notes = self._fold.notes
+        stale = [n for n in stale if n in notes]
+        if stale or gone:
+            with contextlib.suppress(Exception):  # derived: the next writer tries again
+                self._write_view(notes, stale, gone, dict(self._views.vectors), embed_missing=True)
+        left, self._redactions = self._redactions, []
+        if left:
+            self._log.rewrite([redacted(e) for e in left])
 
     def _reopen_chroma(self) -> None:
+        """Drop this process's Chroma cache after another process wrote (a reader reads the file afresh)."""
+        if not self._writable or self.server:
+            return
         backend.release(self.settings, self._cols.client if self._cols else None)
-        self._cols = backend.open_collections(self.settings, self._chroma_path())
-        self._log = EventLog(self._cols.events, self._cols.max_batch)
-        self.proposals = ProposalInbox(self._cols.proposals, self._lock)
+        self._use(backend.open_collections(self.settings, self._chroma_path()))
 
-    def _read_log(self) -> list[Event]:
+    def _read_log(self, where: dict[str, Any] | None = None) -> list[Event]:
         try:
-            return self._log.read()
+            return self._log.read(where)
         except MemexError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -133,8 +175,10 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
         self._views = DerivedViews()
         self._views.rebuild(fold.notes, vectors)
         if not self.server:
-            self._redact_leftovers(events)
-        if len(events) >= snapshot.SAVE_EVERY:
+            self._redactions = self._leftovers(events, fold.notes)
+            if self._writable:
+                self._settle_repairs()
+        if len(events) >= snapshot.SAVE_EVERY and self._writable:
             self._save_snapshot()
 
     def _save_snapshot(self) -> None:
@@ -143,21 +187,24 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
                           self._views.vectors, self._follower.epoch)
         self._unsaved = 0
 
-    def _redact_leftovers(self, events: list[Event]) -> None:
-        """A crash between a tombstone and the redaction of the note's events: finish the redaction."""
+    @staticmethod
+    def _leftovers(events: list[Event], alive: dict[str, Note]) -> list[Event]:
+        """Events of deleted notes that still hold text: a crash between a tombstone and the redaction."""
         dead = {e.note_id for e in events if e.field == DELETE}
-        left = [e for e in events if e.note_id in dead and not e.redacted and e.field != DELETE
-                and e.note_id not in self._fold.notes]
-        if left:
-            self._log.rewrite([redacted(e) for e in left])
+        return [e for e in events if e.note_id in dead and not e.redacted and e.field != DELETE
+                and e.note_id not in alive]
 
     def close(self) -> None:
-        """Flush recall counts and release the Chroma client (another process can then open it safely)."""
+        """Flush recall counts and release the Chroma client (another process can then open it safely).
+
+        A process that wrote leaves a snapshot of what it wrote, so the next open (a reader's above all,
+        which cannot use Chroma's vectors) reads one file instead of the log."""
         self._recall.flush()
-        if self._unsaved:
+        if self._writable and (self._unsaved or not snapshot.exists(self.home)):
             self._save_snapshot()
         with contextlib.suppress(Exception):
-            self._cols.client.close()
+            if self._cols is not None and self._cols.client is not None:
+                self._cols.client.close()
 
     # -- following other writers ----------------------------------------------------------------
     def refresh(self) -> None:
@@ -218,8 +265,9 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
         if ids:
             got = self._cols.view.get(ids=ids, include=["embeddings", "metadatas"])
             for i, nid in enumerate(got["ids"]):
-                if (got["metadatas"][i] or {}).get("text_hash") == text_hash(notes[nid]):
-                    vectors[nid] = np.asarray(got["embeddings"][i], dtype=np.float32)
+                vector = got["embeddings"][i]  # None from a reader where Chroma no longer logs it
+                if (got["metadatas"][i] or {}).get("text_hash") == text_hash(notes[nid]) and vector is not None:
+                    vectors[nid] = np.asarray(vector, dtype=np.float32)
         missing = [n for n in ids if n not in vectors]
         if missing:
             fresh = self.embedder.embed([notes[n].text_for_embedding() for n in missing])
@@ -252,6 +300,7 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
             if self._batch is not None:  # nested in this thread (the lock is re-entrant): join it
                 yield self._batch
                 return
+            self._go_live()
             with self._process_lock():
                 self._follow(force=True)
                 batch = WriteBatch(self)
@@ -319,6 +368,27 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
             out.update({n: np.asarray(v, dtype=np.float32) for n, v in zip(need, fresh)})
         return out
 
+    def effect_of(self, cause: str) -> dict[str, Any] | None:
+        """What a write recorded with ``cause`` committed, or None if nothing: how a process resuming a
+        queued write knows an earlier process (killed before it could say so) already did it."""
+        if not cause:
+            return None
+        with self._lock:
+            self._follow(force=True)
+            events = self._read_log({"cause": cause})
+        if not events:
+            return None
+        created = next((e for e in events if e.field == CREATE), None)
+        if created is None:
+            return {"status": "merged", "note_id": events[0].note_id,
+                    "reason": "seen again (recorded by an earlier Memex process)"}
+        old = next((e for e in events if e.field == "superseded_by" and e.note_id != created.note_id), None)
+        if old is not None:
+            return {"status": "superseded", "note_id": created.note_id, "superseded_id": old.note_id,
+                    "reason": "stored as a new note by an earlier Memex process, replacing an older one"}
+        return {"status": "stored", "note_id": created.note_id,
+                "reason": "stored as a new note (by an earlier Memex process)"}
+
     def _unredacted(self, note_id: str) -> list[Event]:
         """A note's events that still hold its text (its tombstone holds none)."""
         return [e for e in self._log.for_note(note_id) if not e.redacted and e.field != DELETE]
@@ -371,6 +441,16 @@ def _now() -> str:
     from ..notes import now_iso
 
     return now_iso()
+
+
+_OPEN_STORES: weakref.WeakSet[MemoryStore] = weakref.WeakSet()
+
+
+def close_open_stores() -> None:
+    """Close every store this process opened (the end of a process: counts and snapshot flushed)."""
+    for store in list(_OPEN_STORES):
+        with contextlib.suppress(Exception):
+            store.close()
 
 
 def open_store(settings: Any, embedder: Any | None = None) -> MemoryStore:

@@ -9,10 +9,17 @@ Safety: the old folder is first copied to ``backups/``; the new store is built b
 ``chroma.new`` and swapped in with two renames at the end (compaction.recover finishes or undoes a
 swap a crash interrupted). A kill at any point leaves the old store usable: the marker still says
 format 1 until the very end, and the migration simply runs again.
+
+On a Chroma server the old collection stays (it is the backup) and the new one is written beside it.
+A migration never pretends: when the old data cannot be read or the new cannot be written (the server
+is down, a timeout, a damaged collection) it stops with a message and the marker keeps format 1, so it
+runs again next time. Event ids are derived from the notes (``MigrationIds``), so a run that was cut
+off and is run again writes the very same records (upserts) instead of a second copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -27,7 +34,7 @@ from . import backend
 from .codec import LOGGED_FIELDS, field_value, note_state, text_hash, view_record
 from .compaction import recover
 from .datadir import FORMAT_VERSION, write_marker
-from .events import CREATE, Event, EventClock, EventLog, event_ms
+from .events import CREATE, Event, EventClock, EventLog, at_ms, event_ms
 from .fold import Fold, creation_actor
 from .recall import FILE as RECALL_FILE
 
@@ -38,7 +45,25 @@ def migrate(settings: Any, home: Path, version: int) -> None:
     write_marker(home, FORMAT_VERSION, migrated_from=version, migrated=now_iso())
 
 
-def note_events(note: Note, clock: EventClock) -> list[Event]:
+class MigrationIds:
+    """Event ids for one note's migrated events: the note's own time, a sequence, and a hash of its id.
+
+    Same note, same ids, on every run (an interrupted migration run again overwrites its own records),
+    in the usual id format and order (``events.EventClock``)."""
+
+    def __init__(self, note: Note) -> None:
+        born = min([note.timestamp, *(c.at for c in note.history[:1])])
+        self._ms = max(0, at_ms(born))
+        self._node = hashlib.sha1(note.id.encode("utf-8")).hexdigest()[:12]
+        self._seq = 0
+
+    def next(self) -> str:
+        eid = f"{self._ms:012x}{self._seq:05x}-{self._node}"
+        self._seq += 1
+        return eid
+
+
+def note_events(note: Note, clock: EventClock | MigrationIds) -> list[Event]:
     """A format-1 note as events that fold back to exactly that note (fields and history)."""
     state = note.state_at(0)
     first = Note.from_dict(note.to_dict() | state | {"history": []})
@@ -75,22 +100,23 @@ def _read_v1(client: Any) -> tuple[list[Note], dict[str, Any]]:
 
 
 def _write_v2(cols: backend.Collections, notes: list[Note], vectors: dict[str, Any]) -> None:
-    clock = EventClock()
     log = EventLog(cols.events, cols.max_batch)
     pending: list[Event] = []
+    last: dict[str, str] = {}
     for note in notes:
-        pending += note_events(note, clock)
+        events = note_events(note, MigrationIds(note))
+        last[note.id] = events[-1].id
+        pending += events
         if len(pending) >= 1000:
-            log.append(pending)
+            log.append(pending, upsert=True)
             pending = []
-    log.append(pending)
-    last = {e.note_id: e.id for e in log.read()}
+    log.append(pending, upsert=True)
     for start in range(0, len(notes), cols.max_batch):
         chunk = notes[start:start + cols.max_batch]
         records = [view_record(n, last[n.id]) for n in chunk]
         metas = [m | {"text_hash": text_hash(n)} for n, (_d, m) in zip(chunk, records)]
-        cols.view.add(ids=[n.id for n in chunk], embeddings=[vectors[n.id] for n in chunk],
-                      documents=[d for d, _m in records], metadatas=metas)
+        cols.view.upsert(ids=[n.id for n in chunk], embeddings=[vectors[n.id] for n in chunk],
+                         documents=[d for d, _m in records], metadatas=metas)
 
 
 def _keep_recall_counts(home: Path, notes: list[Note]) -> None:
@@ -121,11 +147,10 @@ def v1_to_v2(settings: Any, home: Path) -> None:
         return  # an empty format-1 folder: nothing to move
     _backup(home, live)  # before Chroma opens it: opening alone rewrites parts of the folder
     client = backend.client_for(settings, live)
-    names = {getattr(c, "name", c) for c in client.list_collections()}
-    if backend.V1_NOTES not in names:
-        backend.release(settings, client)
-        return  # already swapped (a kill after the swap, before the marker was written)
     try:
+        names = {getattr(c, "name", c) for c in client.list_collections()}
+        if backend.V1_NOTES not in names:
+            return  # already swapped (a kill after the swap, before the marker was written)
         notes, vectors = _read_v1(client)
     except Exception as exc:  # noqa: BLE001
         raise StoreError(f"Migrating {home} to store format {FORMAT_VERSION} failed while reading it "
@@ -148,12 +173,26 @@ def v1_to_v2(settings: Any, home: Path) -> None:
 def _v1_to_v2_server(settings: Any) -> None:
     """On a server the old collection stays (it is the backup); the new ones are written beside it."""
     cols = backend.open_collections(settings, Path("."))
-    if cols.events.count():
-        return
     try:
-        v1 = cols.client.get_collection(backend.V1_NOTES, embedding_function=None)
-    except Exception:  # noqa: BLE001 - no format-1 data on this server
-        return
-    del v1
-    notes, vectors = _read_v1(cols.client)
-    _write_v2(cols, notes, vectors)
+        names = {getattr(c, "name", c) for c in cols.client.list_collections()}
+    except Exception as exc:  # noqa: BLE001 - cannot tell whether there is old data: do not guess
+        raise _not_migrated(settings, "listing its collections", exc) from exc
+    if backend.V1_NOTES not in names:
+        return  # this server holds no format-1 data
+    try:
+        notes, vectors = _read_v1(cols.client)
+    except Exception as exc:  # noqa: BLE001
+        raise _not_migrated(settings, "reading the old notes", exc) from exc
+    try:
+        _write_v2(cols, notes, vectors)
+    except Exception as exc:  # noqa: BLE001
+        raise _not_migrated(settings, "writing the new format", exc) from exc
+    _keep_recall_counts(Path(settings.home), notes)  # counts live beside this machine's marker
+
+
+def _not_migrated(settings: Any, step: str, exc: BaseException) -> StoreError:
+    return StoreError(
+        f"Migrating the memories on {backend.describe(settings)} to store format {FORMAT_VERSION} stopped while "
+        f"{step} ({type(exc).__name__}: {str(exc)[:200]}). Nothing was lost: the old notes are untouched and "
+        "this store is still marked as the old format, so the migration runs again the next time Memex "
+        "opens it (start the server if it is stopped).")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,13 +43,14 @@ class Proposal:
 class ProposalInbox:
     """``store.proposals``: add, list, get, count, set_status."""
 
-    def __init__(self, collection: Any, lock: threading.RLock) -> None:
-        self.col = collection
+    def __init__(self, collection: Any, lock: threading.RLock, live: Callable[[], Any] | None = None) -> None:
+        self.col = collection  # reads (a local store reads Chroma's file until it first writes)
         self._lock = lock
+        self._live = live or (lambda: collection)  # the collection to write to (opens Chroma if need be)
 
     def _write(self, p: Proposal) -> None:
         try:
-            self.col.upsert(ids=[p.id], embeddings=[[0.0]],
+            self._live().upsert(ids=[p.id], embeddings=[[0.0]],
                             metadatas=[{"p": dumps(asdict(p)), "status": p.status, "target": p.target_id,
                                         "source": p.source_id, "created": p.created}])
         except Exception as exc:  # noqa: BLE001
@@ -96,7 +98,7 @@ class ProposalInbox:
                   if m.get("target") in note_ids or m.get("source") in note_ids
                   or any(nid in str(m.get("p", "")) for nid in note_ids)]
         if doomed:
-            self.col.delete(ids=doomed)
+            self._live().delete(ids=doomed)
         return len(doomed)
 
     def dump(self) -> list[dict[str, Any]]:

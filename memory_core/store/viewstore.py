@@ -37,14 +37,21 @@ class ViewMixin:
         for i, nid in enumerate(got["ids"]):
             meta = got["metadatas"][i] or {}
             hashes[nid] = (meta.get("text_hash"), meta.get("last_event"))
-            if nid in notes and meta.get("text_hash") == text_hash(notes[nid]):
-                vectors[nid] = np.asarray(got["embeddings"][i], dtype=np.float32)
+            vector = got["embeddings"][i]  # None from a reader where Chroma no longer logs it
+            if nid in notes and meta.get("text_hash") == text_hash(notes[nid]) and vector is not None:
+                vectors[nid] = np.asarray(vector, dtype=np.float32)
         for nid in notes:
-            if nid not in vectors or hashes.get(nid, (None, None))[1] != last.get(nid):
+            if hashes.get(nid, (None, None)) != (text_hash(notes[nid]), last.get(nid)):
                 stale.append(nid)
         gone = [nid for nid in hashes if nid not in notes]
-        if stale or gone:
+        if (stale or gone) and self._writable:
             self._write_view(notes, stale, gone, vectors, embed_missing=True)
+            return vectors
+        self._repairs = (stale, gone)  # a reader fixes nothing; its first write does (``_settle_repairs``)
+        missing = [nid for nid in notes if nid not in vectors]
+        if missing:  # vectors a reader cannot read back from Chroma: the same embedder makes them again
+            fresh = self.embedder.embed([notes[n].text_for_embedding() for n in missing])
+            vectors.update({n: np.asarray(v, dtype=np.float32) for n, v in zip(missing, fresh)})
         return vectors
 
     def _write_view(self, notes: dict[str, Note], ids: list[str], gone: list[str],
@@ -69,6 +76,7 @@ class ViewMixin:
 
         Vectors whose text is unchanged are kept (the text hash says so); the rest are embedded.
         """
+        self._go_live()
         with self._lock, self._process_lock():
             self._follow(force=True)
             events = whole_batches(self._read_log())[0]

@@ -1,0 +1,65 @@
+"""The end of a Memex process: background work finished or left cleanly, stores closed, output flushed.
+
+Why its own step: a process that ends while the memory writer is inside a model call (or Chroma or ONNX
+Runtime run threads of their own) used to die by a signal at interpreter teardown. Ending in order
+avoids that: the running write gets ``EXIT_GRACE`` seconds, then stops at its next model token and
+stays "queued" on disk for the next process (said on stderr, with how to finish it); nothing new starts.
+The CLI calls ``end_process`` and then leaves with ``os._exit``; the app registers it with ``atexit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+from .writer import MemoryWriter, started_writer
+
+EXIT_GRACE = 10.0  # seconds a running memory write may take to finish when its process ends
+
+
+def exit_grace() -> float:
+    """``MEMEX_EXIT_GRACE`` (seconds) or EXIT_GRACE: how long an ending process lets its write finish."""
+    try:
+        return max(0.0, float(os.environ.get("MEMEX_EXIT_GRACE", EXIT_GRACE)))
+    except ValueError:
+        return EXIT_GRACE
+
+
+def end_writer(writer: MemoryWriter, grace: float, say: bool = True) -> int:
+    """Let the running write finish within ``grace`` seconds, leave the rest queued; how many were left."""
+    running = [j for j in writer.jobs() if j.active and j.started and not j.waiting]
+    if say and running and grace > 0:
+        _say(f"memex: finishing the memory write of {running[0].label} (at most {grace:.0f} s; Ctrl-C to leave "
+             "it queued)…")
+    try:
+        left = writer.shutdown(grace)
+    except KeyboardInterrupt:
+        left = writer.shutdown(0.0)
+    if say and left:
+        _say(f"memex: {len(left)} memory write(s) left queued; the next Memex process that writes does them "
+             "(the app, `memex chat`, or `memex queue run`).")
+    return len(left)
+
+
+def end_process(code: int) -> int:
+    """Everything a process does last, before ``os._exit``; returns the exit status (130 if interrupted)."""
+    writer = started_writer()
+    try:
+        if writer is not None:
+            end_writer(writer, exit_grace())
+    except KeyboardInterrupt:
+        code = 130
+    from ..store import close_open_stores
+
+    with contextlib.suppress(Exception):
+        close_open_stores()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    return code
+
+
+def _say(line: str) -> None:
+    with contextlib.suppress(Exception):
+        print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,144 @@
+"""Memory writes that outlive the process that queued them: found in the conversations, claimed by one
+process at a time, done exactly once.
+
+Why the conversation file is the queue: a person's message is saved there before its write is queued,
+with ``memory = {"state": "queued", ...}``; the state becomes final ("done", "failed", "cancelled",
+"off") only once the write is over. So every write not yet done is on disk, whichever process queued it
+and however that process ended, and no second queue can disagree with the first.
+
+Why a claim: the app and several ``memex`` processes may all find the same queued message. Before a
+write runs, its process takes the conversation's claim (``<home>/locks/<id>.claim``, an ``flock`` the
+kernel releases when the owner dies, so a crashed process never keeps it) and reads the message again:
+someone else may have finished it meanwhile. Under the claim it then asks the store whether the write's
+effect is already there (every event it commits carries the write's key, ``write_key``): a process killed
+between its commit and the conversation update left exactly that, and the write is then adopted, not
+done twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from filelock import Timeout
+
+from ..errors import MemexError
+from ..memory.turns import turn_key as write_key
+from .conversations import PENDING_STATES, ConversationStore, file_lock, lock_path
+
+FINAL_STATES = ("done", "failed", "cancelled", "off")
+
+
+LABEL_CHARS = 60
+
+
+def label_for(text: str) -> str:
+    """A write's label: the start of the message it writes, on one line."""
+    line = " ".join(str(text).split())
+    return "“" + (line if len(line) <= LABEL_CHARS else line[:LABEL_CHARS - 1].rstrip() + "…") + "”"
+
+
+class ClaimBusy(MemexError):
+    """Another Memex process is writing this conversation's memories right now."""
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """A person's message whose memory write is not over yet."""
+
+    conversation_id: str
+    message_id: str
+    content: str
+    state: str
+    force: bool
+    at: str
+
+    @property
+    def key(self) -> str:
+        return write_key(self.conversation_id, self.message_id)
+
+
+def is_pending(message: dict[str, Any]) -> bool:
+    info = message.get("memory") or {}
+    return message.get("role") == "user" and info.get("state") in PENDING_STATES
+
+
+def pending_writes(conversations: ConversationStore, conversation_id: str | None = None) -> list[PendingWrite]:
+    """Every queued or unfinished write, oldest conversation first and in message order within one.
+
+    Reads the files only (a damaged one is skipped: ``list()`` reports it)."""
+    if conversation_id is not None:
+        ids = [conversation_id]
+    else:  # the summaries count pending writes (cached per file), so only those files are read again
+        ids = [s.id for s in sorted(conversations.list(), key=lambda s: (s.updated, s.id)) if s.pending]
+    out: list[PendingWrite] = []
+    for cid in ids:
+        try:
+            conv = conversations.load(cid)
+        except MemexError:
+            continue
+        for m in conv.messages:
+            if is_pending(m):
+                info = m.get("memory") or {}
+                out.append(PendingWrite(cid, str(m.get("id", "")), str(m.get("content", "")), str(info["state"]),
+                                        bool(info.get("force")), str(m.get("at", ""))))
+    return out
+
+
+@contextlib.contextmanager
+def claimed(conversations: ConversationStore, conversation_id: str) -> Iterator[None]:
+    """Hold the claim on a conversation's memory writes; ``ClaimBusy`` at once when another process has it."""
+    path = lock_path(conversations.home, f"{conversation_id}.claim")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = file_lock(path, timeout=0)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ClaimBusy(f"Another Memex process is writing the memories of conversation {conversation_id}.") \
+            from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def claim_held(conversations: ConversationStore, conversation_id: str) -> bool:
+    """Is another process writing this conversation's memories right now? Asked without writing a byte:
+    the claim's lock file is opened read-only (and not created), and a shared ``flock`` tried on it."""
+    path = lock_path(conversations.home, f"{conversation_id}.claim")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing the descriptor drops the shared lock, if it was taken
+    return False
+
+
+def why_pending(item: PendingWrite, writer: Any, conversations: ConversationStore) -> str:
+    """Why a write is not done yet, in words a person reads (the Chat page, ``memex chat --json``)."""
+    job = writer.active_job_for(item.message_id) if writer is not None else None
+    if job is not None:
+        if job.waiting:
+            return job.waiting
+        if job.paused:
+            return "paused while a reply is written"
+        return "being written now" if job.started else "waiting its turn in this process's queue"
+    if claim_held(conversations, item.conversation_id):
+        return "another Memex process is writing this conversation's memories"
+    return "queued by an earlier run; the next Memex process that writes will do it (or `memex queue run`)"
+
+
+def pending_report(conversations: ConversationStore, writer: Any = None) -> list[dict[str, Any]]:
+    """Every unfinished write with its reason, for scripts."""
+    return [{"conversation_id": p.conversation_id, "message_id": p.message_id, "message": label_for(p.content),
+             "state": p.state, "why": why_pending(p, writer, conversations)}
+            for p in pending_writes(conversations)]
