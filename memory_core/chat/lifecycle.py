@@ -4,34 +4,24 @@ Why its own step: a process that ends while the memory writer is inside a model 
 Runtime run threads of their own) used to die by a signal at interpreter teardown. Ending in order
 avoids that: the running write gets ``EXIT_GRACE`` seconds, then stops at its next model token and
 stays "queued" on disk for the next process (said on stderr, with how to finish it); nothing new starts.
-The CLI calls ``end_process`` and then leaves with ``os._exit``; the app registers it with ``atexit``.
+The CLI calls ``end_process`` and then leaves with ``os._exit``; in any other process (the app, a
+script) the writer ends itself the same way from ``atexit`` (``writer.get_writer``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 
-from .writer import MemoryWriter, started_writer
-
-EXIT_GRACE = 10.0  # seconds a running memory write may take to finish when its process ends
-
-
-def exit_grace() -> float:
-    """``MEMEX_EXIT_GRACE`` (seconds) or EXIT_GRACE: how long an ending process lets its write finish."""
-    try:
-        return max(0.0, float(os.environ.get("MEMEX_EXIT_GRACE", EXIT_GRACE)))
-    except ValueError:
-        return EXIT_GRACE
+from .writer import MemoryWriter, exit_grace, started_writer
 
 
 def end_writer(writer: MemoryWriter, grace: float, say: bool = True) -> int:
     """Let the running write finish within ``grace`` seconds, leave the rest queued; how many were left."""
-    running = [j for j in writer.jobs() if j.active and j.started and not j.waiting]
-    if say and running and grace > 0:
-        _say(f"memex: finishing the memory write of {running[0].label} (at most {grace:.0f} s; Ctrl-C to leave "
-             "it queued)…")
+    busy = [j for j in writer.jobs() if j.active and not j.waiting and j.state != "retrying"]
+    if say and busy and grace > 0:
+        what = busy[0].label + (f" and {len(busy) - 1} more" if len(busy) > 1 else "")
+        _say(f"memex: finishing the memory write of {what} (at most {grace:.0f} s; Ctrl-C leaves it queued)…")
     try:
         left = writer.shutdown(grace)
     except KeyboardInterrupt:

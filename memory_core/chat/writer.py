@@ -16,10 +16,12 @@ anywhere: its message keeps "queued" on disk and the next Memex process that wri
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import dataclasses
 import itertools
+import os
 import queue
 import threading
 import time
@@ -34,9 +36,11 @@ from .gate import GatedLLM, ReplyGate, WriteCancelled
 from .pending import FINAL_STATES, ClaimBusy, label_for
 
 RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before attempts 2, 3 and 4; then the job is "failed"
+EXIT_GRACE = 10.0  # seconds a running memory write may take to finish when its process ends
 CALLBACK_RETRIES = (0.2, 1.0, 3.0)  # pauses before trying a failed callback again
 BUSY_DELAY = 2.0  # seconds before a job whose conversation another process is writing looks again
-# What a guard yields: None (run the write) or the outcome of the same write already done elsewhere.
+# What a guard yields: None (run the write), or {"state": ..., "outcome": {...}} of the same write already
+# done (or cancelled) elsewhere.
 Guard = Callable[["WriteJob"], AbstractContextManager["dict[str, Any] | None"]]
 
 
@@ -295,17 +299,24 @@ class MemoryWriter:
         disk and the next Memex process that writes does them (nothing is reported as failed).
 
         ``stop_seconds`` bounds the wait for a job between two model calls (an embedding, a commit)."""
-        self._stopped = self._draining = True
+        self._stopped = True
         thread = self._thread
         if thread is not None and thread.is_alive():
             deadline = time.monotonic() + max(0.0, grace)
-            while self._running and time.monotonic() < deadline:
+            while self._busy() and time.monotonic() < deadline:  # the queue keeps going meanwhile
                 time.sleep(0.05)
-            self._leaving = True
+            self._draining = self._leaving = True
             self.gate.wake()
             self._queue.put(None)
             thread.join(stop_seconds)
         return [j for j in self.jobs() if j.active]
+
+    def _busy(self) -> bool:
+        """Work this process could still do now: a running job, or one queued and not waiting on another
+        process's claim or a retry delay."""
+        with self._lock:
+            return bool(self._running) or any(
+                j.active and not j.waiting and j.state != "retrying" for j in self._jobs.values())
 
     # -- the worker ----------------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
@@ -376,9 +387,10 @@ class MemoryWriter:
         guard = task.guard(task.job) if task.guard is not None else contextlib.nullcontext(None)
         with guard as already:
             self._set(task.job, waiting="")
-            if already is not None:
-                final = {"state": "done", "error": "", "outcome": dict(already),
-                         "note_id": already.get("note_id", "")}
+            if already is not None:  # done (or cancelled) by some process already: take that as it is
+                outcome = dict(already.get("outcome") or {})
+                final = {"state": already.get("state", "done"), "error": "", "outcome": outcome,
+                         "note_id": outcome.get("note_id", "")}
             else:
                 final = self._run(task)
             if final["state"] == "left":
@@ -490,12 +502,29 @@ _WRITER_LOCK = threading.Lock()
 
 
 def get_writer() -> MemoryWriter:
-    """The process's memory writer (one thread for every session, tab and store)."""
+    """The process's memory writer (one thread for every session, tab and store).
+
+    It ends with the process (``atexit``: the running write gets ``exit_grace()`` seconds, then stays
+    queued on disk), so a model call is never cut off by the interpreter tearing its module down."""
     global _WRITER
     with _WRITER_LOCK:
         if _WRITER is None:
             _WRITER = MemoryWriter()
+            atexit.register(_end_at_exit, _WRITER)
         return _WRITER
+
+
+def _end_at_exit(writer: MemoryWriter) -> None:
+    with contextlib.suppress(BaseException):
+        writer.shutdown(exit_grace())
+
+
+def exit_grace() -> float:
+    """``MEMEX_EXIT_GRACE`` (seconds) or EXIT_GRACE: how long an ending process lets its write finish."""
+    try:
+        return max(0.0, float(os.environ.get("MEMEX_EXIT_GRACE", EXIT_GRACE)))
+    except ValueError:
+        return EXIT_GRACE
 
 
 def started_writer() -> MemoryWriter | None:

@@ -28,6 +28,10 @@ SAVE_EVERY = 2000
 VERSION = 1
 
 
+def exists(home: Path) -> bool:
+    return (Path(home) / FOLDER / "fold.json").is_file()
+
+
 def delete(home: Path) -> None:
     folder = Path(home) / FOLDER
     for p in folder.glob("*") if folder.is_dir() else []:
