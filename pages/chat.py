@@ -232,4 +232,4 @@ polling = writer.pending() > 0
 if polling:
     st.session_state["_chat_polling"] = True
 with queue_box:
-    st.fragment(memory_queue, run_every=1.0 if polling else None)(writer)
+    st.fragment(memory_queue, run_every=1.0 if polling else None)(writer, conversations)

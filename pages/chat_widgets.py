@@ -12,7 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from memory_core.chat import ChatSession, Conversation, WriteJob
+from memory_core.chat import ChatSession, Conversation, ConversationStore, WriteJob
+from memory_core.chat.pending import pending_report
 from memory_core.chat.writer import describe_outcome
 from memory_core.errors import MemexError
 from memory_core.render import safe_markdown
@@ -178,12 +179,17 @@ def show_message(message: dict[str, Any], conv: Conversation, session: ChatSessi
         show_recalled(message, conv.id)
 
 
-def memory_queue(writer: Any) -> None:
-    """Every memory write not finished yet, labelled with its message, each with "Cancel"."""
+def memory_queue(writer: Any, conversations: ConversationStore | None = None) -> None:
+    """Every memory write not finished yet, labelled with its message, each with "Cancel"; below them the
+    writes on disk this app is not doing (another process has them, or they wait for one), and why."""
     queued = writer.queue_view()
-    st.markdown(f"**Memory queue** ({len(queued)})")
-    if not queued:
+    elsewhere = [p for p in pending_report(conversations, writer) if not writer.active_job_for(p["message_id"])] \
+        if conversations is not None else []
+    st.markdown(f"**Memory queue** ({len(queued) + len(elsewhere)})")
+    if not queued and not elsewhere:
         st.caption("Nothing waiting: every message is written.")
+    for item in elsewhere:
+        st.caption(md_escape(item["message"]) + "  \n" + md_escape(item["why"]))
     for job in queued:
         c1, c2 = st.columns([4, 1], vertical_alignment="center")
         c1.caption(md_escape(job.label) + "  \n" + (md_escape(job.describe()) if job.state == "retrying"

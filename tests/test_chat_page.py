@@ -302,3 +302,54 @@ def test_damaged_conversation_file_is_reported(app_home: Settings) -> None:
     assert at.session_state["chat_conv"] == good
     assert bad.read_text(encoding="utf-8") == "{broken"
     assert json.loads((app_home.home / "conversations" / f"{good}.json").read_text())["id"] == good
+
+
+def test_the_app_at_start_writes_what_every_conversation_left_queued(app_home: Settings, embedder) -> None:
+    """Writes `memex chat` (or an earlier run) left queued are done by the app when it starts, whichever
+    page opens first and whichever conversations they belong to."""
+    convs = ConversationStore(app_home.home)
+    told = {}
+    for text in ("My piano teacher is called Vera.", "I keep two beehives on my roof."):
+        conv = convs.new()
+        msg = new_message("user", text, memory={"state": "queued", "job": "w1-from-another-process"})
+        convs.append(conv.id, msg, create=conv)
+        told[text] = (conv.id, msg["id"])
+    at = AppTest.from_file(APP, default_timeout=WRITE_TIMEOUT)
+    at.switch_page("pages/graph.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert get_writer().wait_idle(WRITE_TIMEOUT)
+    store = MemoryStore(app_home, embedder)
+    for text, (conv_id, mid) in told.items():
+        memory = convs.load(conv_id).message(mid)["memory"]
+        assert memory["state"] == "done" and memory["status"] == "stored", memory
+        assert store.get(memory["note_id"]).content == text
+    assert len(store) == 2
+
+
+def test_the_app_and_two_cli_processes_on_one_conversation_lose_no_message(app_home: Settings) -> None:
+    import os
+    import subprocess
+
+    memex = Path(sys.executable).parent / "memex"
+    env = {**os.environ, "MEMEX_HOME": str(app_home.home), "HF_HUB_OFFLINE": "1", "MEMEX_EXIT_GRACE": "0"}
+    first = subprocess.run([str(memex), "chat", "Hello, I am starting a diary.", "--json", "--max-tokens", "8"],
+                           capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    conv_id = json.loads(first.stdout)["conversation_id"]
+    loop = ("for i in 1 2 3; do '{memex}' chat \"{who} says {{}} $i\" --conversation {conv} --max-tokens 8 "
+            ">/dev/null || exit 1; done")
+    clis = [subprocess.Popen(loop.format(memex=memex, who=who, conv=conv_id).replace("{}", "hello"), shell=True,
+                             executable="/bin/bash", env=env) for who in ("Ana", "Rui")]
+    at = AppTest.from_file(APP, default_timeout=WRITE_TIMEOUT)
+    at.session_state["chat_conv"] = conv_id
+    at.run()
+    for i in range(3):
+        send(at, f"The app says hello {i}")
+    assert [p.wait(timeout=900) for p in clis] == [0, 0]
+    conv = ConversationStore(app_home.home).load(conv_id)
+    users = [m["content"] for m in conv.messages if m["role"] == "user"]
+    expected = ["Hello, I am starting a diary."] + [f"{who} says hello {i}" for who in ("Ana", "Rui")
+                                                    for i in (1, 2, 3)] + [f"The app says hello {i}" for i in range(3)]
+    assert sorted(users) == sorted(expected)
+    assert sum(1 for m in conv.messages if m["role"] == "assistant") == len(expected)  # every reply kept too

@@ -374,12 +374,18 @@ class MemoryWriter:
                 self._set(task.job, waiting="another Memex process is writing this conversation's memories")
                 self._later(task, BUSY_DELAY)
             except _Left:
-                self._set(task.job, waiting="left queued for the next Memex process", paused=False)
+                self._left(task)
             except BaseException as exc:  # noqa: BLE001 - nothing may end the worker
-                self._settle(task, {"state": "failed", "error": _describe(exc)})
+                try:
+                    self._settle(task, {"state": "failed", "error": _describe(exc)})
+                except _Left:
+                    self._left(task)
             finally:
                 with self._lock:
                     self._running = ""
+
+    def _left(self, task: _Task) -> None:
+        self._set(task.job, waiting="left queued for the next Memex process", paused=False)
 
     def _attempt(self, task: _Task) -> None:
         """One attempt under the job's guard: adopt a write already done elsewhere, or run it; then
@@ -401,6 +407,8 @@ class MemoryWriter:
         """Retry a failed attempt later (while attempts remain), else report the final state."""
         if not task.job.active:  # cancelled while it waited for a reply: already reported
             return
+        if final["state"] == "failed" and self._leaving:  # cut off by the ending process: not a failure
+            raise _Left()
         if final["state"] == "failed" and task.job.attempts <= len(self.retry_delays) \
                 and not task.job.cancel_requested:
             delay = self.retry_delays[task.job.attempts - 1] if task.job.attempts else self.retry_delays[0]
@@ -510,6 +518,13 @@ def get_writer() -> MemoryWriter:
     with _WRITER_LOCK:
         if _WRITER is None:
             _WRITER = MemoryWriter()
+            # Before the interpreter's own threads stop (``threading._shutdown`` runs these first, in
+            # reverse order, and ``concurrent.futures`` refuses new work after its own): a write cut off
+            # there failed with "cannot schedule new futures after interpreter shutdown". ``atexit`` stays
+            # as the fallback where that hook is missing.
+            register = getattr(threading, "_register_atexit", None)
+            if register is not None:
+                register(_end_at_exit, _WRITER)
             atexit.register(_end_at_exit, _WRITER)
         return _WRITER
 
