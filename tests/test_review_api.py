@@ -57,6 +57,19 @@ def test_accept_applies_with_the_proposal_as_cause(waiting) -> None:
         review.accept(store, p.id)
 
 
+def test_an_accept_cut_off_before_it_was_recorded_is_recorded_not_applied_again(waiting) -> None:
+    """Killed between applying a proposal and marking it accepted: accepting again marks it accepted
+    (it is not called out of date because of its own change) and writes nothing twice."""
+    store, hike, _new, props = waiting
+    p = props["context"]
+    review.apply(store, p, None, by="evolver")  # what the killed process got done
+    changes = len(store.events(hike))
+    done = review.accept(store, p.id)
+    assert done.status == "accepted" and "applied earlier" in done.resolution_note
+    assert len(store.events(hike)) == changes
+    assert store.get(hike).context == "A summer hike in the Alps with ridge views."
+
+
 def test_edit_then_accept_writes_the_persons_words(waiting) -> None:
     store, hike, _new, props = waiting
     review.accept(store, props["tags"].id, edited_after=["alps", "honeymoon"])

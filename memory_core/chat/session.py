@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import InputError, MemexError, NotFoundError
+from ..memory.turns import turn_effect
 from .conversations import Conversation, ConversationStore, new_message
 from .gate import ReplyGate
-from .pending import FINAL_STATES, PendingWrite, claimed, pending_writes, write_key
+from .pending import FINAL_STATES, PendingWrite, claimed, pending_writes
 from .prompt import (
     MAX_NOTES,
     NOTE_KEEP_RATIO,
@@ -233,7 +234,7 @@ class ChatSession:
                         and info.get("state") != "failed":
                     yield {**info, "outcome": {k: v for k, v in info.items() if k not in ("state", "job")}}
                 else:
-                    effect = store.effect_of(write_key(conversation_id, message_id))
+                    effect = turn_effect(store, conversation_id, message_id)
                     yield None if effect is None else {"state": "done", "outcome": effect}
         return guard
 

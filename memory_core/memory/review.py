@@ -95,6 +95,8 @@ def accept(store: Any, pid: str, edited_after: Any = None, by: str = "person") -
     p = box.get(resolve_pid(box, pid))
     if p.status != "pending":
         raise InputError(f"Proposal {p.id} is already {p.status}.")
+    if store.caused_by(f"proposal:{p.id}"):  # applied by a process that was killed before it could say so
+        return box.set_status(p.id, "accepted", by=by, note="applied earlier; recorded now")
     if is_stale(store, p):
         box.set_status(p.id, "rejected", by="system", note="the note changed since this was proposed")
         raise InputError(f"Proposal {p.id} is out of date: the note changed since; it was not applied.")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..notes import clean_content, normalise_time, now_iso
+from ..store.events import CREATE
 from .dedup import candidates, find_corrected, find_duplicate
 from .outcome import RememberOutcome
 from .worth import judge_turn
@@ -24,6 +25,23 @@ def turn_key(conversation_id: str, message_id: str) -> str:
     """The cause recorded on every event a chat message's write commits: how a process that resumes the
     write knows it already happened (``MemoryStore.effect_of``), so it is never done twice."""
     return f"turn:{conversation_id}:{message_id}"
+
+
+def turn_effect(store: Any, conversation_id: str, message_id: str) -> dict[str, Any] | None:
+    """What an earlier write of this chat turn committed (its outcome), or None if it committed nothing."""
+    events = store.caused_by(turn_key(conversation_id, message_id))
+    if not events:
+        return None
+    created = next((e for e in events if e.field == CREATE), None)
+    if created is None:
+        return {"status": "merged", "note_id": events[0].note_id,
+                "reason": "seen again (recorded by an earlier Memex process)"}
+    old = next((e for e in events if e.field == "superseded_by" and e.note_id != created.note_id), None)
+    if old is not None:
+        return {"status": "superseded", "note_id": created.note_id, "superseded_id": old.note_id,
+                "reason": "stored as a new note by an earlier Memex process, replacing an older one"}
+    return {"status": "stored", "note_id": created.note_id,
+            "reason": "stored as a new note (by an earlier Memex process)"}
 
 
 def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str, turn_context: str = "",

@@ -7,6 +7,7 @@ Modules, each one concept:
   fold         events -> notes, and a changed note -> its events
   views        graph, lexical index, vectors (derived, in memory)
   following    seeing other writers' events (local processes, a Chroma server)
+  sqlite_reader  reading our collections from Chroma's SQLite file, read-only, until the first write
   recall       recall counts, outside the write path
   batch        WriteBatch (what ``writing()`` collects)
   queries / edits / history / forget   the MemoryStore methods, by kind

@@ -79,13 +79,15 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
             self._repairs: tuple[list[str], list[str]] = ([], [])  # view records a reader found stale/gone
             self._redactions: list[Event] = []  # deleted notes' events a crash left holding text
             self._follower = Follower(self.home, self.server)
-            try:
-                if self.server:
-                    raise NeedsRecovery("a server is always opened through Chroma")
-                self._use(read_only_collections(self._chroma_path()))
-            except NeedsRecovery:  # a killed writer's half-done transaction: Chroma rolls it back on open
+            reader = None
+            if not self.server:  # a server is always read through Chroma (nothing of it is on this disk)
+                with contextlib.suppress(NeedsRecovery):  # a killed writer's half-done transaction:
+                    reader = read_only_collections(self._chroma_path())  # only Chroma can roll it back
+            if reader is None:
                 self._use(backend.open_collections(self.settings, self._chroma_path()))
                 self._writable = True
+            else:
+                self._use(reader)
             self._load()
 
     def _use(self, cols: backend.Collections) -> None:
@@ -368,26 +370,14 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
             out.update({n: np.asarray(v, dtype=np.float32) for n, v in zip(need, fresh)})
         return out
 
-    def effect_of(self, cause: str) -> dict[str, Any] | None:
-        """What a write recorded with ``cause`` committed, or None if nothing: how a process resuming a
-        queued write knows an earlier process (killed before it could say so) already did it."""
+    def caused_by(self, cause: str) -> list[Event]:
+        """Every committed event recorded with ``cause`` (a write's key): how a process that resumes a
+        write, or a decision, knows an earlier process (killed before it could say so) already did it."""
         if not cause:
-            return None
+            return []
         with self._lock:
             self._follow(force=True)
-            events = self._read_log({"cause": cause})
-        if not events:
-            return None
-        created = next((e for e in events if e.field == CREATE), None)
-        if created is None:
-            return {"status": "merged", "note_id": events[0].note_id,
-                    "reason": "seen again (recorded by an earlier Memex process)"}
-        old = next((e for e in events if e.field == "superseded_by" and e.note_id != created.note_id), None)
-        if old is not None:
-            return {"status": "superseded", "note_id": created.note_id, "superseded_id": old.note_id,
-                    "reason": "stored as a new note by an earlier Memex process, replacing an older one"}
-        return {"status": "stored", "note_id": created.note_id,
-                "reason": "stored as a new note (by an earlier Memex process)"}
+            return [e for e in self._read_log({"cause": cause}) if e.id in self._follower.seen]
 
     def _unredacted(self, note_id: str) -> list[Event]:
         """A note's events that still hold its text (its tombstone holds none)."""
