@@ -279,6 +279,28 @@ def test_fault_suite_sigkill_anywhere_then_every_accepted_change_exactly_once(tm
                        "duplicated": sum(1 for v in seen.values() if v > 1)}
     assert done and after.context in {f"edit {done[-1]}", f"edit {done[-1] + 1}"}  # the last, or the one in flight
 
+    # migrations: a format-1 store (the fixture) opened by a process killed at a random moment, three times
+    from test_store_migration import FIXTURE, expected_notes, exported, v1_home
+
+    from memory_core.store.datadir import read_marker
+
+    migrated = doubled = 0
+    for run in range(3):
+        (tmp_path / f"migration{run}").mkdir()
+        home = v1_home(tmp_path / f"migration{run}")
+        script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); from fakes import HashEmbedder; "
+                  "from memory_core.config import Settings; from memory_core.store import MemoryStore; "
+                  f"MemoryStore(Settings(data_dir={str(home)!r}), HashEmbedder())")
+        _kill_after(subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True),
+                    rng.uniform(0.2, 2.0))
+        reopened = MemoryStore(Settings(data_dir=str(home)), HashEmbedder())
+        assert read_marker(home)["format"] == 2
+        got, want = exported(reopened), expected_notes()
+        migrated += sum(1 for n in want if n in got)
+        doubled += sum(1 for v in Counter(n["id"] for n in got).values() if v > 1) + max(0, len(got) - len(want))
+    report["migrations"] = {"accepted": 3 * len(expected_notes()), "present": migrated, "duplicated": doubled}
+    assert FIXTURE.exists()
+
     print("\nfault suite (SIGKILL at random points):")
     for kind, counts in report.items():
         print(f"  {kind:<11} accepted {counts['accepted']:>4}  present {counts['present']:>4}  "
