@@ -105,6 +105,9 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
                    "will do it)…")
     elif job.state == "retrying":
         st.warning("The memory write failed and will be tried again: " + md_escape(job.describe()))
+    elif job.state == "failed":  # e.g. stored, but its outcome could not be saved into this conversation
+        st.warning("Not stored in memory: " + md_escape(job.describe()))
+        remember_button(session, conv, mid, label="Retry", force=job.force)
     elif job.active:
         st.caption("🧠 Writing to memory: " + stage_line(job))
     else:

@@ -209,6 +209,9 @@ class ChatSession:
         def on_done(job: WriteJob) -> None:
             if conversation_id and message_id:
                 conversations.update_message(conversation_id, message_id, memory=job_outcome(job))
+            if job.state == "done" and self.writer.pending() <= 1:  # the last write of the queue: idle now
+                with contextlib.suppress(Exception):  # a cache: failing to write it costs only speed
+                    self.store.checkpoint()
 
         guard = self._guard(conversation_id, message_id) if conversation_id and message_id else None
         return self.writer.submit(pipeline, content, source=source, source_ref=conversation_id, mode=mode,

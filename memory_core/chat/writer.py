@@ -250,7 +250,7 @@ class MemoryWriter:
             if job is None or not job.active:
                 return False
             job.cancel_requested = True
-            running = self._running == job_id
+            running = job.started and job.state not in ("queued", "retrying")  # past the gate, in its work
             task = self._tasks.get(job_id)
         if not running and task is not None:
             self._finish(task, {"state": "cancelled", "error": ""})
@@ -294,9 +294,10 @@ class MemoryWriter:
             self._thread.join(timeout)
 
     def shutdown(self, grace: float, stop_seconds: float = 30.0) -> list[WriteJob]:
-        """The process is ending: start no further job, give the running one ``grace`` seconds, then stop
-        it at its next model token. Returns the jobs left unfinished: their messages stay "queued" on
-        disk and the next Memex process that writes does them (nothing is reported as failed).
+        """The process is ending: the queue goes on for at most ``grace`` seconds (while it has work this
+        process can do), then no further job starts and the running one stops at its next model token.
+        Returns the jobs left unfinished: their messages stay "queued" on disk and the next Memex process
+        that writes does them (nothing is reported as failed).
 
         ``stop_seconds`` bounds the wait for a job between two model calls (an embedding, a commit)."""
         self._stopped = True

@@ -86,6 +86,8 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
             if reader is None:
                 self._use(backend.open_collections(self.settings, self._chroma_path()))
                 self._writable = True
+                if self._follower.written_elsewhere():
+                    self._reopen_chroma()  # this process may hold a Chroma cache from before that write
             else:
                 self._use(reader)
             self._load()
@@ -195,6 +197,14 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
         dead = {e.note_id for e in events if e.field == DELETE}
         return [e for e in events if e.note_id in dead and not e.redacted and e.field != DELETE
                 and e.note_id not in alive]
+
+    def checkpoint(self) -> None:
+        """Write the snapshot now if this process committed since the last one. Why: a reader cannot get
+        vectors back from Chroma (``sqlite_reader``) and embeds what changed after the snapshot; a
+        writer that goes idle (the chat after a write) saves it, so readers stay fast."""
+        with self._lock:
+            if self._writable and self._unsaved:
+                self._save_snapshot()
 
     def close(self) -> None:
         """Flush recall counts and release the Chroma client (another process can then open it safely).
