@@ -80,12 +80,6 @@ def llm(s: Settings | None = None) -> Any:
     return _llm(key, s)
 
 
-def error_text(exc: BaseException, what: str = "") -> str:
-    """The line a person reads for an error: a MemexError's own message, else its type and text."""
-    text = str(exc) if isinstance(exc, MemexError) else f"unexpected {type(exc).__name__}: {exc}"
-    return f"{what}: {text}" if what else text
-
-
 def show_error(exc: BaseException, what: str = "", *, escape: bool = False) -> None:
     """An error as one line, never a traceback.
 

@@ -10,11 +10,19 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Never let a test touch the person's real ~/.memex (or ~/.cache/memex, where MiniLM's ONNX export lives).
-os.environ.setdefault("MEMEX_HOME", str(Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / "memex-test-home-unused"))
+# Never let a test touch the person's real memory: MEMEX_HOME is overridden (not defaulted: a developer's
+# own setting must not leak in), and every test gets a folder of its own (``_own_memex_home``). The cache
+# (~/.cache/memex, where MiniLM's ONNX export lives) is shared by the test session; it holds no memories.
+os.environ["MEMEX_HOME"] = str(Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / "memex-test-home-unused")
 os.environ.setdefault("MEMEX_CACHE_DIR", str(Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / "memex-test-cache"))
 
 from memory_core.config import Settings  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _own_memex_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own MEMEX_HOME (a test that wants a particular one sets it after this)."""
+    monkeypatch.setenv("MEMEX_HOME", str(tmp_path_factory.mktemp("memex-home") / "home"))
 
 
 @pytest.fixture(scope="session")

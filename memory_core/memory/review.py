@@ -9,7 +9,6 @@ person's version stays.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,15 +31,6 @@ class ReviewResult:
 
 def pending(store: Any) -> list[Any]:
     return inbox(store).list("pending")
-
-
-def _with_cause(fn: Any, *args: Any, cause: str, **kwargs: Any) -> Any:
-    """Call a store edit with ``cause=`` when the store records causes (STORE's event log does)."""
-    try:
-        accepts = "cause" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        accepts = False
-    return fn(*args, cause=cause, **kwargs) if accepts else fn(*args, **kwargs)
 
 
 def _current(store: Any, p: Any) -> Any:
@@ -70,17 +60,17 @@ def apply(store: Any, p: Any, value: Any = None, by: str = "evolver") -> None:
         if not target or not reason:
             raise InputError("A link needs a target note and a short readable reason" +
                              (f" ({problems[0]})." if problems else "."))
-        _with_cause(store.link, p.target_id, target, reason, by="linker" if by == "evolver" else by, cause=cause)
+        store.link(p.target_id, target, reason, by="linker" if by == "evolver" else by, cause=cause)
     elif p.kind == "context":
         if not isinstance(value, str) or not value.strip() or has_fragment(value):
             raise InputError("A context must be a plain sentence.")
-        _with_cause(store.update, p.target_id, by=by, cause=cause, context=value)
+        store.update(p.target_id, by=by, cause=cause, context=value)
     elif p.kind == "tags":
         if isinstance(value, str):
             value = [t.strip() for t in value.split(",")]
         if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
             raise InputError("Tags must be a list of words.")
-        _with_cause(store.update, p.target_id, by=by, cause=cause, tags=value)
+        store.update(p.target_id, by=by, cause=cause, tags=value)
     else:
         raise InputError(f"Unknown proposal kind {p.kind!r}.")
 

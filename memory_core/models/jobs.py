@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import MemexError
@@ -96,6 +95,3 @@ def wait(job: DownloadJob, timeout: float) -> bool:
         time.sleep(0.05)
     return not job.running
 
-
-def downloaded_path(job: DownloadJob) -> Path | None:
-    return Path(job.path) if job.state == "done" and job.path else None

@@ -71,10 +71,6 @@ def text_hash(note: Note) -> str:
     return hashlib.sha1(note.text_for_embedding().encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def view_last_event(meta: dict[str, Any] | None) -> str:
-    return str((meta or {}).get("last_event", ""))
-
-
 def v1_record_to_note(doc: str | None, meta: dict[str, Any] | None) -> Note:
     """A record of store format 1 (one record per note, history inside): used by the migration."""
     if not meta or "note" not in meta:

@@ -27,7 +27,7 @@ from ..lexical import BM25Index
 from ..notes import Note
 from . import backend, snapshot
 from .batch import WriteBatch
-from .codec import note_copy, text_hash
+from .codec import text_hash
 from .compaction import recover
 from .datadir import FORMAT_VERSION, prepare_data_dir
 from .edits import EditMixin
@@ -432,9 +432,6 @@ class MemoryStore(QueryMixin, HistoryMixin, EditMixin, ForgetMixin, ViewMixin):
         if note is None:
             raise NotFoundError(f"No note with id {note_id!r}.")
         return note
-
-    def copy_note(self, note_id: str) -> Note:
-        return note_copy(self._get_cached(note_id))
 
 
 def _now() -> str:
