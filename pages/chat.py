@@ -20,8 +20,8 @@ import streamlit as st
 
 from memory_core.chat import ChatSession, Conversation, ConversationStore, get_writer
 from memory_core.errors import MemexError
+from memory_core.explore.render import safe_markdown
 from memory_core.notes import MAX_CONTENT_CHARS
-from memory_core.render import safe_markdown
 from pages.chat_widgets import memory_queue, show_message
 from pages.common import llm, md_escape, open_store_or_stop, settings, show_error, show_flash
 

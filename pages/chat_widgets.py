@@ -16,7 +16,7 @@ from memory_core.chat import ChatSession, Conversation, ConversationStore, Write
 from memory_core.chat.pending import pending_report
 from memory_core.chat.writer import describe_outcome
 from memory_core.errors import MemexError
-from memory_core.render import safe_markdown
+from memory_core.explore.render import safe_markdown
 from pages.common import flash, md_escape, show_error
 
 GRAPH_PAGE = "pages/graph.py"

@@ -15,7 +15,7 @@ import streamlit as st
 
 from memory_core.config import Settings, load_settings
 from memory_core.errors import MemexError
-from memory_core.render import safe_markdown
+from memory_core.explore.render import safe_markdown
 
 
 def _insist_on_navigation() -> None:
@@ -46,7 +46,7 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner="Loading the embedding model...")
 def _embedder(key: tuple[Any, ...], _settings: Settings) -> Any:
-    from memory_core.embeddings import get_embedder
+    from memory_core.models.embeddings import get_embedder
 
     return get_embedder(_settings)
 
@@ -68,7 +68,7 @@ def store(s: Settings | None = None) -> Any:
 
 @st.cache_resource(show_spinner="Loading the language model...")
 def _llm(key: tuple[Any, ...], _settings: Settings) -> Any:
-    from memory_core.llm import get_llm
+    from memory_core.models.llm import get_llm
 
     return get_llm(_settings)
 
@@ -163,7 +163,7 @@ def highlight_md(text: str, terms: list[str] | set[str]) -> str:
     Terms are the index's stemmed tokens (``Hit.matched_terms``), so "hiking" is bold for the term
     "hike"; matching goes through the same tokenizer as the index.
     """
-    from memory_core.lexical import STOPWORDS, TOKEN_RE, stem
+    from memory_core.store.lexical import STOPWORDS, TOKEN_RE, stem
 
     wanted = set(terms)
     if not wanted:
@@ -245,7 +245,7 @@ def diff_markdown(segments: list[Any]) -> str:
 
 
 def diff_view(diff: Any, *, whole: bool = True) -> None:
-    """One field's before/after (a ``memory_core.diff.FieldDiff``): the changes, then both values as text.
+    """One field's before/after (a ``memory_core.explore.diff.FieldDiff``): the changes, then both values as text.
 
     ``whole=False`` shows only the changes (for long lists of diffs, e.g. "what changed since").
     """

@@ -1,7 +1,7 @@
 """Graph page: the notes and their links as a network you click, with the clicked note beside it.
 
 Why it is built this way:
-- What to draw is decided by ``memory_core.graphview`` (tested without Streamlit): at most the cap
+- What to draw is decided by ``memory_core.explore.graphview`` (tested without Streamlit): at most the cap
   (default 300) of the notes matching the filters, or the neighbourhood of one note, or a recall
   trace's notes and their neighbours; the page says "showing N of M" and how the N were chosen.
   At 10,000 notes this stays fast because nothing draws more than the cap.
@@ -9,7 +9,7 @@ Why it is built this way:
   pyvis, inlined): a click on a node reruns the page with that note chosen, a double-click focuses
   its neighbourhood. The choice is kept in session state and in the URL (``?note=<id>``).
 - ``?trace=<conversation>:<message>`` (from a chat reply) or ``?query=<text>`` (from Search) draws
-  what was recalled: highlighted with rank and score, the rest faded (``memory_core.trace``).
+  what was recalled: highlighted with rank and score, the rest faded (``memory_core.retrieval.trace``).
 - "Look back in time" draws the memory as it was (``store.as_of``), read-only under a banner.
 - Note text reaches the page as text only: tooltips through ``textContent``, details through
   ``st.code``/``md_escape``, tables as dataframe cells.
@@ -24,11 +24,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from memory_core import graphdraw
-from memory_core import graphview as gv
-from memory_core import trace as tr
 from memory_core.errors import MemexError
+from memory_core.explore import graphdraw
+from memory_core.explore import graphview as gv
 from memory_core.notes import SOURCES, Note
+from memory_core.retrieval import trace as tr
 from pages.common import md_escape, open_store_or_stop, show_error, show_flash
 from pages.components.graph_canvas import graph_canvas, trigger
 from pages.components.note_panel import note_panel

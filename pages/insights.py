@@ -1,6 +1,6 @@
 """Insights page: what the memory holds and how it grew, and the latest benchmark figures.
 
-Why it is built this way (the page lays out charts; the numbers come from ``memory_core.insights``):
+Why it is built this way (the page lays out charts; the numbers come from ``memory_core.explore.insights``):
 - Everything is computed from the store's live view on each run (no copies of 10,000 notes): counts,
   ``store.timeline()`` for links and evolutions, the link graph's degrees, ``store.stats()``.
 - Time axes are binned for the span of the notes (hours for one day, days for a month, weeks,
@@ -25,8 +25,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from memory_core.benchmarks import load_results
-from memory_core.insights import degree_counts, esc, growth, map_frame, pca_2d, sample_ids, tag_counts
+from memory_core.bench import load_results
+from memory_core.explore.insights import degree_counts, esc, growth, map_frame, pca_2d, sample_ids, tag_counts
 from memory_core.notes import Note
 from pages.common import md_escape, open_store_or_stop, settings
 
@@ -154,7 +154,7 @@ def show_benchmarks(home: Any) -> None:
 
 
 def show_locomo(res: dict[str, Any]) -> None:
-    from memory_core.locomo import qa_rows, recall_rows
+    from memory_core.bench.locomo_set import qa_rows, recall_rows
 
     rows = recall_rows(res)
     if not rows:

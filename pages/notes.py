@@ -22,9 +22,7 @@ from typing import Any
 import streamlit as st
 
 from memory_core.errors import MemexError
-from memory_core.memory.pipeline import MemoryPipeline
-from memory_core.notes import MAX_CONTENT_CHARS, Note
-from memory_core.notes_table import (
+from memory_core.explore.notes_table import (
     ANY,
     SORTS,
     NoteQuery,
@@ -35,7 +33,9 @@ from memory_core.notes_table import (
     table_frame,
     tag_choices,
 )
-from memory_core.timeview import graph_of
+from memory_core.explore.timeview import graph_of
+from memory_core.memory.pipeline import MemoryPipeline
+from memory_core.notes import MAX_CONTENT_CHARS, Note
 from pages import common
 from pages.common import flash, md_escape, open_store_or_stop, settings, show_error, show_flash
 from pages.notes_detail import (

@@ -12,11 +12,11 @@ from typing import Any
 
 import streamlit as st
 
-from memory_core.diff import field_diff, show_value
 from memory_core.errors import MemexError
+from memory_core.explore.diff import field_diff, show_value
+from memory_core.explore.notes_table import PAGE_SIZE, find_notes, form_changes
+from memory_core.explore.timeview import history_until, incoming
 from memory_core.notes import Note
-from memory_core.notes_table import PAGE_SIZE, find_notes, form_changes
-from memory_core.timeview import history_until, incoming
 from pages.common import diff_view, flash, md_escape, note_card
 
 TAB_TABLE, TAB_DETAIL, TAB_ADD, TAB_CHANGES = "📋 Table", "🔍 Note", "➕ Add a note", "🕰️ What changed"

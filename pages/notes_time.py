@@ -2,7 +2,7 @@
 
 Why a module of its own: the page file stays a layout. The memory at a moment comes from the
 store's ``as_of`` (a fold of the change log); the net change of each note between two moments from
-``memory_core.timeview.summarise_changes`` over ``as_of`` and ``changes_between``; both are shown
+``memory_core.explore.timeview.summarise_changes`` over ``as_of`` and ``changes_between``; both are shown
 with the shared diff widget. Everything here only reads.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from memory_core.errors import MemexError
-from memory_core.timeview import is_past, moment, summarise_changes
+from memory_core.explore.timeview import is_past, moment, summarise_changes
 from pages.common import diff_view, md_escape, show_error
 
 CHANGES_SHOWN = 100

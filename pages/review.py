@@ -12,8 +12,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from memory_core import reviewlist as rl
 from memory_core.errors import MemexError
+from memory_core.explore import reviewlist as rl
 from memory_core.memory import review
 from pages.common import diff_view, flash, md_escape, open_store_or_stop, show_error, show_flash
 

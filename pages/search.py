@@ -6,16 +6,16 @@ on another page or by the chat's background writer shows at once. A note counts 
 Note text is shown through ``md_escape``/``highlight_md``: every punctuation character is escaped,
 so it is never interpreted as HTML or Markdown (stricter than ``render.safe_markdown``), and matched
 words are in bold. Each result shows its trace: rank, score and the signals that put it there
-(``memory_core.trace``); "Show on the graph" draws the same trace on the Graph page (``?query=``).
+(``memory_core.retrieval.trace``); "Show on the graph" draws the same trace on the Graph page (``?query=``).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from memory_core import trace as tr
 from memory_core.errors import MemexError
 from memory_core.retrieval import RETRIEVERS, search
+from memory_core.retrieval import trace as tr
 from pages.common import highlight_md, md_escape, open_store_or_stop, settings, show_error
 from pages.components.trace_panel import trace_table
 
@@ -32,7 +32,7 @@ def snippet(text: str, terms: list[str], limit: int = SNIPPET_CHARS) -> str:
     """The whole text when short, else a window around the first matched word."""
     if len(text) <= limit:
         return text
-    from memory_core.lexical import TOKEN_RE, stem
+    from memory_core.store.lexical import TOKEN_RE, stem
 
     start = 0
     wanted = set(terms)

@@ -4,10 +4,10 @@ take them out (JSON, or a vault as a zip or into a folder).
 Why it works this way (the page lays out widgets; the work is in memory_core):
 - A JSON file is checked completely before the first write (``parse_export`` / ``parse_locomo``): a bad
   file shows what is wrong and the store is left exactly as it was.
-- A vault (zip upload or a folder on this computer) is imported by ``memory_core.vault.import_vault``:
+- A vault (zip upload or a folder on this computer) is imported by ``memory_core.transfer.vault.import_vault``:
   each file is reported (added, updated, unchanged, refused and why); the usable ones are written in
   one batch.
-- A conversation is ingested by ``memory_core.imports.start_ingest`` in a background thread with a
+- A conversation is ingested by ``memory_core.transfer.imports.start_ingest`` in a background thread with a
   cancel flag; the page polls its progress, so the Cancel button stays usable and the notes already
   added stay intact.
 - Downloads are generated when clicked (callables), so showing the page costs nothing at 10k notes.
@@ -22,13 +22,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from memory_core.bench.locomo_set import parse_locomo
 from memory_core.errors import MemexError
-from memory_core.imports import IngestJob, conversation_items, detect, start_ingest
-from memory_core.locomo import parse_locomo
 from memory_core.memory.pipeline import NewItem
-from memory_core.transfer import export_json, import_notes, parse_export
-from memory_core.vault import VaultImportReport, export_to_dir, export_vault, import_vault
-from memory_core.vault.reader import read_zip
+from memory_core.transfer.imports import IngestJob, conversation_items, detect, start_ingest
+from memory_core.transfer.memex_json import export_json, import_notes, parse_export
+from memory_core.transfer.vault import VaultImportReport, export_to_dir, export_vault, import_vault
+from memory_core.transfer.vault.reader import read_zip
 from pages import common
 from pages.common import md_escape, open_store_or_stop, settings, show_error
 

@@ -28,7 +28,7 @@ def _own_memex_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 @pytest.fixture(scope="session")
 def embedder():
     """The real all-MiniLM-L6-v2 embedder the app uses (ONNX Runtime), loaded once."""
-    from memory_core.embeddings import bundled_minilm
+    from memory_core.models.embeddings import bundled_minilm
 
     emb = bundled_minilm()
     assert not getattr(emb, "fallback_reason", ""), emb.fallback_reason  # the ONNX path must work here
@@ -38,7 +38,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def real_llm():
     """The real bundled SmolLM2-135M model, loaded once."""
-    from memory_core.llm import LocalLLM
+    from memory_core.models.llm import LocalLLM
 
     return LocalLLM(None, n_ctx=2048, n_threads=2, seed=42)
 
@@ -63,9 +63,9 @@ def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder) -> Setti
     Seed it with ``MemoryStore(app_home, embedder)`` before ``AppTest.run()``. The pages' store cache
     (st.cache_resource) is keyed by the data dir, so every test gets its own store.
     """
-    import memory_core.embeddings
+    import memory_core.models.embeddings
 
     home = tmp_path / "app-home"
     monkeypatch.setenv("MEMEX_HOME", str(home))
-    monkeypatch.setattr(memory_core.embeddings, "get_embedder", lambda _settings: embedder)
+    monkeypatch.setattr(memory_core.models.embeddings, "get_embedder", lambda _settings: embedder)
     return Settings(data_dir=str(home))

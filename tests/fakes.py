@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from memory_core.llm import _Base
+from memory_core.models.llm import _Base
 
 Step = str | BaseException | Callable[[list[dict[str, str]], dict[str, Any] | None], str]
 

@@ -598,7 +598,7 @@ def test_a_reply_cut_at_the_token_limit_is_marked_and_can_be_continued(hstore: M
 
 
 def test_the_planted_facts_set_ships_and_each_answer_is_in_its_fact() -> None:
-    from memory_core.benchmarks.answers import answered, planted_facts
+    from memory_core.bench.answers import answered, planted_facts
 
     facts = planted_facts()
     assert len(facts) >= 30

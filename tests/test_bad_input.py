@@ -29,7 +29,7 @@ from memory_core.errors import ImportFormatError, InputError, MemexError, NotFou
 from memory_core.memory.pipeline import MemoryPipeline
 from memory_core.notes import clean_content
 from memory_core.store import MemoryStore
-from memory_core.transfer import export_data, import_file
+from memory_core.transfer.memex_json import export_data, import_file
 
 REPO = Path(__file__).resolve().parent.parent
 MB_NOTE = "x" * 1_000_000

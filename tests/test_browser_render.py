@@ -212,7 +212,7 @@ def browser_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 PROBE = """
 from pathlib import Path
 import streamlit as st
-from memory_core.render import safe_markdown
+from memory_core.explore.render import safe_markdown
 
 text = Path({path!r}).read_text()
 st.title("probe")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from memory_core.llm import PREFILL_CHUNK, Interrupted
+from memory_core.models.llm import PREFILL_CHUNK, Interrupted
 
 pytestmark = pytest.mark.real_model
 

@@ -17,8 +17,8 @@ from streamlit.testing.v1 import AppTest
 
 from memory_core.chat import ConversationStore, get_writer, new_message
 from memory_core.config import Settings
+from memory_core.explore.render import safe_markdown
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
-from memory_core.render import safe_markdown
 from memory_core.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]

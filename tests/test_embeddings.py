@@ -36,7 +36,7 @@ def test_minilm_loads_with_the_network_cut_off() -> None:
 import os
 for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.pop(var, None)
-from memory_core.embeddings import MiniLMEmbedder
+from memory_core.models.embeddings import MiniLMEmbedder
 print(MiniLMEmbedder().embed(["hello world"]).shape)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
@@ -48,8 +48,8 @@ print(MiniLMEmbedder().embed(["hello world"]).shape)
 def test_gguf_embedding_backend_through_llama_cpp(tmp_path) -> None:
     """Any GGUF works as an embedding model; the bundled SmolLM2 file stands in for a real embedder here."""
     from memory_core.config import Settings
-    from memory_core.embeddings import get_embedder
-    from memory_core.llm import bundled_model_path
+    from memory_core.models.embeddings import get_embedder
+    from memory_core.models.llm import bundled_model_path
 
     settings = Settings(data_dir=str(tmp_path), embedding_backend="gguf", embedding_model_path=str(bundled_model_path()),
                         n_threads=2)
@@ -63,8 +63,8 @@ def test_gguf_embedding_backend_through_llama_cpp(tmp_path) -> None:
 
 
 def test_gguf_embedding_backend_needs_a_real_file(tmp_path) -> None:
-    from memory_core.embeddings import GGUFEmbedder
     from memory_core.errors import ModelError
+    from memory_core.models.embeddings import GGUFEmbedder
 
     with pytest.raises(ModelError, match="Model file not found"):
         GGUFEmbedder(str(tmp_path / "missing.gguf"))
@@ -89,11 +89,11 @@ def test_onnx_embedder_gives_pytorchs_vectors(embedder) -> None:
 
     42 texts are two batches, run side by side on the embedder's pool: each vector must still land
     in its own text's row."""
-    from memory_core.embeddings import MiniLMEmbedder
-    from memory_core.onnx_minilm import OnnxMiniLMEmbedder
+    from memory_core.models.embeddings import MiniLMEmbedder
+    from memory_core.models.onnx_minilm import OnnxMiniLMEmbedder
 
     assert isinstance(embedder, OnnxMiniLMEmbedder)
-    from memory_core.onnx_minilm import BATCH
+    from memory_core.models.onnx_minilm import BATCH
 
     many = TEXTS * 6
     assert len(many) > BATCH
@@ -105,7 +105,7 @@ def test_onnx_embedder_gives_pytorchs_vectors(embedder) -> None:
 
 @pytest.mark.real_model
 def test_onnx_export_is_cached_checked_and_replaced_when_damaged(tmp_path, monkeypatch) -> None:
-    from memory_core import onnx_minilm
+    from memory_core.models import onnx_minilm
 
     monkeypatch.setenv("MEMEX_CACHE_DIR", str(tmp_path))
     (tmp_path / "minilm-l6-v2-0123456789abcdef.onnx").write_bytes(b"an export for other library versions")
@@ -128,8 +128,8 @@ def test_onnx_export_is_cached_checked_and_replaced_when_damaged(tmp_path, monke
 @pytest.mark.real_model
 def test_without_the_onnx_path_the_bundled_minilm_falls_back_to_pytorch(tmp_path, monkeypatch) -> None:
     """An export that cannot run costs speed, never a memory: the same model on PyTorch, reason kept."""
-    from memory_core import embeddings, onnx_minilm
     from memory_core.errors import ModelError
+    from memory_core.models import embeddings, onnx_minilm
 
     monkeypatch.setenv("MEMEX_CACHE_DIR", str(tmp_path))
 
@@ -150,7 +150,7 @@ import os, sys
 for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.pop(var, None)
 from memory_core.config import Settings
-from memory_core.embeddings import get_embedder
+from memory_core.models.embeddings import get_embedder
 emb = get_embedder(Settings())
 print(type(emb).__name__, getattr(emb, "fallback_reason", ""), emb.embed(["hello world"]).shape)
 print("torch imported" if "torch" in sys.modules else "no torch")

@@ -1,4 +1,4 @@
-"""memory_core.graphdraw: labels, tooltips, link styles and a trace overlay, as the canvas receives them."""
+"""memory_core.explore.graphdraw: labels, tooltips, link styles and a trace overlay, as the canvas receives them."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import json
 
 import networkx as nx
 
-from memory_core import graphdraw as gd
-from memory_core import graphview as gv
-from memory_core import trace as tr
+from memory_core.explore import graphdraw as gd
+from memory_core.explore import graphview as gv
 from memory_core.notes import Link, Note
+from memory_core.retrieval import trace as tr
 from memory_core.store import build_graph
 
 SCRIPT = "<script>alert(1)</script>"

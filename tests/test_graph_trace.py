@@ -1,4 +1,4 @@
-"""memory_core.trace without Streamlit or a store: saved recall traces, live hits, edges, table rows."""
+"""memory_core.retrieval.trace without Streamlit or a store: saved recall traces, live hits, edges, table rows."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import networkx as nx
 import pytest
 
-from memory_core import trace as tr
 from memory_core.errors import InputError
+from memory_core.retrieval import trace as tr
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -121,7 +121,7 @@ def test_rows_show_every_signal_column() -> None:
 
 
 def test_moments_are_distinct_sorted_and_thinned() -> None:
-    from memory_core.asof import label, moments
+    from memory_core.explore.asof import label, moments
 
     evs = [SimpleNamespace(at=a) for a in ("2024-01-02T10:00:00+00:00", "2024-01-01T10:00:00.5+00:00",
                                            "2024-01-02T10:00:00+00:00", "garbage", "2024-01-01T12:00:00+02:00")]

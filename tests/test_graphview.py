@@ -15,8 +15,8 @@ from datetime import date
 
 import pytest
 
-from memory_core import graphview as gv
 from memory_core.errors import InputError
+from memory_core.explore import graphview as gv
 from memory_core.notes import Change, Link, Note
 from memory_core.store import build_graph
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from memory_core.benchmarks import save_results
+from memory_core.bench import save_results
 from memory_core.config import Settings
 from memory_core.notes import Change, Link, Note
 from memory_core.store import MemoryStore
@@ -132,8 +132,8 @@ def test_map_samples_and_separates_topics(app_home: Settings, embedder) -> None:
 
 
 def test_benchmark_results_are_plotted(app_home: Settings, embedder) -> None:
-    from memory_core.benchmarks.ui import figures as ui_figures
-    from memory_core.locomo import load_locomo, run_benchmark
+    from memory_core.bench.locomo_set import load_locomo, run_benchmark
+    from memory_core.bench.ui import figures as ui_figures
 
     seed(app_home, embedder)
     res = run_benchmark(load_locomo(FIXTURE), app_home, embedder=embedder, progress=False,

@@ -6,7 +6,7 @@ import math
 import random
 from collections import Counter
 
-from memory_core.lexical import BM25Index, tokenize
+from memory_core.store.lexical import BM25Index, tokenize
 
 
 def reference(docs: dict[str, str], order: list[str], query: str, k: int,

@@ -10,7 +10,6 @@ from fakes import ScriptedLLM
 
 from memory_core.config import Settings
 from memory_core.errors import ModelError
-from memory_core.llm import bundled_model_path, check_gguf, get_llm, resolve_model_path
 from memory_core.memory.pipeline import enrichment_messages
 from memory_core.memory.validation import (
     ENRICH_SCHEMA,
@@ -21,6 +20,7 @@ from memory_core.memory.validation import (
     fallback_enrichment,
     validate_enrichment,
 )
+from memory_core.models.llm import bundled_model_path, check_gguf, get_llm, resolve_model_path
 
 # ---------------------------------------------------------------------------------------------
 # model files
@@ -48,7 +48,7 @@ def test_wrong_model_paths_give_one_clear_message(tmp_path: Path) -> None:
 
 
 def test_truncated_gguf_fails_to_load_with_a_clear_message(tmp_path: Path) -> None:
-    from memory_core.llm import LocalLLM
+    from memory_core.models.llm import LocalLLM
 
     broken = tmp_path / "truncated.gguf"
     broken.write_bytes(bundled_model_path().read_bytes()[:2_000_000])
@@ -168,8 +168,8 @@ def test_an_abandoned_stream_can_be_closed_and_frees_the_model(real_llm) -> None
 
 @pytest.mark.real_model
 @pytest.mark.parametrize("load", [
-    "from memory_core.llm import LocalLLM\nllm = LocalLLM(None, n_ctx=256, n_threads=1)\n",
-    "from memory_core.embeddings import GGUFEmbedder\nfrom memory_core.llm import bundled_model_path\n"
+    "from memory_core.models.llm import LocalLLM\nllm = LocalLLM(None, n_ctx=256, n_threads=1)\n",
+    "from memory_core.models.embeddings import GGUFEmbedder\nfrom memory_core.models.llm import bundled_model_path\n"
     "llm = GGUFEmbedder(str(bundled_model_path()), n_threads=1, n_ctx=256)\n",
 ], ids=["chat model", "gguf embedder"])
 def test_a_model_left_open_at_exit_is_freed_without_a_shutdown_error(load: str) -> None:
@@ -189,7 +189,7 @@ def test_a_model_left_open_at_exit_is_freed_without_a_shutdown_error(load: str) 
 
 @pytest.mark.real_model
 def test_close_frees_the_model_once() -> None:
-    from memory_core.llm import LocalLLM
+    from memory_core.models.llm import LocalLLM
 
     llm = LocalLLM(None, n_ctx=256, n_threads=1)
     assert llm.count_tokens("hello there") > 0

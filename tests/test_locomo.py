@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from memory_core.errors import ImportFormatError, InputError
-from memory_core.locomo import (
+from memory_core.bench.locomo_set import (
     abstained,
     aggregate_qa,
     aggregate_retrieval,
@@ -34,6 +33,7 @@ from memory_core.locomo import (
     split_evidence,
     token_f1,
 )
+from memory_core.errors import ImportFormatError, InputError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "locomo_small.json"
 
@@ -173,7 +173,7 @@ def test_evidence_metrics_by_hand():
 def test_score_ties_are_put_in_dialogue_order():
     from types import SimpleNamespace
 
-    from memory_core.locomo import _ranked_refs
+    from memory_core.bench.locomo_set import _ranked_refs
 
     def hit(nid: str, score: float) -> SimpleNamespace:
         return SimpleNamespace(note=SimpleNamespace(id=nid), score=score)
@@ -344,10 +344,10 @@ def test_same_seed_same_figures(data, embedder, tmp_path, fast_run):
 
 
 def test_cli_bench_locomo(tmp_path, monkeypatch, embedder, capsys):
-    import memory_core.embeddings
+    import memory_core.models.embeddings
     from memory_core.cli import main
 
-    monkeypatch.setattr(memory_core.embeddings, "get_embedder", lambda _settings: embedder)
+    monkeypatch.setattr(memory_core.models.embeddings, "get_embedder", lambda _settings: embedder)
     home, out = tmp_path / "home", tmp_path / "out" / "res.json"
     code = main(["bench", "locomo", str(FIXTURE), "--data-dir", str(home), "--samples", "conv-b",
                  "--retrievers", "bm25,dense", "--quiet", "--output", str(out)])
@@ -369,12 +369,12 @@ def test_bench_all_reports_missing_and_failing_benchmarks(tmp_path, monkeypatch)
     import sys
     import types
 
-    from memory_core.benchmarks import all as bench_all
+    from memory_core.bench import all as bench_all
 
     row = bench_all.run_one("no_such_bench", tmp_path)
     assert row["status"] == "missing" and "no_such_bench.py" in row["detail"]
 
-    broken = types.ModuleType("memory_core.benchmarks.broken_bench")
+    broken = types.ModuleType("memory_core.bench.broken_bench")
     broken.add_arguments = lambda parser: parser.add_argument("--rounds", type=int, default=100)
     seen = {}
 
@@ -390,10 +390,10 @@ def test_bench_all_reports_missing_and_failing_benchmarks(tmp_path, monkeypatch)
 
 
 def test_bench_all_runs_locomo_and_prints_one_table(tmp_path, monkeypatch, embedder, capsys):
-    import memory_core.embeddings
+    import memory_core.models.embeddings
     from memory_core.cli import main
 
-    monkeypatch.setattr(memory_core.embeddings, "get_embedder", lambda _settings: embedder)
+    monkeypatch.setattr(memory_core.models.embeddings, "get_embedder", lambda _settings: embedder)
     home = tmp_path / "home"
     assert main(["bench", "all", "--only", "locomo", "--data-dir", str(home)]) == 0
     out = capsys.readouterr().out

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fakes import ScriptedLLM
 
-from memory_core.benchmarks.memory import load_conversation, run_conversation, turns_of
+from memory_core.bench.memory import load_conversation, run_conversation, turns_of
 from memory_core.config import Settings
 from memory_core.memory.worth import judge_turn
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from memory_core.config import Settings
-from memory_core.lexical import STOPWORDS
 from memory_core.memory import MemoryPipeline
 from memory_core.memory.inbox import inbox
 from memory_core.memory.proposals import has_fragment, judge_context, judge_tags
 from memory_core.retrieval import search
 from memory_core.store import MemoryStore
+from memory_core.store.lexical import STOPWORDS
 
 pytestmark = [pytest.mark.real_model, pytest.mark.timeout(2400)]  # six model-backed writes on a busy CPU
 

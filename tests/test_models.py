@@ -18,9 +18,9 @@ from ggufs import write_gguf
 from memory_core.cli import main
 from memory_core.config import Settings
 from memory_core.errors import ModelError
-from memory_core.llm import bundled_model_path
 from memory_core.models import list_local_models, read_gguf_info
 from memory_core.models.gguf_info import params_label
+from memory_core.models.llm import bundled_model_path
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from fakehub import COMMIT, Hub, cdn_gets, serve_hub
 from memory_core.cli import main
 from memory_core.config import Settings
 from memory_core.errors import ModelError
-from memory_core.llm import bundled_model_path
 from memory_core.models import (
     DownloadCancelled,
     download_model,
@@ -28,6 +27,7 @@ from memory_core.models import (
     remote_file,
 )
 from memory_core.models.download import partial_downloads
+from memory_core.models.llm import bundled_model_path
 
 REPO = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
 FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

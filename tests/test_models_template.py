@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from ggufs import CHATML, GEMMA3, copy_with_template
 
-from memory_core.llm import LocalLLM, bundled_model_path
 from memory_core.models import read_gguf_info
+from memory_core.models.llm import LocalLLM, bundled_model_path
 from memory_core.models.template import TemplateGuard
 
 LLAMA3 = ("{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "

@@ -17,7 +17,7 @@ from memory_core.config import Settings
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.notes import Note
 from memory_core.store import MemoryStore
-from memory_core.transfer import import_notes
+from memory_core.transfer.memex_json import import_notes
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TEXTS = [
@@ -289,9 +289,9 @@ def test_add_empty_note_is_refused(app_home: Settings, embedder) -> None:
 
 @pytest.mark.real_model
 def test_add_note_with_the_real_model(app_home: Settings, embedder, real_llm, monkeypatch) -> None:
-    import memory_core.llm
+    import memory_core.models.llm
 
-    monkeypatch.setattr(memory_core.llm, "get_llm", lambda _settings: real_llm)
+    monkeypatch.setattr(memory_core.models.llm, "get_llm", lambda _settings: real_llm)
     store, ids = seed(app_home, embedder)
     at = notes_page()
     at.text_area(key="add_content").input("Anna and I plan a hiking trip to the Dolomites in July.")

@@ -1,6 +1,6 @@
 """The built wheel is the whole program: every subpackage and asset, and `memex` runs from it.
 
-Why this test exists: `pip install .` once produced a package without `memory_core.benchmarks`, and
+Why this test exists: `pip install .` once produced a package without `memory_core.bench`, and
 every `memex` command crashed, while the editable install used by the tests hid the problem. So the
 wheel is built from a copy of the work tree, installed into a fresh virtual environment, and run
 from a folder outside the repository, where only the installed copy can be imported.
@@ -65,7 +65,7 @@ def test_wheel_holds_every_module_subpackage_and_asset(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     modules, assets = repo_modules_and_assets()
     subpackages = {str(Path(m).parent.as_posix()) for m in modules}
-    assert "memory_core/benchmarks" in subpackages and "memory_core/memory" in subpackages
+    assert "memory_core/bench" in subpackages and "memory_core/explore" in subpackages and "memory_core/memory" in subpackages
     assert not modules - names, f"modules missing from the wheel: {sorted(modules - names)}"
     assert not assets - names, f"data files missing from the wheel: {sorted(assets - names)}"
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
@@ -98,7 +98,7 @@ def run_installed(venv: Path, *args: str, cwd: Path, timeout: int = 600) -> subp
 
 
 def test_installed_copy_is_what_runs(fresh_venv: Path, tmp_path: Path) -> None:
-    code = "import memory_core, memory_core.benchmarks.store, memory_core.memory.pipeline; print(memory_core.__file__)"
+    code = "import memory_core, memory_core.bench.store, memory_core.memory.pipeline; print(memory_core.__file__)"
     out = run_installed(fresh_venv, str(fresh_venv / "bin" / "python"), "-c", code, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     where = Path(out.stdout.strip()).resolve()

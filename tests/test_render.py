@@ -12,8 +12,8 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-import memory_core.render as render
-from memory_core.render import escape_markdown, is_inert, safe_markdown
+import memory_core.explore.render as render
+from memory_core.explore.render import escape_markdown, is_inert, safe_markdown
 
 HTML = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 U = "http://127.0.0.1:9/leak"

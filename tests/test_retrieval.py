@@ -8,7 +8,6 @@ import networkx as nx
 from fakes import HashEmbedder, ScriptedLLM
 
 from memory_core.config import Settings
-from memory_core.lexical import stem, tokenize
 from memory_core.memory import MemoryPipeline, NewItem
 from memory_core.notes import Note
 from memory_core.retrieval import RETRIEVERS, Hit, make_retriever
@@ -17,6 +16,7 @@ from memory_core.retrieval.fusion import fuse, minmax
 from memory_core.retrieval.graph import personalized_pagerank
 from memory_core.retrieval.hit import finalize
 from memory_core.store import MemoryStore
+from memory_core.store.lexical import stem, tokenize
 
 
 def test_snowball_stemmer_keeps_words_whole() -> None:

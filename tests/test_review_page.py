@@ -1,4 +1,4 @@
-"""The Review page (AppTest) and memory_core.reviewlist: diffs, grounding, accept/reject/edit, bulk, badge."""
+"""The Review page (AppTest) and memory_core.explore.reviewlist: diffs, grounding, accept/reject/edit, bulk, badge."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from memory_core import reviewlist as rl
 from memory_core.config import Settings
+from memory_core.explore import reviewlist as rl
 from memory_core.notes import Note
 from memory_core.store import MemoryStore
 from memory_core.store.proposals import Proposal

@@ -78,7 +78,7 @@ def test_md_escape_renders_text_literally(text: str) -> None:
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_highlight_bolds_only_matched_words(text: str) -> None:
-    from memory_core.lexical import tokenize
+    from memory_core.store.lexical import tokenize
 
     terms = tokenize(text)[:2]
     out = rendered(highlight_md(text, terms))
@@ -90,7 +90,7 @@ def test_highlight_bolds_only_matched_words(text: str) -> None:
 
 
 def test_highlight_matches_stems() -> None:
-    from memory_core.lexical import tokenize
+    from memory_core.store.lexical import tokenize
 
     out = rendered(highlight_md("We were Hiking; hikes <b>hike</b>!", tokenize("hike")))
     assert out.count("<strong>") == 3

@@ -20,9 +20,9 @@ import pytest
 
 from memory_core.config import Settings
 from memory_core.errors import ModelError
-from memory_core.llm import ServerLLM, bundled_model_path
 from memory_core.memory.pipeline import MemoryPipeline, enrichment_messages
 from memory_core.memory.validation import ENRICH_SCHEMA, fallback_enrichment, validate_enrichment
+from memory_core.models.llm import ServerLLM, bundled_model_path
 from memory_core.store import MemoryStore
 
 

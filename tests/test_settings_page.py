@@ -128,7 +128,7 @@ def model_home(app_home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     """No model folders but the data dir's models/: a loadable copy of the bundled GGUF and one that is not."""
     from ggufs import write_gguf
 
-    from memory_core.llm import bundled_model_path
+    from memory_core.models.llm import bundled_model_path
 
     home = tmp_path / "userhome"
     home.mkdir()
@@ -175,7 +175,7 @@ def test_one_click_switch_loads_then_saves(app_home: Settings, model_home: dict[
     with pytest.raises(KeyError):
         use_button(at, model_home["copy"])  # now in use: no button
     # and back to the bundled one: the model path becomes empty again
-    from memory_core.llm import bundled_model_path
+    from memory_core.models.llm import bundled_model_path
 
     use_button(at, bundled_model_path()).click().run()
     assert not at.error and load_settings(app_home.home).model_path == ""
@@ -194,8 +194,8 @@ def test_download_from_the_page_shows_the_size_first(app_home: Settings, model_h
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from fakehub import cdn_gets, serve_hub
 
-    from memory_core.llm import bundled_model_path
     from memory_core.models import jobs
+    from memory_core.models.llm import bundled_model_path
 
     repo, file = "someone/Tiny-GGUF", "tiny-chat-Q4_1.gguf"
     data = bundled_model_path().read_bytes()

@@ -12,7 +12,7 @@ from memory_core.config import Settings
 from memory_core.notes import Note
 from memory_core.retrieval import search
 from memory_core.store import MemoryStore, Proposal
-from memory_core.transfer import export_to_file
+from memory_core.transfer.memex_json import export_to_file
 
 TOKEN = "Zyxquorbian"  # appears in no dictionary and in no other note
 

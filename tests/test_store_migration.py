@@ -18,7 +18,7 @@ from memory_core.config import Settings
 from memory_core.errors import StoreError
 from memory_core.store import FORMAT_VERSION, MemoryStore
 from memory_core.store.datadir import read_marker
-from memory_core.transfer import export_data
+from memory_core.transfer.memex_json import export_data
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store_v1"
 A = "aaaaaaaa-0000-4000-8000-000000000001"

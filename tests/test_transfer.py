@@ -11,7 +11,7 @@ from memory_core.config import Settings
 from memory_core.errors import ImportFormatError
 from memory_core.notes import Note
 from memory_core.store import MemoryStore
-from memory_core.transfer import export_data, export_json, import_file
+from memory_core.transfer.memex_json import export_data, export_json, import_file
 
 
 def make_store(path: Path) -> MemoryStore:

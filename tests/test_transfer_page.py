@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from memory_core.config import Settings
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.store import MemoryStore
-from memory_core.transfer import export_data, export_json
+from memory_core.transfer.memex_json import export_data, export_json
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -159,9 +159,9 @@ def test_locomo_ingest_fast(app_home: Settings, embedder) -> None:
 
 @pytest.mark.real_model
 def test_locomo_ingest_full_with_the_real_model(app_home: Settings, embedder, real_llm, monkeypatch) -> None:
-    import memory_core.llm
+    import memory_core.models.llm
 
-    monkeypatch.setattr(memory_core.llm, "get_llm", lambda _settings: real_llm)
+    monkeypatch.setattr(memory_core.models.llm, "get_llm", lambda _settings: real_llm)
     at = upload(transfer_page(), "locomo.json", json.dumps(CONVERSATION[1:]).encode())
     at.radio(key="transfer_mode").set_value("full")
     at.button(key="transfer_ingest").click()
@@ -217,7 +217,7 @@ def fixture_zip() -> bytes:
 
 def test_detect_recognises_each_kind() -> None:
     from memory_core.errors import ImportFormatError
-    from memory_core.imports import detect
+    from memory_core.transfer.imports import detect
 
     assert detect(fixture_zip()) == "vault"
     assert detect(json.dumps(CONVERSATION).encode()) == "locomo"

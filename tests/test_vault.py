@@ -18,8 +18,8 @@ from memory_core.config import Settings
 from memory_core.errors import InputError
 from memory_core.notes import Link, Note
 from memory_core.store import MemoryStore
-from memory_core.transfer import export_data, import_notes
-from memory_core.vault import (
+from memory_core.transfer.memex_json import export_data, import_notes
+from memory_core.transfer.vault import (
     INDEX,
     NOTES_DIR,
     ROOT,
@@ -35,7 +35,7 @@ from memory_core.vault import (
     split_front_matter,
     wikilinks,
 )
-from memory_core.vault.markdown import FrontMatterError, unique_stems
+from memory_core.transfer.vault.markdown import FrontMatterError, unique_stems
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "vault"
 WIKI = re.compile(r"\[\[([^\]|]+)\|([^\]]*)\]\]")

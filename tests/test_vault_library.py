@@ -8,10 +8,9 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from memory_core.diff import Segment, field_diff, list_diff, note_diff, show_value, text_diff
 from memory_core.errors import InputError
-from memory_core.notes import Change, Link, Note
-from memory_core.notes_table import (
+from memory_core.explore.diff import Segment, field_diff, list_diff, note_diff, show_value, text_diff
+from memory_core.explore.notes_table import (
     ANY,
     NoteQuery,
     as_list,
@@ -26,7 +25,8 @@ from memory_core.notes_table import (
     table_frame,
     tag_choices,
 )
-from memory_core.timeview import history_until, incoming, is_past, moment, summarise_changes
+from memory_core.explore.timeview import history_until, incoming, is_past, moment, summarise_changes
+from memory_core.notes import Change, Link, Note
 
 HOSTILE = "<script>alert(1)</script> [x](http://evil) ![i](http://e/x.png) **b** :red[r]"
 
@@ -214,7 +214,7 @@ def test_summarise_changes_is_the_net_change() -> None:
 def test_time_axis_suits_the_span() -> None:
     from datetime import datetime, timedelta, timezone
 
-    from memory_core.insights import time_axis
+    from memory_core.explore.insights import time_axis
 
     t0 = datetime(2024, 7, 14, 8, 0, tzinfo=timezone.utc)
     day = time_axis([t0 + timedelta(hours=h) for h in (0, 3, 9)])
@@ -233,7 +233,7 @@ def test_time_axis_suits_the_span() -> None:
 def test_growth_bins_and_axis_range() -> None:
     from datetime import datetime, timezone
 
-    from memory_core.insights import growth
+    from memory_core.explore.insights import growth
 
     t = [datetime(2024, 7, 14, h, 30, tzinfo=timezone.utc) for h in (8, 8, 11)]
     axis, created, changes = growth([(t[0], "a", "created"), (t[1], "b", "created"), (t[2], "c", "created"),
@@ -254,7 +254,7 @@ def test_growth_bins_and_axis_range() -> None:
 def test_plotly_text_is_escaped() -> None:
     import numpy as np
 
-    from memory_core.insights import esc, hover_text, map_frame, pca_2d, sample_ids
+    from memory_core.explore.insights import esc, hover_text, map_frame, pca_2d, sample_ids
 
     assert esc("<b>x</b> & <a href='y'>") == "&lt;b&gt;x&lt;/b&gt; &amp; &lt;a href='y'&gt;"
     note = Note("<img src=x onerror=alert(1)>\nsecond <br> line", id="hostile-1", tags=["<i>t</i>"])
@@ -270,7 +270,7 @@ def test_plotly_text_is_escaped() -> None:
 
 
 def test_graph_of_a_view() -> None:
-    from memory_core.timeview import graph_of
+    from memory_core.explore.timeview import graph_of
 
     a, b = Note("a", id="a", links=[Link("b", "x"), Link("gone", "y")]), Note("b", id="b")
     g = graph_of({"a": a, "b": b})

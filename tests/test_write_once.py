@@ -147,7 +147,7 @@ from fakes import HashEmbedder, ScriptedLLM, enrichment
 from memory_core.chat import ChatSession, ConversationStore, MemoryWriter
 from memory_core.config import Settings
 from memory_core.store import MemoryStore
-from memory_core.transfer import import_file
+from memory_core.transfer.memex_json import import_file
 
 home, role = {home!r}, {role!r}
 settings = Settings(data_dir=home)
@@ -247,7 +247,7 @@ def test_fault_suite_sigkill_anywhere_then_every_accepted_change_exactly_once(tm
         for i in range(300):
             w.put(Note(content=fact(i, "imp")))
     export = tmp_path / "export.json"
-    from memory_core.transfer import export_to_file
+    from memory_core.transfer.memex_json import export_to_file
 
     export_to_file(source, str(export))
     target = tmp_path / "target"

@@ -45,7 +45,7 @@ def memory_summary(info: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from ..llm import get_llm
+    from ..models.llm import get_llm
     from ..store import open_store
     from .conversations import ConversationStore
     from .session import ChatSession

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..llm import Interrupted
+from ..models.llm import Interrupted
 
 
 class ReplyGate:

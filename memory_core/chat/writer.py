@@ -469,7 +469,7 @@ class MemoryWriter:
         def gated() -> Any:
             model = original
             if model is None:
-                from ..llm import get_llm
+                from ..models.llm import get_llm
 
                 model = get_llm(pipeline.settings)
             elif callable(model) and not hasattr(model, "structured"):

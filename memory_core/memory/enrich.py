@@ -16,7 +16,7 @@ import re
 import threading
 from typing import Any
 
-from ..lexical import STOPWORDS, TOKEN_RE, stem
+from ..store.lexical import STOPWORDS, TOKEN_RE, stem
 from .worth import GREETINGS, THANKS
 
 MAX_KEYWORDS = 6

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..llm import LLM, Usage
+from ..models.llm import LLM, Usage
 from ..notes import Change, Note, clean_content, creator, normalise_time, now_iso
 from ..store import MemoryStore, Neighbour
 from . import bulk, linking
@@ -131,7 +131,7 @@ class MemoryPipeline:
     @property
     def llm(self) -> LLM:
         if self._llm is None:
-            from ..llm import get_llm
+            from ..models.llm import get_llm
 
             self._llm = get_llm(self.settings)
         if callable(self._llm) and not hasattr(self._llm, "structured"):

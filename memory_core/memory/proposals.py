@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..lexical import STOPWORDS, TOKEN_RE, stem
 from ..retrieval.entities import mentions
+from ..store.lexical import STOPWORDS, TOKEN_RE, stem
 from .validation import _grounded_tag as grounded_tag
 from .validation import clean_context, clean_tags
 

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from ..lexical import STOPWORDS, TOKEN_RE, stem
+from ..store.lexical import STOPWORDS, TOKEN_RE, stem
 from .enrich import is_readable_keyword
 
 MAX_KEYWORDS = 6
@@ -45,7 +45,7 @@ ENRICH_EXAMPLE_ANSWER = {"keywords": ["bread", "goat cheese", "farmers market"],
 def _vocabulary() -> frozenset[str]:
     """Whole words of the BERT uncased vocabulary shipped with MiniLM (about 20k English words)."""
     try:
-        from ..embeddings import minilm_path
+        from ..models.embeddings import minilm_path
 
         lines = (minilm_path() / "vocab.txt").read_text(encoding="utf-8").splitlines()
     except Exception:  # noqa: BLE001 - without the vocabulary we rely on the text and shape checks

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..lexical import STOPWORDS
+from ..store.lexical import STOPWORDS
 
 _WORD_RE = re.compile(r"[A-Za-z']+|\d+")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")

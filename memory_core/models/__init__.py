@@ -1,4 +1,5 @@
-"""The model manager: GGUF models on this machine (found, read from their headers) and downloads.
+"""The models: llama.cpp (``llm``), sentence embeddings (``embeddings``, ``onnx_minilm``), and the model
+manager: GGUF models on this machine (found, read from their headers) and downloads.
 
 ``list_local_models`` finds them, ``read_gguf_info`` reads one header, ``download_model`` fetches a
 ``RECOMMENDED`` model (or any GGUF on the hub) into the data directory's ``models/`` folder.

@@ -157,7 +157,7 @@ def _same(a: str, b: str) -> bool:
 
 def _current_path(settings: Any) -> str:
     from ..errors import MemexError
-    from ..llm import resolve_model_path
+    from .llm import resolve_model_path
 
     try:
         return str(resolve_model_path(settings.model_path))

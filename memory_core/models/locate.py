@@ -76,7 +76,7 @@ def list_local_models(settings: Any, include_embedding: bool = True) -> list[Mod
             found.append(info)
 
     try:
-        from ..llm import bundled_model_path
+        from .llm import bundled_model_path
 
         add(bundled_model_path(), "bundled")
     except MemexError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..lexical import STOPWORDS
+from ..store.lexical import STOPWORDS
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*")

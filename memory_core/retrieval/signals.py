@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..lexical import BM25Index
 from ..notes import Note
+from ..store.lexical import BM25Index
 from .entities import mentions
 
 LexicalHits = dict[str, tuple[float, list[str]]]

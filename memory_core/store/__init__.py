@@ -5,7 +5,7 @@ Modules, each one concept:
   codec        notes and events <-> Chroma records
   events       the change log (Event, ids, append/read)
   fold         events -> notes, and a changed note -> its events
-  views        graph, lexical index, vectors (derived, in memory)
+  views        graph, lexical index (lexical.py: BM25), vectors (derived, in memory)
   following    seeing other writers' events (local processes, a Chroma server)
   sqlite_reader  reading our collections from Chroma's SQLite file, read-only, until the first write
   recall       recall counts, outside the write path

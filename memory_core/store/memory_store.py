@@ -23,7 +23,6 @@ import networkx as nx
 import numpy as np
 
 from ..errors import MemexError, NotFoundError, StoreError
-from ..lexical import BM25Index
 from ..notes import Note
 from . import backend, snapshot
 from .batch import WriteBatch
@@ -36,6 +35,7 @@ from .fold import Fold, diff
 from .following import Follower
 from .forget import ForgetMixin
 from .history import HistoryMixin
+from .lexical import BM25Index
 from .proposals import ProposalInbox
 from .queries import QueryMixin
 from .recall import RecallStats
@@ -453,7 +453,7 @@ def close_open_stores() -> None:
 def open_store(settings: Any, embedder: Any | None = None) -> MemoryStore:
     """The usual way in: the store for these settings with the configured embedder."""
     if embedder is None:
-        from ..embeddings import LazyEmbedder
+        from ..models.embeddings import LazyEmbedder
 
         embedder = LazyEmbedder(settings)
     return MemoryStore(settings, embedder)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from ..lexical import BM25Index
 from ..notes import Note
+from .lexical import BM25Index
 
 
 def build_graph(notes: dict[str, Note]) -> nx.DiGraph:

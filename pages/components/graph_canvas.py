@@ -5,7 +5,7 @@ clicked. ``st.components.v2`` runs our module in the page and gives it ``setTrig
 a click on a node reruns the script with ``clicked`` set to that note's id, a double-click with
 ``focus``. vis-network comes from the pyvis package (inlined into the module: no CDN, works
 offline); Streamlit serves the module once per content (a blob URL it caches), so reruns do not
-reload it. The data (nodes, edges, options) is built by ``memory_core.graphdraw`` and is JSON.
+reload it. The data (nodes, edges, options) is built by ``memory_core.explore.graphdraw`` and is JSON.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ CSS = """
 
 @lru_cache(maxsize=1)
 def _js() -> str:
-    from memory_core.graphview import _assets
+    from memory_core.explore.graphview import _assets
 
     vis_js, _css = _assets()
     return vis_js + "\n;\n" + (HERE / "graph_canvas.js").read_text(encoding="utf-8")

@@ -6,7 +6,7 @@ page itself then says why), the entry is simply "Review".
 
 from __future__ import annotations
 
-from memory_core.reviewlist import nav_title
+from memory_core.explore.reviewlist import nav_title
 
 
 def review_title() -> str:

@@ -4,7 +4,7 @@ A moment is picked with a slider over the times at which the memory changed (fro
 log), the far right being now. Moving it back folds the change log up to then (``store.as_of`` /
 ``store.graph_as_of``): the graph, the note beside it and its links are drawn as they were, under
 a banner, with nothing that writes. "What changed since" lists the net change of each note between
-two moments (``store.changes_between`` + ``memory_core.timeview.summarise_changes``), as diffs.
+two moments (``store.changes_between`` + ``memory_core.explore.timeview.summarise_changes``), as diffs.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import networkx as nx
 import streamlit as st
 
-from memory_core.asof import label, moments
 from memory_core.errors import InputError, MemexError
+from memory_core.explore.asof import label, moments
 from memory_core.notes import Note, parse_time
 from pages.common import diff_view, md_escape, show_error
 
@@ -111,7 +111,7 @@ def changes_since(store: Any, notes_now: Mapping[str, Note]) -> None:
     if since_day > until_day:
         st.error("“Since” must be on or before “Until”.")
         return
-    from memory_core.timeview import summarise_changes
+    from memory_core.explore.timeview import summarise_changes
 
     since = datetime.combine(since_day, datetime.min.time(), tzinfo=timezone.utc).isoformat()
     until = datetime.combine(until_day, datetime.max.time().replace(microsecond=0), tzinfo=timezone.utc).isoformat()

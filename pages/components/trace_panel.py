@@ -2,7 +2,7 @@
 
 ``?trace=<conversation id>:<message id>`` names a saved chat reply (the Chat page links here);
 ``?query=<text>`` runs that search now (the Search page links here). Either becomes a
-``memory_core.trace.Trace``; the table shows rank, score, each signal and the note it was reached
+``memory_core.retrieval.trace.Trace``; the table shows rank, score, each signal and the note it was reached
 from, as dataframe cells (text, never HTML).
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from memory_core import trace as tr
 from memory_core.errors import MemexError
 from memory_core.notes import Note
+from memory_core.retrieval import trace as tr
 from pages.common import md_escape, settings
 
 TRACE_K = 10

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from datetime import timezone
 from typing import Any
 
-from .errors import InputError
-from .notes import parse_time
+from ..errors import InputError
+from ..notes import parse_time
 
 MOMENT_LIMIT = 400
 

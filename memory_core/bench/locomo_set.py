@@ -39,7 +39,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import ImportFormatError, InputError
+from ..errors import ImportFormatError, InputError
 
 CATEGORIES: dict[int, str] = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 ADVERSARIAL = 5
@@ -511,8 +511,8 @@ class IngestResult:
 def ingest_sample(sample: Sample, settings: Any, home: str | Path, *, embedder: Any, mode: str = "fast",
                   llm: Any = None, progress: bool = False) -> IngestResult:
     """Every turn of ``sample`` becomes a note in a fresh store at ``home`` (which must not hold one)."""
-    from .memory.pipeline import MODES, MemoryPipeline, NewItem
-    from .store import MemoryStore
+    from ..memory.pipeline import MODES, MemoryPipeline, NewItem
+    from ..store import MemoryStore
 
     if mode not in MODES:
         raise InputError(f"Unknown mode {mode!r}; use 'fast' or 'full'.")
@@ -670,8 +670,8 @@ def run_benchmark(data: LocomoData, settings: Any, *, mode: str = "fast", retrie
     Each selected sample gets its own fresh store in ``work_dir`` (a temporary folder, removed at the
     end, when not given). The person's own store is never touched.
     """
-    from .retrieval import RETRIEVERS as KNOWN
-    from .retrieval import make_retriever
+    from ..retrieval import RETRIEVERS as KNOWN
+    from ..retrieval import make_retriever
 
     started = time.perf_counter()
     retrievers = list(dict.fromkeys(retrievers))
@@ -694,12 +694,12 @@ def run_benchmark(data: LocomoData, settings: Any, *, mode: str = "fast", retrie
     say = log or (lambda _msg: None)
 
     if embedder is None:
-        from .embeddings import get_embedder
+        from ..models.embeddings import get_embedder
 
         embedder = get_embedder(settings)
     model: Any = llm
     if (qa or mode == "full") and model is None:
-        from .llm import get_llm
+        from ..models.llm import get_llm
 
         model = get_llm(settings)
     depth = max(ks)

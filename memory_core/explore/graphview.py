@@ -42,8 +42,8 @@ from typing import Any
 
 import networkx as nx
 
-from .errors import InputError
-from .notes import Note, parse_time
+from ..errors import InputError
+from ..notes import Note, parse_time
 
 DEFAULT_CAP = 300
 MAX_CAP = 1000

@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import InputError
-from .notes import Note, parse_time
+from ..errors import InputError
+from ..notes import Note, parse_time
 
 PAGE_SIZE = 200
 ANY = "(any)"

@@ -22,7 +22,7 @@ from typing import Any
 
 import networkx as nx
 
-from .errors import InputError
+from ..errors import InputError
 
 # Signal names as retrieval reports them, in the order a person reads them, with a short label.
 SIGNALS: dict[str, str] = {

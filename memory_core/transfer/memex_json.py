@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ImportFormatError, InputError
-from .notes import Note, check_text, clean_content, now_iso
-from .store import MemoryStore
+from ..errors import ImportFormatError, InputError
+from ..notes import Note, check_text, clean_content, now_iso
+from ..store import MemoryStore
 
 FORMAT = "memex-export"
 VERSION = 1
@@ -22,7 +22,7 @@ MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 
 def export_data(store: MemoryStore) -> dict[str, Any]:
-    from . import __version__
+    from .. import __version__
 
     notes = store.all_notes()
     return {"format": FORMAT, "version": VERSION, "memex": __version__, "exported": now_iso(),

@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import InputError, MemexError
-from ..notes import Link, Note, clean_content, normalise_time, now_iso
+from ...errors import InputError, MemexError
+from ...notes import Link, Note, clean_content, normalise_time, now_iso
 from .export import INDEX_KEY, LINKS_MARKER, file_stems
 from .markdown import (
     FrontMatterError,

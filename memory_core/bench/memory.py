@@ -1,6 +1,6 @@
 """Memory benchmark: a scripted conversation through the chat's own path, and what the memory became.
 
-The conversation (memory_core/benchmarks/data/memory_conversation.json, written for Memex: 153
+The conversation (memory_core/bench/data/memory_conversation.json, written for Memex: 153
 turns over five sessions) plants facts, repeats some, corrects some, and mixes in greetings,
 thanks, acknowledgements, requests and bare questions about the facts. Each turn goes through
 ``ChatSession.reply`` exactly as the Chat page and ``memex chat --wait`` send it (recall, prompt,
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_conversation(path: str | None = None) -> dict[str, Any]:
     if path:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    text = resources.files("memory_core.benchmarks").joinpath("data/memory_conversation.json").read_text("utf-8")
+    text = resources.files("memory_core.bench").joinpath("data/memory_conversation.json").read_text("utf-8")
     return json.loads(text)
 
 
@@ -146,8 +146,8 @@ def run_conversation(settings: Any, turns: list[dict[str, Any]], *, max_tokens: 
                      say: Any = print, llm: Any = None, embedder: Any = None, write_mode: str = "full",
                      partial: Any = None) -> dict[str, Any]:
     from ..chat import ChatSession, ConversationStore, MemoryWriter
-    from ..embeddings import get_embedder
-    from ..llm import get_llm
+    from ..models.embeddings import get_embedder
+    from ..models.llm import get_llm
     from ..store import MemoryStore
 
     llm = llm or get_llm(settings)

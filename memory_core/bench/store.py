@@ -224,7 +224,7 @@ def time_edits(store: Any, home: Path, edits: int) -> dict[str, Any]:
 def measure(sizes: list[int], *, synthetic: bool = False, synthetic_above: int = 10_000, edits: int = 1000,
             n_queries: int = 48, full_writes: int = 0, base_settings: Any = None) -> dict[str, Any]:
     from ..config import Settings
-    from ..embeddings import get_embedder
+    from ..models.embeddings import get_embedder
     from ..store import MemoryStore
 
     base = base_settings or Settings()
@@ -267,8 +267,8 @@ def measure(sizes: list[int], *, synthetic: bool = False, synthetic_above: int =
 
 
 def measure_full(store: Any, settings: Any, writes: int) -> dict[str, Any]:
-    from ..llm import get_llm
     from ..memory.pipeline import MemoryPipeline
+    from ..models.llm import get_llm
 
     pipe = MemoryPipeline(store, settings, get_llm(settings))
     reports = [pipe.add(c, source="chat") for c, _ in synthetic_texts(writes, seed=99)]

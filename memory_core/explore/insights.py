@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .notes import Note
+from ..notes import Note
 
 HOVER_CHARS = 200
 HOVER_LINES = 6

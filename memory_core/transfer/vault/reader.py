@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from ..errors import InputError
+from ...errors import InputError
 
 MAX_FILES = 20_000
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a note holds at most 100,000 characters; front matter adds little

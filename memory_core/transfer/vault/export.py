@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..notes import Note, parse_time
+from ...errors import InputError
+from ...notes import Note, parse_time
 from .markdown import (
     dump_front_matter,
     first_line,

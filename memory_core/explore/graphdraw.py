@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..retrieval.trace import SIGNALS, Trace
 from .graphview import (
     EDGE_STYLES,
     EVOLVED_BORDER,
@@ -27,7 +28,6 @@ from .graphview import (
     tooltip_text,
     vis_options,
 )
-from .trace import SIGNALS, Trace
 
 LABEL_CHARS = 28
 FADED_FILL = "rgba(200, 200, 200, 0.35)"

@@ -19,8 +19,8 @@ from typing import Any
 
 import networkx as nx
 
+from ..notes import Change, Link, Note, parse_time
 from .diff import FieldDiff, note_diff
-from .notes import Change, Link, Note, parse_time
 
 
 def moment(day: date, at: time | None = None) -> str:

@@ -135,7 +135,7 @@ def run_one(name: str, home: Path, *, size: str = "small", extra: list[str] | No
         module = importlib.import_module(f"{__package__}.{name}")
     except ModuleNotFoundError as exc:
         if exc.name == f"{__package__}.{name}":
-            row.update(status="missing", detail=f"memory_core/benchmarks/{name}.py does not exist yet")
+            row.update(status="missing", detail=f"memory_core/bench/{name}.py does not exist yet")
             return row
         row.update(status="failed", detail=f"import: {exc}")
         return row

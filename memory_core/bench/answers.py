@@ -72,8 +72,8 @@ def tell(session: Any, facts: list[dict[str, Any]], mode: str) -> tuple[str, dic
 def measure(settings: Any, notes_variants: list[str], limit: int = 0, mode: str = "fast", max_tokens: int = 40,
             say: Any = print) -> dict[str, Any]:
     from ..chat import ChatSession, ConversationStore, MemoryWriter
-    from ..embeddings import get_embedder
-    from ..llm import get_llm
+    from ..models.embeddings import get_embedder
+    from ..models.llm import get_llm
     from ..store import MemoryStore
 
     facts = planted_facts()

@@ -18,10 +18,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .config import Settings, load_settings
-from .errors import InputError, MemexError
+from ..config import Settings, load_settings
+from ..errors import InputError, MemexError
 
 BENCHMARKS = ("llm", "store", "chat", "answers", "ui", "locomo", "memory", "all")
+BENCH_PACKAGE = "memory_core.bench"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -32,13 +33,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from .store import open_store
+    from ..store import open_store
 
     return open_store(_settings(args))
 
 
 def _pipeline(args: argparse.Namespace) -> Any:
-    from .memory.pipeline import MemoryPipeline
+    from ..memory.pipeline import MemoryPipeline
 
     store = _store(args)
     return MemoryPipeline(store, store.settings)
@@ -47,7 +48,7 @@ def _pipeline(args: argparse.Namespace) -> Any:
 def _resume_queued(store: Any) -> None:
     """A process that writes does the memory writes earlier runs left queued too (in the background;
     at exit, ``entry`` lets the running one finish within a grace period and leaves the rest queued)."""
-    from .chat.session import ChatSession
+    from ..chat.session import ChatSession
 
     ChatSession(store, store.settings, None).resume_pending()
 
@@ -95,7 +96,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .retrieval import search
+    from ..retrieval import search
 
     store = _store(args)
     hits = search(store, store.settings, args.query, k=args.k, retriever=args.retriever, touch=args.touch)
@@ -191,19 +192,19 @@ def cmd_unlink(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
-    from .memory.cli import run_revert
+    from ..memory.cli import run_revert
 
     return run_revert(args, _store(args), _out)
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from .memory.cli import run_review
+    from ..memory.cli import run_review
 
     return run_review(args, _store(args), _out)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .transfer import export_json, export_to_file
+    from ..transfer.memex_json import export_json, export_to_file
 
     store = _store(args)
     if args.output in (None, "-"):
@@ -215,7 +216,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .transfer import import_file
+    from ..transfer.memex_json import import_file
 
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
@@ -252,31 +253,31 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_vault(args: argparse.Namespace) -> int:
-    from .vault.cli import run
+    from ..transfer.vault.cli import run
 
     return run(args, _store(args))
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .models.cli import run
+    from ..models.cli import run
 
     return run(args, _settings(args))
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .chat.cli import run
+    from ..chat.cli import run
 
     return run(args, _settings(args))
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    from .chat.queue_cli import run
+    from ..chat.queue_cli import run
 
     return run(args, _settings(args))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    module = importlib.import_module(f".benchmarks.{args.bench}", __package__)
+    module = importlib.import_module(f"{BENCH_PACKAGE}.{args.bench}")
     return int(module.run(args) or 0)
 
 
@@ -350,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target")
 
     p = add("revert", cmd_revert, "Revert a note (or some fields) to an earlier version; shows the plan first.")
-    from .memory.cli import add_revert_arguments, add_review_arguments
+    from ..memory.cli import add_revert_arguments, add_review_arguments
 
     add_revert_arguments(p)
 
@@ -373,22 +374,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="skip loading the models")
 
     p = add("vault", cmd_vault, "Markdown vault for Obsidian: `vault export DIR|ZIP`, `vault import DIR|ZIP`.")
-    from .vault.cli import add_arguments as vault_arguments
+    from ..transfer.vault.cli import add_arguments as vault_arguments
 
     vault_arguments(p, common)
 
     p = add("models", cmd_models, "GGUF models on this machine; `models download REPO FILE` (or a recommended key).")
-    from .models.cli import add_arguments as models_arguments
+    from ..models.cli import add_arguments as models_arguments
 
     models_arguments(p, common)
 
     p = add("chat", cmd_chat, "One chat turn through the Chat page's path: recall, reply, memory write.")
-    from .chat.cli import add_arguments as chat_arguments
+    from ..chat.cli import add_arguments as chat_arguments
 
     chat_arguments(p)
 
     p = add("queue", cmd_queue, "Memory writes not done yet and why; `queue run` does them now and waits.")
-    from .chat.queue_cli import add_arguments as queue_arguments
+    from ..chat.queue_cli import add_arguments as queue_arguments
 
     queue_arguments(p, common)
 
@@ -396,9 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_sub = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
     for name in BENCHMARKS:
         try:
-            module = importlib.import_module(f".benchmarks.{name}", __package__)
+            module = importlib.import_module(f"{BENCH_PACKAGE}.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.benchmarks.{name}":
+            if exc.name != f"{BENCH_PACKAGE}.{name}":
                 raise
             continue
         bp = bench_sub.add_parser(name, parents=[common], help=module.__doc__.strip().splitlines()[0],
@@ -417,7 +418,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
     Why: the shell hands a byte that is not UTF-8 (e.g. Latin-1 "caf\\xe9") to Python as a lone
     surrogate; stored, it would fail deep inside Chroma or an export. One clear line up front instead.
     """
-    from .notes import check_text
+    from ..notes import check_text
 
     for name, value in vars(args).items():
         if name in PATH_ARGUMENTS:
@@ -460,7 +461,7 @@ def entry() -> None:
     finishes or leaves its work (``chat.lifecycle``), stores flush and close, output is flushed; after
     that nothing is left for the interpreter to finalise, and the process leaves with its status.
     """
-    from .chat.lifecycle import end_process
+    from ..chat.lifecycle import end_process
 
     try:
         code = main()

