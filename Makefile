@@ -34,10 +34,12 @@ run: setup
 test: setup
 	bash scripts/ensure-chromium.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 doctor: setup
 	$(VENV)/bin/memex doctor

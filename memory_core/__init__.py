@@ -13,8 +13,7 @@ over it, and it can be used from scripts and benchmarks as is. The packages, fro
   memory/     the write path: worth, duplicates, corrections, enrichment, linking, proposals, review
   explore/    view models the pages draw: graph, notes table, as-of and time views, diff, insights,
               review rows, safe rendering
-  transfer/   memories in and out: Memex JSON, the import job, the Obsidian vault (the import job still
-              reads LoCoMo files through ``bench.locomo_set``: the one import that points up)
+  transfer/   memories in and out: Memex JSON, the LoCoMo format, the import job, the Obsidian vault
   chat/       one chat turn, the prompt, conversations on disk, the background memory writer
   bench/      benchmarks that print figures (``memex bench``), the LoCoMo set
   cli/        the ``memex`` command and ``memex doctor``

@@ -22,10 +22,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from memory_core.bench.locomo_set import parse_locomo
 from memory_core.errors import MemexError
 from memory_core.memory.pipeline import NewItem
 from memory_core.transfer.imports import IngestJob, conversation_items, detect, start_ingest
+from memory_core.transfer.locomo_format import parse_locomo
 from memory_core.transfer.memex_json import export_json, import_notes, parse_export
 from memory_core.transfer.vault import VaultImportReport, export_to_dir, export_vault, import_vault
 from memory_core.transfer.vault.reader import read_zip

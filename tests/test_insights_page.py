@@ -132,8 +132,9 @@ def test_map_samples_and_separates_topics(app_home: Settings, embedder) -> None:
 
 
 def test_benchmark_results_are_plotted(app_home: Settings, embedder) -> None:
-    from memory_core.bench.locomo_set import load_locomo, run_benchmark
+    from memory_core.bench.locomo_run import run_benchmark
     from memory_core.bench.ui import figures as ui_figures
+    from memory_core.transfer.locomo_format import load_locomo
 
     seed(app_home, embedder)
     res = run_benchmark(load_locomo(FIXTURE), app_home, embedder=embedder, progress=False,

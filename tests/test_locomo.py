@@ -13,27 +13,26 @@ from pathlib import Path
 
 import pytest
 
-from memory_core.bench.locomo_set import (
+from memory_core.bench.locomo_metrics import (
     abstained,
     aggregate_qa,
     aggregate_retrieval,
     bleu1,
     evidence_metrics,
-    ingest_sample,
-    load_locomo,
     normalize_answer,
-    parse_locomo,
-    parse_session_time,
     percentile,
+    token_f1,
+)
+from memory_core.bench.locomo_run import (
+    ingest_sample,
     qa_rows,
     recall_rows,
     run_benchmark,
     select_questions,
     select_samples,
-    split_evidence,
-    token_f1,
 )
 from memory_core.errors import ImportFormatError, InputError
+from memory_core.transfer.locomo_format import load_locomo, parse_locomo, parse_session_time, split_evidence
 
 FIXTURE = Path(__file__).parent / "fixtures" / "locomo_small.json"
 
@@ -173,7 +172,7 @@ def test_evidence_metrics_by_hand():
 def test_score_ties_are_put_in_dialogue_order():
     from types import SimpleNamespace
 
-    from memory_core.bench.locomo_set import _ranked_refs
+    from memory_core.bench.locomo_run import _ranked_refs
 
     def hit(nid: str, score: float) -> SimpleNamespace:
         return SimpleNamespace(note=SimpleNamespace(id=nid), score=score)

@@ -96,7 +96,8 @@ def print_report(res: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..config import load_settings
     from ..errors import InputError
-    from .locomo_set import load_locomo, run_benchmark
+    from ..transfer.locomo_format import load_locomo
+    from .locomo_run import run_benchmark
 
     started = time.perf_counter()
     settings = load_settings(args.data_dir)

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
-from ..bench.locomo_set import Sample
 from ..errors import ImportFormatError, MemexError
 from ..memory.pipeline import BulkReport, MemoryPipeline, NewItem
+from .locomo_format import Sample
 from .memex_json import FORMAT
 
 
@@ -49,7 +49,7 @@ def detect(raw: bytes) -> str:
 
 
 def conversation_items(sample: Sample) -> list[NewItem]:
-    """One note per turn, as the LoCoMo benchmark makes them (memory_core.bench.locomo_set: content, time), except
+    """One note per turn, as the LoCoMo benchmark makes them (memory_core.bench.locomo_run: content, time), except
     that the reference names the conversation too ("conv-26/D1:3"): one memory may hold several."""
     return [NewItem(content=t.content, timestamp=t.timestamp, source="import",
                     source_ref=f"{sample.sample_id}/{t.dia_id}") for t in sample.turns]
