@@ -13,8 +13,8 @@ from typing import Any
 import streamlit as st
 
 from memory_core.chat import ChatSession, Conversation, ConversationStore, WriteJob
+from memory_core.chat.jobs import describe_outcome
 from memory_core.chat.pending import pending_report
-from memory_core.chat.writer import describe_outcome
 from memory_core.errors import MemexError
 from memory_core.explore.render import safe_markdown
 from pages.common import flash, md_escape, show_error

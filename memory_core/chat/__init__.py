@@ -6,10 +6,11 @@ benchmarks; nothing here imports Streamlit.
 
 from .conversations import Conversation, ConversationStore, ConversationSummary, make_title, new_message
 from .gate import GatedLLM, ReplyGate, WriteCancelled
+from .jobs import WriteJob
 from .prompt import SYSTEM_PROMPT, PromptPlan, Recalled, build_prompt, shorten_middle
 from .reply import Reply, close_stream
 from .session import ChatSession, job_outcome, turn_context
-from .writer import MemoryWriter, WriteJob, get_writer
+from .writer import MemoryWriter, get_writer
 
 __all__ = ["SYSTEM_PROMPT", "ChatSession", "Conversation", "ConversationStore", "ConversationSummary", "GatedLLM",
            "MemoryWriter", "PromptPlan", "Recalled", "Reply", "ReplyGate", "WriteCancelled", "WriteJob", "build_prompt",

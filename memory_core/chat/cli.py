@@ -48,8 +48,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from ..models.llm import get_llm
     from ..store import open_store
     from .conversations import ConversationStore
+    from .jobs import describe_outcome
     from .session import ChatSession
-    from .writer import describe_outcome, get_writer
+    from .writer import get_writer
 
     conversations = ConversationStore(settings.home)
     if args.conversation and not conversations.exists(args.conversation):

@@ -25,6 +25,7 @@ from ..errors import InputError, MemexError, NotFoundError
 from ..memory.turns import turn_effect
 from .conversations import Conversation, ConversationStore, new_message
 from .gate import ReplyGate
+from .jobs import WriteJob
 from .pending import FINAL_STATES, PendingWrite, claimed, pending_writes
 from .prompt import (
     MAX_NOTES,
@@ -37,7 +38,7 @@ from .prompt import (
     shorten_middle,
 )
 from .reply import Reply, close_stream
-from .writer import MemoryWriter, WriteJob, get_writer
+from .writer import MemoryWriter, get_writer
 
 __all__ = ["ChatSession", "Reply", "close_stream", "job_outcome", "turn_context"]
 CONTEXT_CHARS = 400  # each previous message in a turn context is cut (in the middle) to this

@@ -28,12 +28,13 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, MemexError
 from .gate import GatedLLM, ReplyGate, WriteCancelled
-from .pending import FINAL_STATES, ClaimBusy, label_for
+from .jobs import WriteJob, run_write, snapshot
+from .pending import ClaimBusy, label_for
 
 RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before attempts 2, 3 and 4; then the job is "failed"
 EXIT_GRACE = 10.0  # seconds a running memory write may take to finish when its process ends
@@ -41,108 +42,7 @@ CALLBACK_RETRIES = (0.2, 1.0, 3.0)  # pauses before trying a failed callback aga
 BUSY_DELAY = 2.0  # seconds before a job whose conversation another process is writing looks again
 # What a guard yields: None (run the write), or {"state": ..., "outcome": {...}} of the same write already
 # done (or cancelled) elsewhere.
-Guard = Callable[["WriteJob"], AbstractContextManager["dict[str, Any] | None"]]
-
-
-@dataclass
-class WriteJob:
-    """One memory write of a person's message and where it is.
-
-    queued -> enriching -> linking -> ... -> done | failed | cancelled (``retrying`` between attempts).
-    ``outcome`` is ``RememberOutcome.to_dict()`` (without its bulky report) once done.
-    """
-
-    id: str
-    content: str
-    source: str
-    source_ref: str  # the conversation id ("" outside a conversation)
-    mode: str
-    label: str = ""
-    message_id: str = ""
-    turn_context: str = ""
-    timestamp: str | None = None
-    force: bool = False
-    state: str = "queued"
-    stages: list[str] = field(default_factory=lambda: ["queued"])
-    paused: bool = False  # waiting for a streaming reply to finish
-    waiting: str = ""  # why it has not started, in words (another process holds its conversation)
-    error: str = ""
-    note_id: str = ""
-    outcome: dict[str, Any] = field(default_factory=dict)
-    attempts: int = 0
-    interruptions: int = 0  # model calls that gave way to a reply at a token and ran again
-    cancel_requested: bool = False
-    retry_at: float = 0.0
-    created: float = field(default_factory=time.time)
-    started: float = 0.0
-    finished: float = 0.0
-
-    @property
-    def active(self) -> bool:
-        return self.state not in FINAL_STATES
-
-    @property
-    def seconds(self) -> float:
-        if not self.started:
-            return 0.0
-        return (self.finished or time.time()) - self.started
-
-    @property
-    def links(self) -> list[str]:
-        return list(self.outcome.get("links") or [])
-
-    def describe(self) -> str:
-        """One line for a person."""
-        if self.state == "done":
-            return describe_outcome(self.outcome) + f" ({self.seconds:.1f}s)"
-        if self.state == "failed":
-            return f"not stored after {self.attempts} attempts: {self.error}"
-        if self.state == "cancelled":
-            return "cancelled: not stored"
-        if self.state == "retrying":
-            wait = max(0.0, self.retry_at - time.time())
-            return f"failed ({self.error}); trying again in {wait:.0f}s"
-        if self.paused:
-            return f"{self.state} (paused while a reply is written)"
-        if self.waiting:
-            return f"{self.state} ({self.waiting})"
-        return self.state + "…"
-
-
-def describe_outcome(outcome: dict[str, Any]) -> str:
-    """What a finished write did, in a few words ("stored as note 1a2b3c4d", "not stored: a greeting")."""
-    status = outcome.get("status", "")
-    nid = str(outcome.get("note_id", ""))[:8]
-    reason = outcome.get("reason", "")
-    if status == "stored":
-        links = len(outcome.get("links") or [])
-        return f"stored as note {nid}" + (f", linked to {links}" if links else "")
-    if status == "merged":
-        return f"seen again: merged into note {nid}" + (f" ({reason})" if reason else "")
-    if status == "superseded":
-        return f"stored as note {nid}, replacing note {str(outcome.get('superseded_id', ''))[:8]}"
-    if status == "not_stored":
-        return "not stored" + (f": {reason}" if reason else "")
-    return status or "done"
-
-
-def compact_outcome(outcome: Any) -> dict[str, Any]:
-    """``RememberOutcome.to_dict()`` without the bulky report (kept: its seconds and model calls)."""
-    data = dict(outcome.to_dict()) if hasattr(outcome, "to_dict") else dict(outcome)
-    report = data.pop("report", None)
-    if isinstance(report, dict):
-        usage = report.get("usage") or {}
-        data["llm_calls"] = usage.get("calls", 0) if isinstance(usage, dict) else 0
-        data["proposals"] = data.get("proposals") or list(report.get("proposals") or [])
-    return data
-
-
-def run_write(pipeline: Any, job: WriteJob, progress: Callable[[str], None]) -> dict[str, Any]:
-    """One attempt at the job: MEMORY's ``remember_turn`` (the person's words only, never a reply)."""
-    outcome = pipeline.remember_turn(job.content, conversation_id=job.source_ref, message_id=job.message_id,
-                                     turn_context=job.turn_context, timestamp=job.timestamp, force=job.force,
-                                     mode=job.mode, progress=progress)
-    return compact_outcome(outcome)
+Guard = Callable[[WriteJob], AbstractContextManager["dict[str, Any] | None"]]
 
 
 @dataclass
@@ -216,7 +116,7 @@ class MemoryWriter:
         """A snapshot of the job (None if unknown: e.g. submitted before the app restarted)."""
         with self._lock:
             job = self._jobs.get(job_id)
-            return _snapshot(job) if job else None
+            return snapshot(job) if job else None
 
     def active_job_for(self, message_id: str) -> WriteJob | None:
         """The unfinished job writing this message in this process, if any (resuming must not add a second)."""
@@ -224,13 +124,13 @@ class MemoryWriter:
             for jid in reversed(self._order):
                 job = self._jobs.get(jid)
                 if job is not None and job.message_id == message_id and job.active:
-                    return _snapshot(job)
+                    return snapshot(job)
         return None
 
     def jobs(self, source_ref: str | None = None) -> list[WriteJob]:
         """Snapshots, oldest first; only those for ``source_ref`` when given."""
         with self._lock:
-            return [_snapshot(self._jobs[i]) for i in self._order
+            return [snapshot(self._jobs[i]) for i in self._order
                     if i in self._jobs and (source_ref is None or self._jobs[i].source_ref == source_ref)]
 
     def queue_view(self) -> list[WriteJob]:
@@ -440,7 +340,7 @@ class MemoryWriter:
         for pause in (0.0, *CALLBACK_RETRIES):
             time.sleep(pause)
             try:
-                task.on_done(dataclasses.replace(_snapshot(task.job), **(final or {})))
+                task.on_done(dataclasses.replace(snapshot(task.job), **(final or {})))
                 return ""
             except Exception as exc:  # noqa: BLE001 - a broken callback must not end the worker either
                 problem = _describe(exc)
@@ -494,10 +394,6 @@ class MemoryWriter:
         finally:
             self._set(job, interruptions=job.interruptions + sum(g.interruptions for g in gated_models))
         return {"state": "done", "error": "", "outcome": outcome, "note_id": outcome.get("note_id", "")}
-
-
-def _snapshot(job: WriteJob) -> WriteJob:
-    return dataclasses.replace(job, stages=list(job.stages), outcome=dict(job.outcome))
 
 
 def _describe(exc: BaseException) -> str:
