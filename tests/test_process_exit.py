@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from memory_core.chat import ConversationStore
-from memory_core.chat.pending import pending_writes, write_key
+from memory_core.chat.pending import pending_writes
 from memory_core.config import Settings
+from memory_core.memory.turns import turn_key as write_key
 from memory_core.notes import Note
 from memory_core.store import MemoryStore
 from memory_core.store.events import CREATE

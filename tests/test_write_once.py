@@ -23,9 +23,10 @@ import pytest
 from fakes import HashEmbedder, ScriptedLLM, enrichment
 
 from memory_core.chat import ChatSession, ConversationStore, MemoryWriter, new_message
-from memory_core.chat.pending import claimed, pending_writes, write_key
+from memory_core.chat.pending import claimed, pending_writes
 from memory_core.config import Settings
 from memory_core.memory.pipeline import MemoryPipeline
+from memory_core.memory.turns import turn_key as write_key
 from memory_core.store import MemoryStore
 from memory_core.store.events import CREATE
 

@@ -16,7 +16,8 @@ import sys
 from typing import Any
 
 from ..errors import InputError, NotFoundError
-from .pending import PENDING_STATES, pending_report
+from .conversations import PENDING_STATES
+from .pending import pending_report
 
 WAIT_SECONDS = 900.0
 

@@ -67,6 +67,11 @@ class Conversation:
         return next((m for m in self.messages if m.get("id") == message_id), None)
 
 
+def is_pending(message: dict[str, Any]) -> bool:
+    """A person's message whose memory write is not over (pending.py resumes it)."""
+    return message.get("role") == "user" and (message.get("memory") or {}).get("state") in PENDING_STATES
+
+
 @dataclass
 class ConversationSummary:
     id: str
@@ -279,8 +284,7 @@ class ConversationStore:
             if conv.id != path.stem:
                 self.broken.append((path.name, f"it holds conversation {conv.id}"))
                 continue
-            pending = sum(1 for m in conv.messages if m.get("role") == "user"
-                          and (m.get("memory") or {}).get("state") in PENDING_STATES)
+            pending = sum(1 for m in conv.messages if is_pending(m))
             summary = ConversationSummary(conv.id, conv.title or "(untitled)", conv.updated, len(conv.messages),
                                           pending)
             _SUMMARY_CACHE[key] = (st.st_mtime_ns, st.st_size, summary)

@@ -10,7 +10,7 @@ Why a claim: the app and several ``memex`` processes may all find the same queue
 write runs, its process takes the conversation's claim (``<home>/locks/<id>.claim``, an ``flock`` the
 kernel releases when the owner dies, so a crashed process never keeps it) and reads the message again:
 someone else may have finished it meanwhile. Under the claim it then asks the store whether the write's
-effect is already there (every event it commits carries the write's key, ``write_key``): a process killed
+effect is already there (every event it commits carries the write's key, ``memory.turns.turn_key``): a process killed
 between its commit and the conversation update left exactly that, and the write is then adopted, not
 done twice.
 """
@@ -27,12 +27,9 @@ from typing import Any
 from filelock import Timeout
 
 from ..errors import MemexError
-from ..memory.turns import turn_key as write_key
-from .conversations import PENDING_STATES, ConversationStore, file_lock, lock_path
+from .conversations import ConversationStore, file_lock, is_pending, lock_path
 
 FINAL_STATES = ("done", "failed", "cancelled", "off")
-
-
 LABEL_CHARS = 60
 
 
@@ -56,15 +53,6 @@ class PendingWrite:
     state: str
     force: bool
     at: str
-
-    @property
-    def key(self) -> str:
-        return write_key(self.conversation_id, self.message_id)
-
-
-def is_pending(message: dict[str, Any]) -> bool:
-    info = message.get("memory") or {}
-    return message.get("role") == "user" and info.get("state") in PENDING_STATES
 
 
 def pending_writes(conversations: ConversationStore, conversation_id: str | None = None) -> list[PendingWrite]:
