@@ -20,10 +20,10 @@ import streamlit as st
 
 from memory_core.chat import ChatSession, Conversation, ConversationStore, get_writer
 from memory_core.errors import MemexError
-from memory_core.explore.render import safe_markdown
+from memory_core.explore.render import escape_markdown, safe_markdown
 from memory_core.notes import MAX_CONTENT_CHARS
 from pages.chat_widgets import memory_queue, show_message
-from pages.common import llm, md_escape, open_store_or_stop, settings, show_error, show_flash
+from pages.common import llm, open_store_or_stop, settings, show_error, show_flash
 
 SIDEBAR_CONVERSATIONS = 12
 STREAM_REFRESH_S = 0.05  # a streaming reply is redrawn at most this often
@@ -67,7 +67,7 @@ def conversation_list(conversations: ConversationStore, conv_id: str | None, con
             for item in listing[SIDEBAR_CONVERSATIONS:MAX_LISTED]:
                 conversation_button(item, conv_id)
     for name, problem in conversations.broken:
-        st.warning(f"Skipped the damaged conversation file {md_escape(name)}: {md_escape(problem)}")
+        st.warning(f"Skipped the damaged conversation file {escape_markdown(name)}: {escape_markdown(problem)}")
     if conv is None:
         return
     c1, c2 = st.columns(2)
@@ -89,7 +89,7 @@ def conversation_list(conversations: ConversationStore, conv_id: str | None, con
 
 
 def conversation_button(item: Any, conv_id: str | None) -> None:
-    st.button(md_escape(item.title), key=f"chat_open_{item.id}", width="stretch",
+    st.button(escape_markdown(item.title), key=f"chat_open_{item.id}", width="stretch",
               type="primary" if item.id == conv_id else "secondary", on_click=choose_conversation,
               args=(item.id,), help=f"{item.messages} messages · last {item.updated[:16].replace('T', ' ')}")
 
@@ -111,7 +111,7 @@ def stream_reply(reply: Any) -> None:
     finally:
         pieces.close()
     if reply.error:
-        st.error(md_escape(reply.error))
+        st.error(escape_markdown(reply.error))
 
 
 # ---- the page ----------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ with st.container():
     if model_error is not None:
         show_error(model_error, "The language model cannot be used")
         if s.llm_backend == "server":
-            st.info(f"Fix: start the llama.cpp server at {md_escape(s.server_url)} (e.g. `python -m llama_cpp.server "
+            st.info(f"Fix: start the llama.cpp server at {escape_markdown(s.server_url)} (e.g. `python -m llama_cpp.server "
                     "--model FILE.gguf`), or open **Settings** and switch the backend to a GGUF file. The other "
                     "pages keep working without a model.")
         else:
@@ -188,7 +188,7 @@ with st.container():
         hint = "" if conv is not None else (
             " Say something; relevant notes are recalled for every message." if n else
             " The memory is empty: what you say here is remembered (toggle in Chat settings).")
-        st.caption(f"{md_escape(model.name)} · {n:,} note{'' if n == 1 else 's'} in memory.{hint}")
+        st.caption(f"{escape_markdown(model.name)} · {n:,} note{'' if n == 1 else 's'} in memory.{hint}")
 
 if conv is not None:
     for message in conv.messages:
@@ -213,7 +213,7 @@ if prompt is not None and session is not None:
         st.warning("Type a message first: an empty message is not sent.")
     else:
         with st.chat_message("user"):
-            st.markdown(md_escape(prompt))
+            st.markdown(escape_markdown(prompt))
         with st.chat_message("assistant"):
             try:
                 with st.spinner("Recalling memories…"):

@@ -3,7 +3,7 @@
 Why a module of its own: pages/chat.py then reads as the page's layout alone. Nothing here decides
 anything about memory: the outcome shown is what ``memory_core.chat`` saved on the message.
 Reply text goes through MODELS' ``safe_markdown`` (the browser fetches nothing); the person's words
-and note text through ``md_escape`` (shown exactly as typed).
+and note text through ``escape_markdown`` (shown exactly as typed).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from memory_core.chat import ChatSession, Conversation, ConversationStore, Write
 from memory_core.chat.jobs import describe_outcome
 from memory_core.chat.pending import pending_report
 from memory_core.errors import MemexError
-from memory_core.explore.render import safe_markdown
-from pages.common import flash, md_escape, show_error
+from memory_core.explore.render import escape_markdown, safe_markdown
+from pages.common import flash, show_error
 
 GRAPH_PAGE = "pages/graph.py"
 NOTES_PAGE = "pages/notes.py"
@@ -39,8 +39,8 @@ def stage_line(job: WriteJob) -> str:
     current = job.state if job.state in STAGES else ""
     parts = [f"**{stage}**" if stage == current else stage for stage in STAGES]
     if not current:
-        parts.append(f"**{md_escape(job.state)}**")
-    why = " (paused while a reply is written)" if job.paused else f" ({md_escape(job.waiting)})" if job.waiting else ""
+        parts.append(f"**{escape_markdown(job.state)}**")
+    why = " (paused while a reply is written)" if job.paused else f" ({escape_markdown(job.waiting)})" if job.waiting else ""
     return " → ".join(parts) + why
 
 
@@ -74,7 +74,7 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
         note_id = info.get("note_id", "")
         icon = "🧠" if status != "not_stored" else "💤"
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
-        c1.caption(f"{icon} {md_escape(describe_outcome(info))}"
+        c1.caption(f"{icon} {escape_markdown(describe_outcome(info))}"
                    + (f" · {len(info['proposals'])} proposal(s) for review" if info.get("proposals") else ""))
         if status == "not_stored":
             with c2:
@@ -84,7 +84,7 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
         return
     if state == "off":
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
-        c1.caption("💤 Not stored: " + md_escape(info.get("reason", "remembering is off")))
+        c1.caption("💤 Not stored: " + escape_markdown(info.get("reason", "remembering is off")))
         with c2:
             remember_button(session, conv, mid)
         return
@@ -96,7 +96,7 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
         return
     if state == "failed":
         st.warning(f"Not stored in memory after {info.get('attempts', 1)} attempt(s): "
-                   f"{md_escape(info.get('error', 'unknown error'))}")
+                   f"{escape_markdown(info.get('error', 'unknown error'))}")
         remember_button(session, conv, mid, label="Retry", force=bool(info.get("force")))
         return
     job = (writer.job(info.get("job", "")) if info.get("job") else None) or writer.active_job_for(mid)
@@ -104,14 +104,14 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
         st.caption("🧠 Waiting to be written to memory (queued by an earlier run; any Memex process that writes "
                    "will do it)…")
     elif job.state == "retrying":
-        st.warning("The memory write failed and will be tried again: " + md_escape(job.describe()))
+        st.warning("The memory write failed and will be tried again: " + escape_markdown(job.describe()))
     elif job.state == "failed":  # e.g. stored, but its outcome could not be saved into this conversation
-        st.warning("Not stored in memory: " + md_escape(job.describe()))
+        st.warning("Not stored in memory: " + escape_markdown(job.describe()))
         remember_button(session, conv, mid, label="Retry", force=job.force)
     elif job.active:
         st.caption("🧠 Writing to memory: " + stage_line(job))
     else:
-        st.caption("🧠 " + md_escape(job.describe()))
+        st.caption("🧠 " + escape_markdown(job.describe()))
 
 
 def from_memory_caption(message: dict[str, Any]) -> None:
@@ -119,7 +119,7 @@ def from_memory_caption(message: dict[str, Any]) -> None:
     used = [r for r in message.get("recalled") or [] if r.get("in_prompt") and r.get("text")]
     for r in used[:3]:
         when = str(r.get("timestamp", ""))[:10]
-        st.caption("📎 From your memory: “" + md_escape(r["text"]) + "”" + (f" ({when})" if when else ""))
+        st.caption("📎 From your memory: “" + escape_markdown(r["text"]) + "”" + (f" ({when})" if when else ""))
 
 
 def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
@@ -127,7 +127,7 @@ def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
     recalled = message.get("recalled") or []
     prompt = message.get("prompt") or {}
     if message.get("recall_error"):
-        st.warning(f"Memory recall failed: {md_escape(message['recall_error'])}")
+        st.warning(f"Memory recall failed: {escape_markdown(message['recall_error'])}")
     if recalled:
         used = sum(1 for r in recalled if r.get("in_prompt"))
         c1, c2 = st.columns([4, 1], vertical_alignment="center")
@@ -137,10 +137,10 @@ def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
                 when = str(r.get("timestamp", ""))[:16].replace("T", " ")
                 mark = " · given to the model" if r.get("in_prompt") else ""
                 a, b = st.columns([6, 1], vertical_alignment="center")
-                a.markdown(f"**#{r.get('rank', i + 1)}** · {r.get('score', 0):.3f} · {md_escape(when)}{mark}"
-                           "  \n" + md_escape(r.get("title", "")))
+                a.markdown(f"**#{r.get('rank', i + 1)}** · {r.get('score', 0):.3f} · {escape_markdown(when)}{mark}"
+                           "  \n" + escape_markdown(r.get("title", "")))
                 if r.get("reasons"):
-                    a.caption(md_escape("; ".join(r["reasons"])))
+                    a.caption(escape_markdown("; ".join(r["reasons"])))
                 if b.button("Open", key=f"chat_n_{message['id']}_{i}", icon="🗒️", help="Open this note in Notes"):
                     open_in(nid, NOTES_PAGE)
         c2.page_link(GRAPH_PAGE, label="Show on graph", icon="🕸️",
@@ -159,12 +159,12 @@ def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
 def show_message(message: dict[str, Any], conv: Conversation, session: ChatSession | None, writer: Any) -> None:
     with st.chat_message(message["role"]):
         if message["role"] == "user":
-            st.markdown(md_escape(message["content"]) if message["content"] else "*(empty)*")
+            st.markdown(escape_markdown(message["content"]) if message["content"] else "*(empty)*")
             memory_line(message, conv, session, writer)
             return
         show_reply_text(message["content"])
         if message.get("error"):
-            st.error(md_escape(message["error"]))
+            st.error(escape_markdown(message["error"]))
         if message.get("interrupted"):
             st.caption("(interrupted before the end)")
         from_memory_caption(message)
@@ -178,7 +178,7 @@ def show_message(message: dict[str, Any], conv: Conversation, session: ChatSessi
         if usage.get("completion_tokens"):
             st.caption(f"{usage['completion_tokens']} tokens · {usage.get('tokens_per_s', 0):.1f} tokens/s · "
                        f"first token after {usage.get('first_token_seconds', 0):.2f}s · "
-                       f"{md_escape(message.get('model', ''))}")
+                       f"{escape_markdown(message.get('model', ''))}")
         show_recalled(message, conv.id)
 
 
@@ -192,10 +192,10 @@ def memory_queue(writer: Any, conversations: ConversationStore | None = None) ->
     if not queued and not elsewhere:
         st.caption("Nothing waiting: every message is written.")
     for item in elsewhere:
-        st.caption(md_escape(item["message"]) + "  \n" + md_escape(item["why"]))
+        st.caption(escape_markdown(item["message"]) + "  \n" + escape_markdown(item["why"]))
     for job in queued:
         c1, c2 = st.columns([4, 1], vertical_alignment="center")
-        c1.caption(md_escape(job.label) + "  \n" + (md_escape(job.describe()) if job.state == "retrying"
+        c1.caption(escape_markdown(job.label) + "  \n" + (escape_markdown(job.describe()) if job.state == "retrying"
                                                     else stage_line(job)))
         if c2.button("Cancel", key=f"chat_cancel_{job.id}", type="tertiary", help="Cancel this memory write (nothing is stored)"):
             writer.cancel(job.id)

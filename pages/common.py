@@ -7,7 +7,6 @@ for the person; ``show_error`` displays it, never a traceback.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
@@ -15,7 +14,7 @@ import streamlit as st
 
 from memory_core.config import Settings, load_settings
 from memory_core.errors import MemexError
-from memory_core.explore.render import safe_markdown
+from memory_core.explore.render import diff_markdown, escape_markdown, safe_markdown
 
 
 def _insist_on_navigation() -> None:
@@ -89,7 +88,7 @@ def show_error(exc: BaseException, what: str = "", *, escape: bool = False) -> N
     make the browser fetch an image. ``what`` is the page's own words.
     """
     text = str(exc) if isinstance(exc, MemexError) else f"unexpected {type(exc).__name__}: {exc}"
-    text = md_escape(text) if escape else safe_markdown(text)
+    text = escape_markdown(text) if escape else safe_markdown(text)
     st.error(f"{what}: {text}" if what else text)
 
 
@@ -128,59 +127,6 @@ def _resume_queued_writes(the_store: Any) -> None:
         show_error(exc, "Queued memory writes could not be resumed")
 
 
-# ---- showing note text safely ------------------------------------------------------------------
-# Note text is data. Where it must go through Markdown (st.markdown, st.caption, labels), every
-# ASCII punctuation character is backslash-escaped (CommonMark allows that for all of them), so
-# "<script>", "[x](y)", "![img](url)", "**", ":red[...]" or "$x$" show literally and nothing is
-# interpreted. Leading spaces become non-breaking ones (an indented line would otherwise become a code
-# block that shows the backslashes) and line breaks become hard breaks.
-_MD_ESCAPES = {c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~$:=\"'&^%@/,;?"}
-
-
-# Escapes do not stop GFM's autolinks: Streamlit's Markdown turns "http\:\/\/x", "www\.x" and
-# "a\@b\.c" into links after decoding the escapes (seen in Chromium). An invisible word joiner
-# (U+2060) inside "://", after "www" and before "@" breaks the pattern; the text looks the same.
-_NO_AUTOLINK = [(re.compile(r"\\:\\/\\/"), "\\:\u2060\\/\\/"), (re.compile(r"(?i)\b(www)\\\."), "\\1\u2060\\."),
-                (re.compile(r"\\@"), "\u2060\\@")]
-
-
-def md_escape(text: str) -> str:
-    """Note text made inert for st.markdown: it displays exactly as written, and nothing becomes a link."""
-    lines = []
-    for line in str(text).split("\n"):
-        body = line.lstrip(" \t")
-        indent = "\u00a0" * (len(line) - len(body))
-        lines.append(indent + "".join(_MD_ESCAPES.get(c, c) for c in body.rstrip("\r")))
-    out = "  \n".join(lines)
-    for pattern, repl in _NO_AUTOLINK:
-        out = pattern.sub(repl, out)
-    return out
-
-
-def highlight_md(text: str, terms: list[str] | set[str]) -> str:
-    """``md_escape(text)`` with the words whose BM25 term is in ``terms`` in bold.
-
-    Terms are the index's stemmed tokens (``Hit.matched_terms``), so "hiking" is bold for the term
-    "hike"; matching goes through the same tokenizer as the index.
-    """
-    from memory_core.store.lexical import STOPWORDS, TOKEN_RE, stem
-
-    wanted = set(terms)
-    if not wanted:
-        return md_escape(text)
-    out: list[str] = []
-    pos = 0
-    for m in TOKEN_RE.finditer(text):
-        word = m.group(0).lower()
-        if word in STOPWORDS or stem(word) not in wanted:
-            continue
-        out.append(md_escape(text[pos:m.start()]))
-        out.append("**" + md_escape(m.group(0)) + "**")
-        pos = m.end()
-    out.append(md_escape(text[pos:]))
-    return "".join(out)
-
-
 def flash(scope: str, kind: str, text: str) -> None:
     """Queue a message (st.success/info/warning/error/toast) for the page ``scope`` to show after a rerun."""
     st.session_state.setdefault(f"_{scope}_flash", []).append((kind, text))
@@ -194,54 +140,29 @@ def show_flash(scope: str) -> None:
 
 # ---- shared widgets: a note card, a diff -------------------------------------------------------
 # Written once, used by the Notes page, the Review inbox, the Graph's side panel and the time views.
-# Note text goes through st.code (shown as written) or md_escape (inert Markdown), never as HTML.
+# Note text goes through st.code (shown as written) or escape_markdown (inert Markdown, the one
+# escaper: memory_core.explore.render), never as HTML.
 def note_card(note: Any, *, key: str = "", heading: bool = True) -> None:
     """A note's title, provenance line, content (verbatim) and enrichment (keywords, tags, context)."""
     if heading:
-        st.subheader(md_escape(note.title))
-    meta = [f"id `{note.id}`", f"source {md_escape(note.source)}"]
+        st.subheader(escape_markdown(note.title))
+    meta = [f"id `{note.id}`", f"source {escape_markdown(note.source)}"]
     if note.source_ref:
-        meta.append(f"ref {md_escape(note.source_ref)}")
-    meta.append(f"time {md_escape(note.timestamp)}")
-    meta.append(f"recalled {note.retrieval_count}×" + (f" (last {md_escape(note.last_accessed)})"
+        meta.append(f"ref {escape_markdown(note.source_ref)}")
+    meta.append(f"time {escape_markdown(note.timestamp)}")
+    meta.append(f"recalled {note.retrieval_count}×" + (f" (last {escape_markdown(note.last_accessed)})"
                                                       if note.last_accessed else ""))
     st.caption(" · ".join(meta))
     if getattr(note, "superseded_by", ""):
-        st.info(f"Replaced by note `{md_escape(note.superseded_by[:8])}`"
-                + (f" since {md_escape(note.valid_until)}" if note.valid_until else "") + ".")
+        st.info(f"Replaced by note `{escape_markdown(note.superseded_by[:8])}`"
+                + (f" since {escape_markdown(note.valid_until)}" if note.valid_until else "") + ".")
     if note.needs_enrichment:
         st.warning("The model could not enrich this note; it is marked for re-enrichment (`memex reenrich`).")
     st.code(note.content, language=None, wrap_lines=True)
     c1, c2 = st.columns(2)
-    c1.markdown("**Keywords:** " + (md_escape(", ".join(note.keywords)) or "—"))
-    c1.markdown("**Tags:** " + (md_escape(", ".join(note.tags)) or "—"))
-    c2.markdown("**Context:** " + (md_escape(note.context) or "—"))
-
-
-def _marked(text: str, mark: str) -> str:
-    """Escaped text inside a colour mark, line by line (a mark cannot span lines), spaces kept outside."""
-    out = []
-    for line in text.split("\n"):
-        core = line.strip()
-        if not core:
-            out.append(md_escape(line))
-            continue
-        lead, trail = line[:len(line) - len(line.lstrip())], line[len(line.rstrip()):]
-        out.append(md_escape(lead) + mark.replace("TEXT", md_escape(core)) + md_escape(trail))
-    return "  \n".join(out)
-
-
-def diff_markdown(segments: list[Any]) -> str:
-    """A word diff as inert Markdown: removed words struck through in red, added ones in green."""
-    parts = []
-    for seg in segments:
-        if seg.op == "equal":
-            parts.append(md_escape(seg.text))
-        elif seg.op == "delete":
-            parts.append(_marked(seg.text, ":red-background[~~TEXT~~]"))
-        else:
-            parts.append(_marked(seg.text, ":green-background[TEXT]"))
-    return "".join(parts)
+    c1.markdown("**Keywords:** " + (escape_markdown(", ".join(note.keywords)) or "—"))
+    c1.markdown("**Tags:** " + (escape_markdown(", ".join(note.tags)) or "—"))
+    c2.markdown("**Context:** " + (escape_markdown(note.context) or "—"))
 
 
 def diff_view(diff: Any, *, whole: bool = True) -> None:
@@ -255,9 +176,9 @@ def diff_view(diff: Any, *, whole: bool = True) -> None:
     elif diff.kind == "list":
         lines = []
         if diff.added:
-            lines.append("**added:** " + ", ".join(f":green-background[{md_escape(x)}]" for x in diff.added))
+            lines.append("**added:** " + ", ".join(f":green-background[{escape_markdown(x)}]" for x in diff.added))
         if diff.removed:
-            lines.append("**removed:** " + ", ".join(f":red-background[~~{md_escape(x)}~~]" for x in diff.removed))
+            lines.append("**removed:** " + ", ".join(f":red-background[~~{escape_markdown(x)}~~]" for x in diff.removed))
         if lines:
             st.markdown("  \n".join(lines))
     if not whole and diff.kind != "value" and diff.old_text and diff.new_text:

@@ -11,25 +11,27 @@ Why it is built this way:
 - ``?trace=<conversation>:<message>`` (from a chat reply) or ``?query=<text>`` (from Search) draws
   what was recalled: highlighted with rank and score, the rest faded (``memory_core.retrieval.trace``).
 - "Look back in time" draws the memory as it was (``store.as_of``), read-only under a banner.
+- "Download this view" gives the drawn notes as one standalone HTML file (``graphhtml``, with pyvis).
 - Note text reaches the page as text only: tooltips through ``textContent``, details through
-  ``st.code``/``md_escape``, tables as dataframe cells.
+  ``st.code``/``escape_markdown``, tables as dataframe cells.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import date
+from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from memory_core.errors import MemexError
-from memory_core.explore import graphdraw
+from memory_core.explore import graphdraw, graphhtml
 from memory_core.explore import graphview as gv
+from memory_core.explore.render import escape_markdown
 from memory_core.notes import SOURCES, Note
 from memory_core.retrieval import trace as tr
-from pages.common import md_escape, open_store_or_stop, show_error, show_flash
+from memory_core.store.note_filter import day_range, ranked_tags
+from pages.common import open_store_or_stop, show_error, show_flash
 from pages.components.graph_canvas import graph_canvas, trigger
 from pages.components.note_panel import note_panel
 from pages.components.time_travel import banner, changes_since, past_view, time_control
@@ -117,31 +119,18 @@ def take_incoming_focus(store: Any, notes: dict[str, Note]) -> None:
             st.session_state["graph_pick"] = nid
             st.session_state["graph_ego"] = True
         else:
-            st.warning(f"No note with id {md_escape(str(wanted))}: it may have been deleted.")
-
-
-def _day(ts: str) -> date | None:
-    try:
-        return date.fromisoformat(ts[:10])
-    except ValueError:
-        return None
+            st.warning(f"No note with id {escape_markdown(str(wanted))}: it may have been deleted.")
 
 
 def sidebar_query(notes: dict[str, Note], pick: str | None, seeds: tuple[str, ...]) -> gv.GraphQuery:
     sb = st.sidebar
     sb.header("Graph filters")
     text = sb.text_input("Text contains", key="graph_text", placeholder="words, or an id")
-    counts = Counter(t for n in notes.values() for t in n.tags)
-    tag_options = [t for t, _ in counts.most_common(TAG_OPTIONS)]
-    for t in st.session_state.get("graph_tags", []):
-        if t not in tag_options:
-            tag_options.append(t)
+    tag_options = ranked_tags(notes, TAG_OPTIONS, keep=st.session_state.get("graph_tags", []))
     tags = sb.multiselect("Tags (any of)", tag_options, key="graph_tags",
                           help=f"The {TAG_OPTIONS} most used tags are offered.")
     sources = sb.multiselect("Source", list(SOURCES), key="graph_sources")
-    days = sorted(n.timestamp[:10] for n in notes.values())
-    lo = _day(days[0]) if days else None
-    hi = _day(days[-1]) if days else None
+    lo, hi = day_range(notes)
     rng = sb.date_input("Time range (empty: all)", value=(), min_value=lo, max_value=hi, key="graph_dates")
     since = rng[0] if isinstance(rng, (tuple, list)) and len(rng) >= 1 else None
     until = rng[1] if isinstance(rng, (tuple, list)) and len(rng) == 2 else None
@@ -177,6 +166,17 @@ def show_legend(view: gv.GraphView, traced: bool) -> None:
     styled = df.style.map(lambda c: f"background-color: {c}; color: {c}", subset=[""])
     with st.expander("Legend", expanded=False):
         st.dataframe(styled, hide_index=True, width="stretch")
+
+
+def download_view(view: gv.GraphView) -> None:
+    """The drawn notes and links as one HTML file (pyvis, vis-network inlined): it opens offline, anywhere.
+
+    Made only when clicked (a callable): the file inlines vis-network, ~0.5 MB, too much for every rerun."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+    st.download_button("Download this view as a standalone HTML file", data=lambda: graphhtml.to_html(view),
+                       file_name=f"memex-graph-{stamp}.html", mime="text/html", icon="⬇️", key="graph_download",
+                       on_click="ignore", help="The notes and links drawn here, with their colours and tooltips, "
+                       "in one file that works without Memex or a network.")
 
 
 def picker(notes: dict[str, Note], view: gv.GraphView) -> str | None:
@@ -252,6 +252,7 @@ with col_graph:
         graph_canvas(graphdraw.payload(view, pick, trace, over), key=CANVAS_KEY, on_click=_clicked,
                      on_focus=_double_clicked)
         show_legend(view, trace is not None)
+        download_view(view)
 with col_detail:
     if trace is not None:
         with st.expander(f"Recalled notes ({len(trace.entries)})", expanded=True):

@@ -27,8 +27,9 @@ import streamlit as st
 
 from memory_core.bench import load_results
 from memory_core.explore.insights import degree_counts, esc, growth, map_frame, pca_2d, sample_ids, tag_counts
+from memory_core.explore.render import escape_markdown
 from memory_core.notes import Note
-from pages.common import md_escape, open_store_or_stop, settings
+from pages.common import open_store_or_stop, settings
 
 MAP_POINTS = 3000
 MAP_SEED = 0
@@ -53,8 +54,8 @@ def show_size(stats: dict[str, Any]) -> None:
     cols[5].metric("To re-enrich", f"{stats['needs_enrichment']:,}")
     cols[6].metric("On disk", f"{stats['disk_bytes'] / 1e6:.1f} MB" if stats.get("backend") != "server" else "server")
     if stats.get("sources"):
-        st.caption("By source: " + ", ".join(f"{md_escape(k)} {v:,}" for k, v in sorted(stats["sources"].items()))
-                   + f" · data directory {md_escape(stats['data_dir'])}")
+        st.caption("By source: " + ", ".join(f"{escape_markdown(k)} {v:,}" for k, v in sorted(stats["sources"].items()))
+                   + f" · data directory {escape_markdown(stats['data_dir'])}")
 
 
 # ---- growth ------------------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ def show_locomo(res: dict[str, Any]) -> None:
     about += [f"mode {res.get('mode', '?')}",
               f"{parse.get('samples', '?')} conversation(s), {parse.get('questions', '?')} questions",
               f"{res.get('seconds', 0):.0f}s"]
-    st.caption(md_escape(" · ".join(about)))
+    st.caption(escape_markdown(" · ".join(about)))
     df = pd.DataFrame(rows)
     df["retriever"] = df["retriever"].map(esc)
     df["category"] = df["category"].map(esc)
@@ -190,7 +191,7 @@ def show_locomo(res: dict[str, Any]) -> None:
     lat = {name: b.get("latency_ms", {}) for name, b in res.get("retrieval", {}).items()}
     if lat:
         st.caption("Search latency p50/p95: " + ", ".join(
-            f"{md_escape(n)} {v.get('p50', 0):.1f}/{v.get('p95', 0):.1f} ms" for n, v in lat.items()))
+            f"{escape_markdown(n)} {v.get('p50', 0):.1f}/{v.get('p95', 0):.1f} ms" for n, v in lat.items()))
     qa = qa_rows(res)
     if qa:
         qdf = pd.DataFrame(qa)
@@ -224,7 +225,7 @@ def show_llm(res: dict[str, Any]) -> None:
     cols[2].metric("first token", f"{memex.get('ttft_ms', 0):.0f} ms")
     s = res.get("structured", {})
     cols[3].metric("structured valid", f"{100 * s.get('valid_rate', 0):.0f}%")
-    st.caption(f"model {md_escape(str(res.get('model', '?')))}")
+    st.caption(f"model {escape_markdown(str(res.get('model', '?')))}")
 
 
 def show_generic(res: dict[str, Any]) -> None:
@@ -258,7 +259,7 @@ if not notes:
     st.info("The memory is empty: the charts appear once there are notes.")
 elif len(notes) == 1:
     only = next(iter(notes.values()))
-    st.info(f"One note so far (from {md_escape(only.timestamp[:10])}): the charts of growth, tags, links and "
+    st.info(f"One note so far (from {escape_markdown(only.timestamp[:10])}): the charts of growth, tags, links and "
             "meaning appear once there are at least two.")
 else:
     show_growth(store)

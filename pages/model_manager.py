@@ -17,11 +17,12 @@ import streamlit as st
 
 from memory_core.config import Settings
 from memory_core.errors import MemexError
+from memory_core.explore.render import escape_markdown
 from memory_core.models import RECOMMENDED, ModelInfo, human_size, list_local_models, remote_file
 from memory_core.models import jobs as downloads
 from memory_core.models.download import partial_downloads, target_path
 from memory_core.models.locate import is_current, model_folders, settings_for
-from pages.common import flash, md_escape, show_error
+from pages.common import flash, show_error
 
 OTHER = "__other__"
 FORM_KEYS = ("set_llm_backend", "set_model_path", "set_n_ctx")  # the settings form's widgets a switch changes
@@ -36,7 +37,7 @@ def model_manager(s: Settings, check_llm: Callable[[Settings], Any]) -> None:
     st.subheader("Model manager")
     folders = [str(f) for _src, f in model_folders(s) if f.is_dir()]
     st.caption(f"{len(chat)} chat model{'s' if len(chat) != 1 else ''} found: the bundled one and the GGUF files in "
-               + (md_escape(", ".join(folders)) if folders else "no model folder yet")
+               + (escape_markdown(", ".join(folders)) if folders else "no model folder yet")
                + ". Facts are read from each file's GGUF header.")
     for info in chat[:MAX_SHOWN]:
         _model_row(s, info)
@@ -47,7 +48,7 @@ def model_manager(s: Settings, check_llm: Callable[[Settings], Any]) -> None:
         with st.expander(f"Not chat models ({len(others)})"):
             for info in others:
                 what = "embedding model" if info.embedding else f"unreadable: {info.error}"
-                st.caption(f"{md_escape(info.path)} — {md_escape(what)}")
+                st.caption(f"{escape_markdown(info.path)} — {escape_markdown(what)}")
     _downloads(s)
 
 
@@ -62,13 +63,13 @@ def _model_row(s: Settings, info: ModelInfo) -> None:
         title = info.name if info.source == "Ollama" else Path(info.path).name  # Ollama blobs are "sha256-…"
         if info.source == "bundled":
             title += " (bundled)"
-        c1.markdown(f"**{md_escape(title)}**" + (" · ✅ in use" if current else ""))
+        c1.markdown(f"**{escape_markdown(title)}**" + (" · ✅ in use" if current else ""))
         facts = [info.name if info.name != title else "",
                  f"{info.size_label} parameters" if info.size_label else "", info.quantisation,
                  human_size(info.size_bytes), f"context {info.context_length:,}" if info.context_length else "",
                  info.architecture, info.source, info.repo_id,
                  "" if info.chat_template else "no chat template in the file"]
-        c1.caption(md_escape(" · ".join(f for f in facts if f)) + "  \n" + md_escape(info.path))
+        c1.caption(escape_markdown(" · ".join(f for f in facts if f)) + "  \n" + escape_markdown(info.path))
         if not current:
             c2.button("Use", key=f"use_{_key(info.path)}", icon="🔁", on_click=_request_switch,
                       args=(info.path,), help="Load this model (checked before saving) and use it for chat and memory")
@@ -85,7 +86,7 @@ def _apply_switch(s: Settings, check_llm: Callable[[Settings], Any]) -> None:
         return
     info = next((m for m in list_local_models(s) if m.path == path), None)
     if info is None:
-        st.error(f"The model file {md_escape(path)} is gone.")
+        st.error(f"The model file {escape_markdown(path)} is gone.")
         return
     try:
         candidate = settings_for(s, info)
@@ -101,7 +102,7 @@ def _apply_switch(s: Settings, check_llm: Callable[[Settings], Any]) -> None:
     for key in FORM_KEYS:  # the form below shows the new values, not the ones typed before
         st.session_state.pop(key, None)
     note = f" The context window is {candidate.n_ctx:,} (the model's own)." if candidate.n_ctx != s.n_ctx else ""
-    flash("settings", "success", f"Now using {md_escape(model.name)}; saved to {md_escape(str(saved))}.{note}")
+    flash("settings", "success", f"Now using {escape_markdown(model.name)}; saved to {escape_markdown(str(saved))}.{note}")
     st.rerun()
 
 
@@ -124,7 +125,7 @@ def _downloads(s: Settings) -> None:
     else:
         r = next(r for r in RECOMMENDED if r.key == choice)
         repo_id, filename = r.repo_id, r.filename
-        st.caption(md_escape(f"{r.note} From {r.repo_id} ({r.filename})."))
+        st.caption(escape_markdown(f"{r.note} From {r.repo_id} ({r.filename})."))
     wanted = (repo_id, filename)
     if st.button("Check size", key="mm_check", icon="🔍", disabled=not (repo_id and filename)):
         try:
@@ -138,9 +139,9 @@ def _downloads(s: Settings) -> None:
     if checked and checked[0] == wanted:
         _, remote, target = checked
         st.info(f"**{human_size(remote.size_bytes)}** ({remote.size_bytes:,} bytes) from "
-                f"{md_escape(remote.repo_id)} at commit `{remote.revision[:12]}`, checksum "
+                f"{escape_markdown(remote.repo_id)} at commit `{remote.revision[:12]}`, checksum "
                 + (f"sha256 `{remote.sha256[:16]}…`" if remote.sha256 else "not given (size checked only)")
-                + f". It will be saved as {md_escape(target)}.")
+                + f". It will be saved as {escape_markdown(target)}.")
         if st.button(f"Download {human_size(remote.size_bytes)}", key="mm_download", type="primary", icon="⬇️"):
             downloads.start_download(remote.repo_id, remote.filename, s, remote=remote)
             st.session_state.pop("_mm_remote", None)
@@ -154,7 +155,7 @@ def _progress(s: Settings) -> None:
     was_running = st.session_state.get("_mm_running", False)
     now_running = False
     for job in downloads.jobs():
-        name = md_escape(f"{job.repo_id}/{job.filename}")
+        name = escape_markdown(f"{job.repo_id}/{job.filename}")
         if job.running:
             now_running = True
             c1, c2 = st.columns([5, 1], vertical_alignment="center")
@@ -165,7 +166,7 @@ def _progress(s: Settings) -> None:
         elif job.state == "stopped":
             st.warning(f"Stopped {name} at {human_size(job.done)} of {human_size(job.total)}; the part is kept.")
         else:
-            st.error(f"The download of {name} failed: {md_escape(job.error)}")
+            st.error(f"The download of {name} failed: {escape_markdown(job.error)}")
         if not job.running:
             st.button("Dismiss", key=f"mm_forget_{job.id}", type="tertiary", on_click=downloads.forget,
                       args=(job.id,))
@@ -174,7 +175,7 @@ def _progress(s: Settings) -> None:
         if (part["repo_id"], part["filename"]) in busy:
             continue
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
-        c1.caption(f"Interrupted: {md_escape(part['repo_id'] + '/' + part['filename'])}, "
+        c1.caption(f"Interrupted: {escape_markdown(part['repo_id'] + '/' + part['filename'])}, "
                    f"{human_size(part['done'])} of {human_size(part['total'])} downloaded.")
         if c2.button("Resume", key=f"mm_resume_{part['filename']}", icon="▶️"):
             try:

@@ -11,7 +11,7 @@ Why it is built this way:
 - The editor's key holds the ids of the rows it shows, so pending edits can never be applied to
   other notes after a page, filter or sort change.
 - In the past everything is read-only (no editor, no buttons that write) and a banner says so.
-- Note text is data: it is shown with ``st.code``/``st.text`` or through ``md_escape``, never as HTML.
+- Note text is data: it is shown with ``st.code``/``st.text`` or through ``escape_markdown``, never as HTML.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ from memory_core.explore.notes_table import (
     table_frame,
     tag_choices,
 )
+from memory_core.explore.render import escape_markdown
 from memory_core.explore.timeview import graph_of
 from memory_core.memory.pipeline import MemoryPipeline
 from memory_core.notes import MAX_CONTENT_CHARS, Note
 from pages import common
-from pages.common import flash, md_escape, open_store_or_stop, settings, show_error, show_flash
+from pages.common import flash, open_store_or_stop, settings, show_error, show_flash
 from pages.notes_detail import (
     TAB_ADD,
     TAB_CHANGES,
@@ -76,7 +77,7 @@ def save_changes(store: Any, changes: dict[str, dict[str, Any]]) -> tuple[int, l
             saved += 1
         except MemexError as exc:
             title = view[nid].title if nid in view else nid
-            errors.append(f"Not saved: note {nid[:8]} ({md_escape(title)}): {md_escape(str(exc))} "
+            errors.append(f"Not saved: note {nid[:8]} ({escape_markdown(title)}): {escape_markdown(str(exc))} "
                           "Nothing was changed in this note.")
     return saved, errors
 
@@ -111,7 +112,7 @@ def confirm_delete(store: Any, ids: list[str]) -> None:
             n = store.delete(ids)
             flash("notes", "success", f"Deleted {n} note{'s' if n != 1 else ''} and the links to them.")
         except MemexError as exc:
-            flash("notes", "error", f"Delete failed: {md_escape(str(exc))}")
+            flash("notes", "error", f"Delete failed: {escape_markdown(str(exc))}")
         _cancel_delete()
         bump_editor()
         st.rerun()
@@ -230,7 +231,7 @@ def render_add(store: Any) -> None:
         st.warning("The model's answer was not usable: the note was saved with simple keywords and is marked "
                    "for re-enrichment.")
     for problem in report.problems[:5]:
-        st.caption(f"model output problem: {md_escape(problem)}")
+        st.caption(f"model output problem: {escape_markdown(problem)}")
     _open_added_button(store)
 
 
@@ -270,7 +271,7 @@ if wanted and (request or wanted != st.session_state.get("_notes_focus_seen")):
     if found:
         apply_focus(found)
     else:
-        st.warning(f"No note with id {md_escape(str(wanted))}: it may have been deleted.")
+        st.warning(f"No note with id {escape_markdown(str(wanted))}: it may have been deleted.")
 if st.session_state.pop("_notes_clear_add", False):
     st.session_state["add_content"] = ""
 

@@ -15,9 +15,10 @@ import streamlit as st
 from memory_core.errors import MemexError
 from memory_core.explore.diff import field_diff, show_value
 from memory_core.explore.notes_table import PAGE_SIZE, find_notes, form_changes
+from memory_core.explore.render import escape_markdown
 from memory_core.explore.timeview import history_until, incoming
 from memory_core.notes import Note
-from pages.common import diff_view, flash, md_escape, note_card
+from pages.common import diff_view, flash, note_card
 
 TAB_TABLE, TAB_DETAIL, TAB_ADD, TAB_CHANGES = "📋 Table", "🔍 Note", "➕ Add a note", "🕰️ What changed"
 HISTORY_SHOWN = 50
@@ -95,7 +96,7 @@ def render_detail(store: Any, view: dict[str, Note], candidates: list[Note], whe
                     on_change=_open_typed_id, args=(store,))
     bad = st.session_state.pop("_notes_open_error", None)
     if bad:
-        c_id.error(f"No note with id {md_escape(bad)}.")
+        c_id.error(f"No note with id {escape_markdown(bad)}.")
     note = view.get(st.session_state["notes_pick"])
     if note is None:
         return
@@ -137,7 +138,7 @@ def render_edit_form(store: Any, note: Note) -> None:
             try:
                 store.update(note.id, by="person", **fields)
             except MemexError as exc:
-                st.error(f"Not saved: {md_escape(str(exc))}")
+                st.error(f"Not saved: {escape_markdown(str(exc))}")
                 return
             flash("notes", "success", f"Saved {', '.join(fields)} (recorded in history, re-embedded).")
             bump_editor()
@@ -153,7 +154,7 @@ def _remove_link(store: Any, source: str, target: str) -> None:
                 w.put(note)
         flash("notes", "success", "Link removed (recorded in the note's history).")
     except MemexError as exc:
-        flash("notes", "error", f"Could not remove the link: {md_escape(str(exc))}")
+        flash("notes", "error", f"Could not remove the link: {escape_markdown(str(exc))}")
     bump_editor()
 
 
@@ -161,7 +162,7 @@ def _link_row(arrow: str, other: Note | None, other_id: str, reason: str, by: st
     """One link line (text left, a button area right); returns the button area."""
     c_text, c_btn = st.columns([5, 2], vertical_alignment="center")
     name = label(other) if other else f"{other_id[:8]} (missing)"
-    c_text.markdown(f"{arrow} {md_escape(name)}  \n{md_escape(reason)} · by {md_escape(by)} · {md_escape(created)}")
+    c_text.markdown(f"{arrow} {escape_markdown(name)}  \n{escape_markdown(reason)} · by {escape_markdown(by)} · {escape_markdown(created)}")
     return c_btn.container(horizontal=True, horizontal_alignment="right")
 
 
@@ -221,7 +222,7 @@ def render_add_link(store: Any, view: dict[str, Note], note: Note, candidates: l
                     else:
                         flash("notes", "info", "That link already exists.")
                 except MemexError as exc:
-                    flash("notes", "error", f"Could not add the link: {md_escape(str(exc))}")
+                    flash("notes", "error", f"Could not add the link: {escape_markdown(str(exc))}")
                 bump_editor()
                 st.rerun()
 
@@ -244,8 +245,8 @@ def render_history(store: Any, note: Note, history: list[Any], read_only: bool) 
         version = idx + 1
         with st.container(border=True, key=f"hist_{note.id}_{version}"):
             head, btn = st.columns([5, 1])
-            head.markdown(f"**v{version}** · `{md_escape(change.field)}` · by **{md_escape(change.by)}** · "
-                          f"{md_escape(change.at)}")
+            head.markdown(f"**v{version}** · `{escape_markdown(change.field)}` · by **{escape_markdown(change.by)}** · "
+                          f"{escape_markdown(change.at)}")
             if not read_only and version < total and btn.button(f"Revert to v{version}",
                                                                 key=f"revert_{note.id}_{version}", width="stretch"):
                 _revert(store, note.id, version)
@@ -263,6 +264,6 @@ def _revert(store: Any, note_id: str, version: int) -> None:
         store.revert(note_id, version, by="person")
         flash("notes", "success", f"Reverted to v{version}.")
     except MemexError as exc:
-        flash("notes", "error", f"Revert failed: {md_escape(str(exc))}")
+        flash("notes", "error", f"Revert failed: {escape_markdown(str(exc))}")
     bump_editor()
     st.rerun()

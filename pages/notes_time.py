@@ -14,8 +14,9 @@ from typing import Any
 import streamlit as st
 
 from memory_core.errors import MemexError
+from memory_core.explore.render import escape_markdown
 from memory_core.explore.timeview import is_past, moment, summarise_changes
-from pages.common import diff_view, md_escape, show_error
+from pages.common import diff_view, show_error
 
 CHANGES_SHOWN = 100
 _DAY = date(2000, 1, 2) - date(2000, 1, 1)
@@ -55,7 +56,7 @@ def render_time_control(store: Any) -> str | None:
 
 def past_banner(when: str, count: int) -> None:
     c_text, c_btn = st.columns([5, 1], vertical_alignment="center")
-    c_text.warning(f"🕰️ **The memory as it was on {md_escape(when.replace('T', ' ')[:16])} UTC** · "
+    c_text.warning(f"🕰️ **The memory as it was on {escape_markdown(when.replace('T', ' ')[:16])} UTC** · "
                    f"{count:,} notes then. Read-only: nothing can be edited, linked or deleted in the past.")
     c_btn.button("Back to now", icon="⏩", key="notes_back_to_now", on_click=_back_to_now, width="stretch")
 
@@ -91,12 +92,12 @@ def render_changes(store: Any) -> None:
                f"{summary.count('removed')} removed, from {since_day} to {until_day} (net change of each note).")
     for item in summary.notes[:CHANGES_SHOWN]:
         icon = {"added": "🆕", "changed": "✏️", "removed": "🗑️"}[item.status]
-        who = ", ".join(f"{md_escape(by)} ×{n}" for by, n in sorted(item.actors.items()))
+        who = ", ".join(f"{escape_markdown(by)} ×{n}" for by, n in sorted(item.actors.items()))
         with st.container(border=True, key=f"chg_{item.note_id}"):
-            st.markdown(f"{icon} **{md_escape(item.title)}** · `{item.note_id[:8]}` · {item.status}"
+            st.markdown(f"{icon} **{escape_markdown(item.title)}** · `{item.note_id[:8]}` · {item.status}"
                         + (f" · by {who}" if who else ""))
             for diff in item.diffs:
-                st.caption(md_escape(diff.field))
+                st.caption(escape_markdown(diff.field))
                 diff_view(diff, whole=False)
     if len(summary.notes) > CHANGES_SHOWN:
         st.caption(f"… and {len(summary.notes) - CHANGES_SHOWN} more notes.")

@@ -4,7 +4,7 @@ Each pending proposal shows the note it would change, a before/after diff (the s
 why the judge found it grounded (its sentence and scores), and what caused it. Decisions go
 through ``memory_core.memory.review`` (accept / reject / accept_all), which applies the change as
 an ordinary, revertible edit naming the proposal. Accepted and rejected proposals stay in the
-"Resolved" tab. Note text is shown with ``st.code`` / ``md_escape`` / dataframe cells only.
+"Resolved" tab. Note text is shown with ``st.code`` / ``escape_markdown`` / dataframe cells only.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import streamlit as st
 
 from memory_core.errors import MemexError
 from memory_core.explore import reviewlist as rl
+from memory_core.explore.render import escape_markdown
 from memory_core.memory import review
-from pages.common import diff_view, flash, md_escape, open_store_or_stop, show_error, show_flash
+from pages.common import diff_view, flash, open_store_or_stop, show_error, show_flash
 
 
 def _decide(action: str, pid: str, edited: object = None) -> None:
@@ -61,17 +62,17 @@ def show_item(it: rl.ReviewItem, selectable: bool) -> None:
     p = it.proposal
     with st.container(border=True, key=f"proposal_{p.id}"):
         head, pick = st.columns([6, 1])
-        head.markdown(f"**{md_escape(rl.KIND_LABEL.get(p.kind, p.kind))}** for “{md_escape(it.target_title)}”")
-        head.caption(f"proposal `{p.id}` · by {md_escape(p.proposed_by or '?')} · {md_escape(p.created[:16])}"
-                     + (f" · because of the new note “{md_escape(it.source_title)}”" if it.source_title else ""))
+        head.markdown(f"**{escape_markdown(rl.KIND_LABEL.get(p.kind, p.kind))}** for “{escape_markdown(it.target_title)}”")
+        head.caption(f"proposal `{p.id}` · by {escape_markdown(p.proposed_by or '?')} · {escape_markdown(p.created[:16])}"
+                     + (f" · because of the new note “{escape_markdown(it.source_title)}”" if it.source_title else ""))
         if selectable:
             pick.checkbox("select", key=f"review_pick_{p.id}", label_visibility="collapsed")
         if it.target_missing:
             st.warning("The note this would change has been deleted; accepting will fail.")
         diff_view(it.diff, whole=False)
-        st.markdown(f"**Why it was judged grounded:** {md_escape(it.why)}")
+        st.markdown(f"**Why it was judged grounded:** {escape_markdown(it.why)}")
         if it.scores:
-            st.caption(" · ".join(f"{md_escape(k)} {v:.2f}" for k, v in it.scores.items()))
+            st.caption(" · ".join(f"{escape_markdown(k)} {v:.2f}" for k, v in it.scores.items()))
         if not selectable:
             return
         b = st.container(horizontal=True)
@@ -121,5 +122,5 @@ with tab_resolved:
                      key="review_resolved_table")
         with st.expander("Before/after of each resolved proposal"):
             for it in rl.items(sorted(resolved, key=lambda p: p.resolved_at, reverse=True)[:30], notes):
-                st.markdown(f"**{md_escape(it.proposal.status)}** — {md_escape(it.target_title)}")
+                st.markdown(f"**{escape_markdown(it.proposal.status)}** — {escape_markdown(it.target_title)}")
                 diff_view(it.diff, whole=False)

@@ -3,7 +3,7 @@
 The search runs on every page run against the store as it is now (no caching), so an edit made
 on another page or by the chat's background writer shows at once. A note counts as "recalled"
 (last_accessed, retrieval_count) only when a query is submitted, not on every rerun of the page.
-Note text is shown through ``md_escape``/``highlight_md``: every punctuation character is escaped,
+Note text is shown through ``escape_markdown``/``explore.snippets``: every punctuation character is escaped,
 so it is never interpreted as HTML or Markdown (stricter than ``render.safe_markdown``), and matched
 words are in bold. Each result shows its trace: rank, score and the signals that put it there
 (``memory_core.retrieval.trace``); "Show on the graph" draws the same trace on the Graph page (``?query=``).
@@ -14,34 +14,19 @@ from __future__ import annotations
 import streamlit as st
 
 from memory_core.errors import MemexError
+from memory_core.explore.render import escape_markdown
+from memory_core.explore.snippets import search_snippet
 from memory_core.retrieval import RETRIEVERS, search
 from memory_core.retrieval import trace as tr
-from pages.common import highlight_md, md_escape, open_store_or_stop, settings, show_error
+from pages.common import open_store_or_stop, settings, show_error
 from pages.components.trace_panel import trace_table
 
-SNIPPET_CHARS = 700
 RETRIEVER_HELP = {
     "hybrid+links": "BM25 and MiniLM similarity blended, plus the notes linked to the top hits",
     "hybrid": "BM25 and MiniLM similarity blended",
     "bm25": "lexical only: shared words (names, dates, rare words)",
     "dense": "meaning only: MiniLM embedding similarity",
 }
-
-
-def snippet(text: str, terms: list[str], limit: int = SNIPPET_CHARS) -> str:
-    """The whole text when short, else a window around the first matched word."""
-    if len(text) <= limit:
-        return text
-    from memory_core.store.lexical import TOKEN_RE, stem
-
-    start = 0
-    wanted = set(terms)
-    for m in TOKEN_RE.finditer(text):
-        if stem(m.group(0).lower()) in wanted:
-            start = max(0, m.start() - limit // 3)
-            break
-    end = min(len(text), start + limit)
-    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
 
 
 def open_in(note_id: str, page: str) -> None:
@@ -101,23 +86,23 @@ for rank, hit in enumerate(hits, start=1):
     with st.container(border=True, key=f"hit_{rank}"):
         head, buttons = st.columns([5, 2])
         buttons = buttons.container(horizontal=True, horizontal_alignment="right")
-        head.markdown(f"**{rank}.** {md_escape(note.title)}")
+        head.markdown(f"**{rank}.** {escape_markdown(note.title)}")
         kind = {"linked": "🔗 linked", "lexical+dense": "🔤+🧭 lexical + dense", "lexical": "🔤 lexical",
                 "dense": "🧭 dense"}[hit.kind]
-        head.caption(f"score {hit.score:.3f} · {kind} · {md_escape(note.timestamp[:16].replace('T', ' '))}"
-                     f" · {md_escape(note.source)}" + (f" · tags: {md_escape(', '.join(note.tags))}" if note.tags else ""))
+        head.caption(f"score {hit.score:.3f} · {kind} · {escape_markdown(note.timestamp[:16].replace('T', ' '))}"
+                     f" · {escape_markdown(note.source)}" + (f" · tags: {escape_markdown(', '.join(note.tags))}" if note.tags else ""))
         if buttons.button("Notes", key=f"open_notes_{note.id}", icon="🗒️", help="Open this note on the Notes page"):
             open_in(note.id, "pages/notes.py")
         if buttons.button("Graph", key=f"open_graph_{note.id}", icon="🕸️", help="Show this note in the graph"):
             open_in(note.id, "pages/graph.py")
-        st.markdown(highlight_md(snippet(note.content, hit.matched_terms), hit.matched_terms))
+        st.markdown(search_snippet(note.content, hit.matched_terms))
         reasons = []
         for reason in hit.reasons:
             if reason.startswith("linked from") and hit.via in notes:
                 reason = f"linked from '{notes[hit.via].title}' ({hit.via[:8]})"
-            reasons.append(md_escape(reason))
+            reasons.append(escape_markdown(reason))
         st.caption("Why: " + " · ".join(reasons) if reasons else "Why: linked neighbour")
         entry = trace.entry(note.id)
         if entry is not None and entry.signals:
-            st.caption("Signals: " + " · ".join(f"{md_escape(tr.SIGNALS.get(k, k))} {v:.2f}"
+            st.caption("Signals: " + " · ".join(f"{escape_markdown(tr.SIGNALS.get(k, k))} {v:.2f}"
                                                 for k, v in entry.signals.items()))

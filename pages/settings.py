@@ -19,7 +19,8 @@ import streamlit as st
 
 from memory_core.config import Settings
 from memory_core.errors import MemexError
-from pages.common import flash, llm, md_escape, settings, show_error, show_flash, store
+from memory_core.explore.render import escape_markdown
+from pages.common import flash, llm, settings, show_error, show_flash, store
 from pages.model_manager import model_manager
 
 LLM_FIELDS = ("llm_backend", "model_path", "server_url", "n_ctx", "n_threads", "seed")
@@ -91,7 +92,7 @@ def test_model(model: Any) -> None:
         close_stream(stream)
     usage = stream.usage
     rate = usage.completion_tokens / usage.seconds if usage.seconds else 0.0
-    st.success(f"{md_escape(model.name)}: {usage.completion_tokens} tokens in {usage.seconds:.2f}s = "
+    st.success(f"{escape_markdown(model.name)}: {usage.completion_tokens} tokens in {usage.seconds:.2f}s = "
                f"**{rate:.1f} tokens/s**; first token after {(stream.first_token_seconds or 0):.2f}s "
                f"(prompt {usage.prompt_tokens} tokens, context window {model.n_ctx}).")
 
@@ -103,7 +104,7 @@ try:
 except MemexError as exc:
     show_error(exc, "The settings cannot be read")
     st.stop()
-st.caption(f"Saved in {md_escape(str(s.home / 'settings.json'))}. Changes apply to every page from the next "
+st.caption(f"Saved in {escape_markdown(str(s.home / 'settings.json'))}. Changes apply to every page from the next "
            "message or page load.")
 
 show_flash("settings")
@@ -200,8 +201,8 @@ if save or test:
         except (MemexError, OSError) as exc:
             show_error(exc, "Not saved")
             st.stop()
-        flash("settings", "success", f"Saved to {md_escape(str(path))}"
-              + (f"; model {md_escape(model.name)} loaded." if model else "."))
+        flash("settings", "success", f"Saved to {escape_markdown(str(path))}"
+              + (f"; model {escape_markdown(model.name)} loaded." if model else "."))
     if test and model is not None:
         try:
             test_model(model)

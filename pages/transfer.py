@@ -23,6 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from memory_core.errors import MemexError
+from memory_core.explore.render import escape_markdown
 from memory_core.memory.pipeline import NewItem
 from memory_core.transfer.imports import IngestJob, conversation_items, detect, start_ingest
 from memory_core.transfer.locomo_format import parse_locomo
@@ -30,7 +31,7 @@ from memory_core.transfer.memex_json import export_json, import_notes, parse_exp
 from memory_core.transfer.vault import VaultImportReport, export_to_dir, export_vault, import_vault
 from memory_core.transfer.vault.reader import read_zip
 from pages import common
-from pages.common import md_escape, open_store_or_stop, settings, show_error
+from pages.common import open_store_or_stop, settings, show_error
 
 JOB_KEY = "_transfer_job"
 REPORT_KEY = "_transfer_vault_report"
@@ -45,7 +46,7 @@ def begin_ingest(store: Any, items: list[NewItem], mode: str, name: str) -> Inge
 def show_job(job: IngestJob) -> None:
     """Progress while the job runs (blocking this run, polling), its report when it is done."""
     if job.running:
-        st.subheader(f"Importing {md_escape(job.name)}")
+        st.subheader(f"Importing {escape_markdown(job.name)}")
         cancel = st.button("Cancel", icon="⏹️", key="transfer_cancel")
         if cancel:
             job.cancel.set()
@@ -56,13 +57,13 @@ def show_job(job: IngestJob) -> None:
             time.sleep(0.25)
         st.rerun()
     if job.failure:
-        st.error(f"The import stopped: {md_escape(job.failure)} Notes added before that are kept.")
+        st.error(f"The import stopped: {escape_markdown(job.failure)} Notes added before that are kept.")
         return
     report = job.report
     if report is None:
         return
     verb = "Cancelled after adding" if report.cancelled else "Added"
-    msg = (f"{verb} {report.added:,} note{'s' if report.added != 1 else ''} from {md_escape(job.name)} in "
+    msg = (f"{verb} {report.added:,} note{'s' if report.added != 1 else ''} from {escape_markdown(job.name)} in "
            f"{report.seconds:.1f} s ({job.mode} mode)")
     if report.usage.calls:
         msg += f", {report.usage.calls} model calls"
@@ -80,7 +81,7 @@ def import_memex(store: Any, raw: bytes, name: str) -> None:
         show_error(exc, REFUSED, escape=True)
         return
     existing = sum(1 for n in notes if n.id in store)
-    st.info(f"**{md_escape(name)}** is a Memex export with {len(notes):,} notes"
+    st.info(f"**{escape_markdown(name)}** is a Memex export with {len(notes):,} notes"
             + (f" ({existing:,} already in this memory)." if existing else "."))
     replace = st.checkbox("Replace notes that are already here (same id)", value=False, key="transfer_replace",
                           disabled=not existing)
@@ -101,7 +102,7 @@ def import_locomo(store: Any, raw: bytes, name: str) -> None:
         show_error(exc, REFUSED, escape=True)
         return
     by_id = {sample.sample_id: sample for sample in data.samples}
-    st.info(f"**{md_escape(name)}** is a LoCoMo-format file: {len(by_id)} conversation"
+    st.info(f"**{escape_markdown(name)}** is a LoCoMo-format file: {len(by_id)} conversation"
             f"{'s' if len(by_id) != 1 else ''}, {data.turn_count:,} turns. Each turn becomes a note "
             "(\"Speaker: text\", its session's time, reference conversation/dia_id).")
     if data.problems:
@@ -131,7 +132,7 @@ def import_locomo(store: Any, raw: bytes, name: str) -> None:
 def show_vault_report(report: VaultImportReport) -> None:
     """The per-file report: a summary line, every refused file with its reason, then the table."""
     refused, warned = report.refused, report.warned
-    text = md_escape(report.summary()) + " · nothing else in the memory was changed."
+    text = escape_markdown(report.summary()) + " · nothing else in the memory was changed."
     (st.warning if refused or warned else st.success)(text)
     if refused:
         st.markdown(f"**{len(refused)} file{'s' if len(refused) != 1 else ''} could not be imported** "
@@ -159,7 +160,7 @@ def import_vault_zip(store: Any, raw: bytes, name: str) -> None:
     except MemexError as exc:
         show_error(exc, REFUSED, escape=True)
         return
-    st.info(f"**{md_escape(name)}** is a zip with {len(files):,} Markdown file{'s' if len(files) != 1 else ''}. "
+    st.info(f"**{escape_markdown(name)}** is a zip with {len(files):,} Markdown file{'s' if len(files) != 1 else ''}. "
             "Files with a Memex id update their note; new files become notes; each file is reported.")
     if st.button(f"Import {len(files):,} files", type="primary", icon="📥", key="transfer_import_vault",
                  disabled=not files):
@@ -179,7 +180,7 @@ def vault_folder_section(store: Any) -> None:
                     "replaced; your own files are left alone)"):
         try:
             n = export_to_dir(store, folder)
-            st.success(f"Exported {n:,} notes to {md_escape(folder)} (notes/ and index.md).")
+            st.success(f"Exported {n:,} notes to {escape_markdown(folder)} (notes/ and index.md).")
         except MemexError as exc:
             show_error(exc, "The vault was not exported", escape=True)
 
@@ -232,7 +233,7 @@ if upload is not None:
 vault_folder_section(store)
 report: VaultImportReport | None = st.session_state.get(REPORT_KEY)
 if report is not None:
-    st.subheader(f"Vault import: {md_escape(report.source)}")
+    st.subheader(f"Vault import: {escape_markdown(report.source)}")
     show_vault_report(report)
     if st.button("Done", key="transfer_vault_done"):
         st.session_state.pop(REPORT_KEY, None)

@@ -17,13 +17,13 @@ from streamlit.testing.v1 import AppTest
 
 from memory_core.chat import ConversationStore, get_writer, new_message
 from memory_core.config import Settings
-from memory_core.explore.render import safe_markdown
+from memory_core.explore.render import escape_markdown, safe_markdown
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the pages package lives beside app.py, not in the installed package
-from pages.common import md_escape  # noqa: E402
+
 
 pytestmark = pytest.mark.real_model
 
@@ -75,13 +75,13 @@ def test_reply_recall_background_write_and_history(app_home: Settings, embedder)
 
     shown = messages(at)
     assert [role for role, _ in shown] == ["user", "assistant"]
-    assert shown[0][1] == md_escape(question)
+    assert shown[0][1] == escape_markdown(question)
     expanders = [e for e in at.expander if e.label.startswith("Recalled memories")]
     assert len(expanders) == 1
     recalled_md = " ".join(m.value for m in expanders[0].markdown)
-    assert md_escape("My sister Carla adopted a golden retriever puppy named") in recalled_md
+    assert escape_markdown("My sister Carla adopted a golden retriever puppy named") in recalled_md
     # the note the reply was given is visible beside it, as text, without opening anything
-    assert any(c.value.startswith("📎 From your memory: “" + md_escape(NOTES[0])) for c in at.caption)
+    assert any(c.value.startswith("📎 From your memory: “" + escape_markdown(NOTES[0])) for c in at.caption)
 
     conv_id = at.session_state["chat_conv"]
     conv = ConversationStore(app_home.home).load(conv_id)
@@ -109,7 +109,7 @@ def test_reply_recall_background_write_and_history(app_home: Settings, embedder)
     assert question in note.turn_context  # the previous turn, kept apart from the content
     final = chat_page()
     assert any(f"stored as note {job.note_id[:8]}" in c.value for c in final.caption)
-    assert md_escape(question) in [b.label for b in final.sidebar.button]  # the sidebar lists it
+    assert escape_markdown(question) in [b.label for b in final.sidebar.button]  # the sidebar lists it
 
 
 def test_hostile_message_shown_as_text_and_stored_intact_without_memories(app_home: Settings) -> None:
@@ -117,7 +117,7 @@ def test_hostile_message_shown_as_text_and_stored_intact_without_memories(app_ho
     at.toggle(key=f"chat_remember_{at.session_state['chat_conv']}").set_value(False)
     send(at, HOSTILE)
     shown = messages(at)
-    assert shown[0] == ("user", textwrap.dedent(md_escape(HOSTILE)))  # st.markdown dedents (blank lines)
+    assert shown[0] == ("user", textwrap.dedent(escape_markdown(HOSTILE)))  # st.markdown dedents (blank lines)
     assert shown[1][1].strip()
     assert not [e for e in at.expander if e.label.startswith("Recalled memories")]  # the memory is empty
     conv = ConversationStore(app_home.home).load(at.session_state["chat_conv"])
@@ -180,14 +180,14 @@ def test_sidebar_lists_newest_first_renames_deletes_and_new_conversation_acts_at
     assert at.session_state["chat_conv"] == newer
     listed = [b.key for b in at.sidebar.button if b.key and b.key.startswith("chat_open_")]
     assert listed == [f"chat_open_{newer}", f"chat_open_{older}"]  # newest first
-    assert messages(at) == [("user", md_escape("About *bikes*")), ("assistant", "Oil the chain.")]
+    assert messages(at) == [("user", escape_markdown("About *bikes*")), ("assistant", "Oil the chain.")]
     at.sidebar.button(key=f"chat_open_{older}").click().run()
     assert not at.exception
     assert messages(at) == [("user", "About the garden"), ("assistant", "Roses need sun.")]
     at.sidebar.text_input(key=f"chat_rename_{older}").set_value("Garden <b>plans</b>")
     at.sidebar.button(key="chat_rename_save").click().run()
     assert ConversationStore(app_home.home).load(older).title == "Garden <b>plans</b>"
-    assert at.sidebar.button(key=f"chat_open_{older}").label == md_escape("Garden <b>plans</b>")
+    assert at.sidebar.button(key=f"chat_open_{older}").label == escape_markdown("Garden <b>plans</b>")
     at.sidebar.button(key="chat_delete").click().run()
     assert not ConversationStore(app_home.home).exists(older)
 
@@ -241,7 +241,7 @@ def test_memory_queue_is_labelled_and_can_be_cancelled(app_home: Settings) -> No
         job_id = writer.submit(BlockedPipeline(), "My horse is named Thunder.", source_ref=conv_id)
         at = chat_page()
         assert any(m.value.startswith("**Memory queue** (1)") for m in at.sidebar.markdown)
-        assert any(md_escape("“My horse is named Thunder.”") in c.value for c in at.sidebar.caption)
+        assert any(escape_markdown("“My horse is named Thunder.”") in c.value for c in at.sidebar.caption)
         at.sidebar.button(key=f"chat_cancel_{job_id}").click().run()
         assert not at.exception
         assert writer.job(job_id).state == "cancelled"
@@ -262,7 +262,7 @@ def test_reply_shows_the_answering_note_the_graph_link_and_the_token_limit_notic
     at = chat_page()
     shown = at.chat_message[1].markdown[0].value  # the reply, through safe_markdown: no image to fetch
     assert shown == safe_markdown(reply["content"]) and "![" not in shown and "127.0.0.1:9/x.png" in shown
-    assert any(c.value == "📎 From your memory: “" + md_escape("My dog is a golden retriever called *Biscuit*.")
+    assert any(c.value == "📎 From your memory: “" + escape_markdown("My dog is a golden retriever called *Biscuit*.")
                + "” (2026-11-02)" for c in at.caption)
     assert any("stopped at the token limit" in i.value for i in at.info)
     links = [e for e in at.get("page_link")]

@@ -7,6 +7,7 @@ import json
 import networkx as nx
 
 from memory_core.explore import graphdraw as gd
+from memory_core.explore import graphstyle as gs
 from memory_core.explore import graphview as gv
 from memory_core.notes import Link, Note
 from memory_core.retrieval import trace as tr
@@ -57,7 +58,7 @@ def test_payload_is_plain_json_with_text_tooltips_and_link_styles() -> None:
     assert nodes["c"]["label"] == SCRIPT and nodes["c"]["title"].startswith(SCRIPT)  # literal text, not markup
     assert data["selected"] == "b"
     edges = {(e["from"], e["to"]): e for e in data["edges"]}
-    styles = {by: gv.EDGE_STYLES[by] for by in ("linker", "person", "wikilink", "evolver")}
+    styles = {by: gs.EDGE_STYLES[by] for by in ("linker", "person", "wikilink", "evolver")}
     assert edges[("a", "b")]["color"] == styles["linker"][0] and edges[("a", "b")]["dashes"] is False
     assert edges[("b", "c")]["color"] == styles["person"][0]
     assert edges[("c", "d")]["color"] == styles["wikilink"][0] and edges[("c", "d")]["dashes"]

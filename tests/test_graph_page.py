@@ -107,6 +107,32 @@ def test_seeded_graph_draws_every_note_with_legend(app_home: Settings, embedder)
     assert not at.error
 
 
+def test_download_this_view_as_a_standalone_html_file(app_home: Settings, embedder, monkeypatch) -> None:
+    """The button hands the browser the drawn view (filters applied) as one offline HTML file."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    made: dict[str, object] = {}
+    add_deferred = MediaFileManager.add_deferred
+
+    def keep(self, data, mimetype, coordinates, file_name=None, **kw):  # what Streamlit calls on a click
+        made.update(data=data, mimetype=mimetype, file_name=file_name)
+        return add_deferred(self, data, mimetype, coordinates, file_name=file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", keep)
+    store, ids = seed(app_home, embedder, extra=3)
+    at = graph_page()
+    at.sidebar.multiselect(key="graph_tags").set_value(["travel", "test"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    button = at.get("download_button")[-1]
+    assert button.proto.label == "Download this view as a standalone HTML file"
+    assert made["mimetype"] == "text/html" and str(made["file_name"]).startswith("memex-graph-")
+    page = made["data"]()  # the file, made the way the click makes it
+    drawn = json.loads(re.search(r"var nodes = (\[.*?\]);\n", page).group(1))
+    assert sorted(n["id"] for n in drawn) == sorted(ids[:2] + ids[3:5])  # the view, not the whole store
+    assert "<script src=" not in page and "vis.Network" in page  # vis-network inside: works offline
+    assert SCRIPT not in page and IMG not in page  # note text only as escaped JSON data
+
+
 def test_filters_and_cap(app_home: Settings, embedder) -> None:
     seed(app_home, embedder, extra=30)
     at = graph_page()

@@ -16,6 +16,8 @@ from datetime import date
 import pytest
 
 from memory_core.errors import InputError
+from memory_core.explore import graphhtml as gh
+from memory_core.explore import graphstyle as gs
 from memory_core.explore import graphview as gv
 from memory_core.notes import Change, Link, Note
 from memory_core.store import build_graph
@@ -113,7 +115,7 @@ def test_cap_keeps_the_most_linked_and_says_so() -> None:
 
 def test_cap_holds_in_the_html_too() -> None:
     notes = as_dict(*[make(f"note {i}") for i in range(40)])
-    page = gv.to_html(view_of(notes, cap=7))
+    page = gh.to_html(view_of(notes, cap=7))
     assert len(embedded(page, "nodes")) == 7
 
 
@@ -185,7 +187,7 @@ def test_colour_by_tag_uses_the_most_common_tag_in_view() -> None:
     d = make("d")
     view = view_of(as_dict(a, b, c, d), colour_by="tag")
     assert view.groups[a.id] == view.groups[b.id] == view.groups[c.id] == "common"
-    assert view.colours[a.id] == gv.PALETTE[0]
+    assert view.colours[a.id] == gs.PALETTE[0]
     assert view.groups[d.id] == "(no tags)"
     nodes = [e for e in view.legend if e.kind == "node"]
     assert (nodes[0].label, nodes[0].count) == ("common", 3)
@@ -232,16 +234,16 @@ def test_links_told_apart_by_who_made_them_and_evolution_marked() -> None:
     b.history.append(Change("tags", ["x"], ["y"], by="evolver"))
     a.history.append(Change("evolution", None, {"shown": [b.id], "linked": [b.id], "evolved": [b.id]}, by="evolver"))
     view = view_of(as_dict(a, b, c, d, e))
-    page = gv.to_html(view)
+    page = gh.to_html(view)
     edges = {x["to"]: x for x in embedded(page, "edges")}
     styles = {(x["color"], x["width"], json.dumps(x["dashes"])) for x in edges.values()}
     assert len(styles) == 4
-    assert edges[b.id]["color"] == gv.EDGE_STYLES["linker"][0] and edges[b.id]["dashes"] is False
-    assert edges[d.id]["dashes"] == gv.EDGE_STYLES["system"][2]
+    assert edges[b.id]["color"] == gs.EDGE_STYLES["linker"][0] and edges[b.id]["dashes"] is False
+    assert edges[d.id]["dashes"] == gs.EDGE_STYLES["system"][2]
     assert view.evolved == {b.id: 2}  # the decision record on a is not a change to a
     nodes = {x["id"]: x for x in embedded(page, "nodes")}
-    assert nodes[b.id]["shape"] == "diamond" and nodes[b.id]["color"]["border"] == gv.EVOLVED_BORDER
-    assert nodes[a.id]["shape"] == "dot" and nodes[a.id]["color"]["border"] != gv.EVOLVED_BORDER
+    assert nodes[b.id]["shape"] == "diamond" and nodes[b.id]["color"]["border"] == gs.EVOLVED_BORDER
+    assert nodes[a.id]["shape"] == "dot" and nodes[a.id]["color"]["border"] != gs.EVOLVED_BORDER
     legend = {(e.kind, e.style): e.count for e in view.legend}
     assert legend[("edge", "linker")] == legend[("edge", "person")] == legend[("edge", "system")] == 1
     assert legend[("marker", "diamond")] == 1
@@ -251,7 +253,7 @@ def test_physics_off_gets_a_fixed_layout() -> None:
     notes = as_dict(*chain())
     view = view_of(notes, physics=False)
     assert view.positions is not None and set(view.positions) == set(notes)
-    page = gv.to_html(view)
+    page = gh.to_html(view)
     nodes = embedded(page, "nodes")
     assert all("x" in n and "y" in n for n in nodes)
     options = json.loads(re.search(r"var options = (.*?);\n", page).group(1))
@@ -273,8 +275,8 @@ def hostile_notes() -> dict[str, Note]:
 def test_hostile_text_is_escaped_in_tooltips_and_inert_in_labels() -> None:
     notes = hostile_notes()
     s, i = notes.values()
-    page = gv.to_html(view_of(notes, focus=s.id))
-    benign = gv.to_html(view_of(as_dict(make("plain"), make("text")), focus=None))
+    page = gh.to_html(view_of(notes, focus=s.id))
+    benign = gh.to_html(view_of(as_dict(make("plain"), make("text")), focus=None))
     # nothing from a note appears as markup anywhere in the page
     for raw in (SCRIPT, IMG, "</script><script>alert(2)", "<b>tag</b>"):
         assert raw not in page
@@ -298,7 +300,7 @@ def test_hostile_text_is_escaped_in_tooltips_and_inert_in_labels() -> None:
 
 
 def test_page_is_self_contained() -> None:
-    page = gv.to_html(view_of(hostile_notes()))
+    page = gh.to_html(view_of(hostile_notes()))
     assert "new vis.Network" in page and "vis-network" in page.lower()
     assert not re.search(r"<script[^>]*\bsrc=", page)
     assert "<link" not in page
@@ -313,7 +315,7 @@ def test_hostile_tooltip_shows_literally_in_chromium() -> None:
         pytest.skip("Chromium is not installed")
     notes = hostile_notes()
     s, i = notes.values()
-    page_html = gv.to_html(view_of(notes, physics=False))
+    page_html = gh.to_html(view_of(notes, physics=False))
     dialogs: list[str] = []
     requests: list[str] = []
     with playwright.sync_playwright() as p:

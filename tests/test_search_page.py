@@ -18,12 +18,14 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from memory_core.config import Settings
+from memory_core.explore.render import escape_markdown
+from memory_core.explore.snippets import highlight_markdown
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the pages package lives beside app.py, not in the installed package
-from pages.common import highlight_md, md_escape  # noqa: E402
+
 
 APP = str(ROOT / "app.py")
 SCRIPT = "<script>alert(1)</script> and some words"
@@ -64,13 +66,13 @@ def captions(at: AppTest) -> str:
 
 def norm(text: str) -> str:
     """What a person reads: non-breaking spaces as spaces, and without the invisible word joiners
-    md_escape puts inside URLs so that they are not turned into links."""
+    escape_markdown puts inside URLs so that they are not turned into links."""
     return " ".join(text.replace("\u00a0", " ").replace("\u2060", "").split())
 
 
 @pytest.mark.parametrize("text", HOSTILE)
-def test_md_escape_renders_text_literally(text: str) -> None:
-    out = rendered(md_escape(text))
+def test_escape_markdown_renders_text_literally(text: str) -> None:
+    out = rendered(escape_markdown(text))
     tags = {t.split()[0].rstrip("/") for t in re.findall(r"<(/?[a-zA-Z][^>\s]*)[^>]*>", out)}
     assert tags <= ALLOWED_TAGS, (text, out)
     assert norm(text_of(out)) == norm(text)
@@ -81,7 +83,7 @@ def test_highlight_bolds_only_matched_words(text: str) -> None:
     from memory_core.store.lexical import tokenize
 
     terms = tokenize(text)[:2]
-    out = rendered(highlight_md(text, terms))
+    out = rendered(highlight_markdown(text, terms))
     tags = {t.split()[0].rstrip("/") for t in re.findall(r"<(/?[a-zA-Z][^>\s]*)[^>]*>", out)}
     assert tags <= ALLOWED_TAGS, (text, out)
     assert norm(text_of(out)) == norm(text)
@@ -92,7 +94,7 @@ def test_highlight_bolds_only_matched_words(text: str) -> None:
 def test_highlight_matches_stems() -> None:
     from memory_core.store.lexical import tokenize
 
-    out = rendered(highlight_md("We were Hiking; hikes <b>hike</b>!", tokenize("hike")))
+    out = rendered(highlight_markdown("We were Hiking; hikes <b>hike</b>!", tokenize("hike")))
     assert out.count("<strong>") == 3
     assert "&lt;b&gt;" in out and "<b>" not in out
 

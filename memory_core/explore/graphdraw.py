@@ -1,9 +1,8 @@
 """What the Graph page's clickable canvas receives: nodes, edges and options as plain JSON data.
 
 Why a module apart from ``graphview``: ``graphview`` decides *which* notes to draw (filters, cap,
-ego graph); this module decides *how they look* in the interactive component (labels that are
-never clipped mid-word, tooltips, link styles by who made them, a recall trace highlighted over a
-faded rest). It holds no Streamlit and no HTML: the component builds every tooltip with
+ego graph) and ``graphstyle`` how any view looks; this module makes what the interactive component
+takes (labels never clipped mid-word, tooltips, a recall trace highlighted over a faded rest). It holds no Streamlit and no HTML: the component builds every tooltip with
 ``textContent`` and vis-network draws labels on a canvas, so note text is always text; the data
 travels as JSON in Streamlit's protocol, never spliced into a page. ``signature`` lets the
 browser redraw only when the drawing really changed (a click alone does not re-layout the graph).
@@ -17,17 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..retrieval.trace import SIGNALS, Trace
-from .graphview import (
+from .graphstyle import (
     EDGE_STYLES,
     EVOLVED_BORDER,
     OTHER_COLOUR,
     OTHER_EDGE,
     PLAIN_BORDER,
-    GraphView,
     edge_text,
     tooltip_text,
     vis_options,
 )
+from .graphview import GraphView
 
 LABEL_CHARS = 28
 FADED_FILL = "rgba(200, 200, 200, 0.35)"
@@ -83,26 +82,42 @@ def trace_tooltip(trace: Trace, nid: str) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def node_look(view: GraphView, nid: str) -> dict[str, Any]:
+    """How a drawn note looks, the same on the canvas and in the downloaded file: filled by its group,
+    sized by links or recalls, a star when focused, a diamond with a dark border when evolution changed
+    it, a dashed border while it waits for re-enrichment, a fixed place when physics is off."""
+    evolved = view.evolved.get(nid, 0)
+    fill = view.colours.get(nid, OTHER_COLOUR)
+    look: dict[str, Any] = {
+        "size": view.sizes.get(nid, 12.0),
+        "shape": "star" if nid == view.focus else "diamond" if evolved else "dot",
+        "borderWidth": 2 if evolved else 1,
+        "color": {"background": fill, "border": EVOLVED_BORDER if evolved else PLAIN_BORDER,
+                  "highlight": {"background": fill, "border": "#000000"}},
+    }
+    if view.notes[nid].needs_enrichment:
+        look["shapeProperties"] = {"borderDashes": [4, 3]}
+    if view.positions and nid in view.positions:
+        look["x"], look["y"] = view.positions[nid]
+    return look
+
+
+def edge_look(attrs: dict[str, Any]) -> dict[str, Any]:
+    """A link's colour, width and dashes by who made it."""
+    colour, width, dashes, _meaning = EDGE_STYLES.get(attrs.get("by", ""), OTHER_EDGE)
+    return {"color": colour, "width": width, "dashes": dashes}
+
+
 def payload(view: GraphView, selected: str | None = None, trace: Trace | None = None,
             over: TraceOverlay | None = None) -> dict[str, Any]:
     """The component's data: nodes, edges, vis options, the selected note and a drawing signature."""
     nodes = []
     for nid in view.node_ids:
         note = view.notes[nid]
-        evolved = view.evolved.get(nid, 0)
-        tip = tooltip_text(note, view.degrees.get(nid, 0), evolved)
+        tip = tooltip_text(note, view.degrees.get(nid, 0), view.evolved.get(nid, 0))
         fill = view.colours.get(nid, OTHER_COLOUR)
-        border = EVOLVED_BORDER if evolved else PLAIN_BORDER
         label = short_label(note.content)
-        node: dict[str, Any] = {
-            "id": nid, "label": label, "size": view.sizes.get(nid, 12.0),
-            "shape": "star" if nid == view.focus else "diamond" if evolved else "dot",
-            "borderWidth": 2 if evolved else 1,
-            "color": {"background": fill, "border": border,
-                      "highlight": {"background": fill, "border": "#000000"}},
-        }
-        if note.needs_enrichment:
-            node["shapeProperties"] = {"borderDashes": [4, 3]}
+        node: dict[str, Any] = {"id": nid, "label": label, **node_look(view, nid)}
         if over is not None and trace is not None:
             if nid in over.highlighted:
                 node["label"] = f"{over.highlighted[nid]}\n{label}"
@@ -117,16 +132,13 @@ def payload(view: GraphView, selected: str | None = None, trace: Trace | None = 
                                  "highlight": {"background": fill, "border": "#000000"}}
                 node["font"] = {"color": FADED_FONT}
         node["title"] = tip  # plain text: the component shows it with textContent
-        if view.positions and nid in view.positions:
-            node["x"], node["y"] = view.positions[nid]
         nodes.append(node)
     bold = {(u, v): k for u, v, k in (over.edges if over else [])}
     edges = []
     drawn_pairs = set()
     for u, v, attrs in view.edges:
-        colour, width, dashes, _meaning = EDGE_STYLES.get(attrs.get("by", ""), OTHER_EDGE)
-        edge: dict[str, Any] = {"from": u, "to": v, "title": edge_text(attrs), "color": colour,
-                                "width": width, "dashes": dashes}
+        edge: dict[str, Any] = {"from": u, "to": v, "title": edge_text(attrs), **edge_look(attrs)}
+        width = edge["width"]
         kind = bold.get((u, v)) or bold.get((v, u))
         if over is not None:
             if kind:

@@ -14,31 +14,22 @@ so a save never rewrites a note the person did not touch.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from ..errors import InputError
-from ..notes import Note, parse_time
+from ..notes import Note
+from ..store.note_filter import NoteFilter, note_time, ranked_tags
 
 PAGE_SIZE = 200
 ANY = "(any)"
 SORTS = ("time", "links", "retrievals", "content", "source")
 EDITABLE_COLUMNS = ("content", "keywords", "tags", "context", "time")
 COLUMNS = ("select", "content", "keywords", "tags", "context", "time", "links", "source", "retrieved", "id")
-_OLDEST = datetime.min.replace(tzinfo=timezone.utc)
-
-
-def safe_ts(note: Note) -> datetime:
-    """The note's time; an unparseable one sorts first instead of breaking the page."""
-    try:
-        return parse_time(note.timestamp)
-    except InputError:
-        return _OLDEST
 
 
 def as_list(value: Any) -> list[str]:
@@ -68,6 +59,11 @@ class NoteQuery:
     sort_by: str = "time"
     descending: bool = True
 
+    def rule(self) -> NoteFilter:
+        """The filters as the one rule every view uses (``store.note_filter``)."""
+        return NoteFilter(text=self.text, tags=() if self.tag == ANY else (self.tag,),
+                          sources=() if self.source == ANY else (self.source,), since=self.since, until=self.until)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -90,23 +86,11 @@ class Page:
 
 def matches(note: Note, q: NoteQuery) -> bool:
     """Does a note pass the query's filters (text in content/context/keywords/tags/id, tag, source, days)?"""
-    if q.source != ANY and note.source != q.source:
-        return False
-    if q.tag != ANY and q.tag.lower() not in (t.lower() for t in note.tags):
-        return False
-    needle = q.text.strip().lower()
-    if needle and needle not in "\n".join(
-            (note.content, note.context, " ".join(note.keywords), " ".join(note.tags), note.id)).lower():
-        return False
-    if q.since or q.until:
-        day = safe_ts(note).date()
-        if (q.since and day < q.since) or (q.until and day > q.until):
-            return False
-    return True
+    return q.rule().matches(note)
 
 
 def filter_notes(notes: Iterable[Note], q: NoteQuery) -> list[Note]:
-    return [n for n in notes if matches(n, q)]
+    return q.rule().apply(notes)
 
 
 def sort_notes(notes: list[Note], by: str, descending: bool, graph: Any = None) -> list[Note]:
@@ -114,7 +98,7 @@ def sort_notes(notes: list[Note], by: str, descending: bool, graph: Any = None) 
     if by not in SORTS:
         raise InputError(f"Unknown sort {by!r}; choose one of {', '.join(SORTS)}.")
     keys = {
-        "time": lambda n: (safe_ts(n), n.id),
+        "time": lambda n: (note_time(n), n.id),
         "links": lambda n: (degree(graph, n.id), n.id),
         "retrievals": lambda n: (n.retrieval_count, n.id),
         "content": lambda n: (n.content.lower(), n.id),
@@ -144,8 +128,7 @@ def query_page(view: Mapping[str, Note], q: NoteQuery, page: int = 1, graph: Any
 
 def tag_choices(view: Mapping[str, Note], limit: int = 1000) -> list[str]:
     """The tag filter's options: "(any)" then the tags, most used first."""
-    counts = Counter(t for n in view.values() for t in n.tags)
-    return [ANY] + [t for t, _ in counts.most_common(limit)]
+    return [ANY, *ranked_tags(view, limit)]
 
 
 def table_frame(notes: list[Note], graph: Any = None) -> pd.DataFrame:
@@ -156,7 +139,7 @@ def table_frame(notes: list[Note], graph: Any = None) -> pd.DataFrame:
         "keywords": [list(n.keywords) for n in notes],
         "tags": [list(n.tags) for n in notes],
         "context": [n.context for n in notes],
-        "time": pd.to_datetime([safe_ts(n) for n in notes], utc=True),
+        "time": pd.to_datetime([note_time(n) for n in notes], utc=True),
         "links": [degree(graph, n.id) for n in notes],
         "source": [n.source + (f" · {n.source_ref}" if n.source_ref else "") for n in notes],
         "retrieved": [n.retrieval_count for n in notes],

@@ -2,7 +2,7 @@
 
 Why: Streamlit's ``st.markdown`` renders ``![x](http://host/y)`` as an ``<img>``, so a model (or a
 pasted note) could make the browser call any address on every page load, in an app whose promise
-is that nothing leaves the machine. Plain escaping (``pages.common.md_escape``) would show replies
+is that nothing leaves the machine. Plain escaping (``escape_markdown``, for note text in labels) would show replies
 as one flat block; replies are Markdown on purpose (lists, bold, code), so this keeps the harmless
 parts and turns every part that could load something into visible text:
 
@@ -19,6 +19,7 @@ HTML survived, the whole text is shown escaped instead. Safe first, pretty secon
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -41,19 +42,30 @@ _TRAILING = ".,;:!?'\"*_~"
 UNSAFE_TOKENS = frozenset({"image", "html_inline", "html_block", "link_open"})
 
 
+# Escapes do not stop GFM's autolinks: Streamlit's Markdown turns "http\:\/\/x", "www\.x" and
+# "a\@b\.c" into links after decoding the escapes (seen in Chromium). An invisible word joiner
+# (U+2060) inside "://", after "www" and before "@" breaks the pattern; the text looks the same.
+_NO_AUTOLINK = [(re.compile(r"\\:\\/\\/"), "\\:\u2060\\/\\/"), (re.compile(r"(?i)\b(www)\\\."), "\\1\u2060\\."),
+                (re.compile(r"\\@"), "\u2060\\@")]
+
+
 def escape_markdown(text: str) -> str:
-    """Text made completely inert for Markdown: it displays exactly as written, nothing is interpreted.
+    """Text made completely inert for Markdown: it displays exactly as written, nothing is interpreted,
+    and nothing becomes a link. The one escaper for note text in labels, captions and messages.
 
     Every ASCII punctuation character is backslash-escaped (CommonMark allows it for all of them),
     leading spaces become non-breaking ones (an indented line would turn into a code block that
-    shows the backslashes) and line breaks become hard breaks.
+    shows the backslashes), line breaks become hard breaks, and GFM's autolinks are broken up.
     """
     lines = []
     for line in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         body = line.lstrip(" \t")
         indent = "\u00a0" * (len(line) - len(body))
         lines.append(indent + "".join(_ALL_ESCAPES.get(c, c) for c in body))
-    return "  \n".join(lines)
+    out = "  \n".join(lines)
+    for pattern, repl in _NO_AUTOLINK:
+        out = pattern.sub(repl, out)
+    return out
 
 
 def safe_markdown(text: str) -> str:
@@ -301,3 +313,31 @@ def _escape_free(text: str) -> str:
         out.append(_FREE_ESCAPES.get(c, c))
         i += 1
     return "".join(out)
+
+
+# ---- a word diff as inert Markdown -------------------------------------------------------------------
+def _marked(text: str, mark: str) -> str:
+    """Escaped text inside a colour mark, line by line (a mark cannot span lines), spaces kept outside."""
+    out = []
+    for line in text.split("\n"):
+        core = line.strip()
+        if not core:
+            out.append(escape_markdown(line))
+            continue
+        lead, trail = line[:len(line) - len(line.lstrip())], line[len(line.rstrip()):]
+        out.append(escape_markdown(lead) + mark.replace("TEXT", escape_markdown(core)) + escape_markdown(trail))
+    return "  \n".join(out)
+
+
+def diff_markdown(segments: Iterable[Any]) -> str:
+    """A word diff (``explore.diff`` segments) as inert Markdown: removed words struck through in red,
+    added ones in green; every word is escaped, so a diff of hostile text shows the text."""
+    parts = []
+    for seg in segments:
+        if seg.op == "equal":
+            parts.append(escape_markdown(seg.text))
+        elif seg.op == "delete":
+            parts.append(_marked(seg.text, ":red-background[~~TEXT~~]"))
+        else:
+            parts.append(_marked(seg.text, ":green-background[TEXT]"))
+    return "".join(parts)

@@ -6,7 +6,6 @@ the derived views in memory; none of them writes anything.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from datetime import datetime
 from typing import Any
@@ -15,8 +14,9 @@ import networkx as nx
 import numpy as np
 
 from ..errors import NotFoundError
-from ..notes import Note, parse_time
+from ..notes import Note, try_parse_time
 from .codec import note_copy
+from .note_filter import NoteFilter
 from .views import Neighbour
 
 
@@ -98,27 +98,11 @@ class QueryMixin:
     def filter(self, *, tag: str | None = None, source: str | None = None, text: str | None = None,
                since: str | None = None, until: str | None = None,
                needs_enrichment: bool | None = None) -> list[Note]:
-        """Notes matching every given condition (tag exact, text case-insensitive substring), oldest first."""
-        lo = parse_time(since) if since else None
-        hi = parse_time(until) if until else None
-        needle = text.lower() if text else None
-        out = []
-        for note in sorted(self.notes_view().values(), key=lambda n: (n.timestamp, n.id)):
-            if tag and tag.lower() not in (t.lower() for t in note.tags):
-                continue
-            if source and note.source != source:
-                continue
-            if needs_enrichment is not None and note.needs_enrichment != needs_enrichment:
-                continue
-            if needle and needle not in (note.content + " " + note.context + " " + " ".join(note.keywords)
-                                         + " " + " ".join(note.tags)).lower():
-                continue
-            if lo or hi:
-                ts = parse_time(note.timestamp)
-                if (lo and ts < lo) or (hi and ts > hi):
-                    continue
-            out.append(note_copy(note))
-        return out
+        """Notes matching every given condition, oldest first (the rule: ``note_filter.NoteFilter``)."""
+        rule = NoteFilter(text=text or "", tags=(tag,) if tag else (), sources=(source,) if source else (),
+                          since=since, until=until, needs_enrichment=needs_enrichment)
+        rule.check()
+        return [note_copy(n) for n in rule.apply(sorted(self.notes_view().values(), key=lambda n: (n.timestamp, n.id)))]
 
     def nearest_ids(self, embedding: np.ndarray, k: int, exclude: set[str] | None = None) -> list[tuple[str, float]]:
         """(id, cosine similarity) of the k most similar notes.
@@ -207,15 +191,15 @@ class QueryMixin:
             }
 
     def timeline(self) -> list[tuple[datetime, str, str]]:
-        """(time, note id, kind) for creations, links and evolutions: the Insights page plots these."""
+        """(time, note id, kind) for creations, links and evolutions: the Insights page plots these.
+
+        A time that cannot be read is left out of the plot rather than breaking it."""
         events = []
         for note in self.notes_view().values():
-            events.append((parse_time(note.timestamp), note.id, "created"))
-            for link in note.links:
-                with contextlib.suppress(Exception):
-                    events.append((parse_time(link.created), note.id, "link"))
-            for change in note.history:
-                if change.by == "evolver" and change.field != "evolution":  # not the decision record
-                    with contextlib.suppress(Exception):
-                        events.append((parse_time(change.at), note.id, "evolution"))
+            if created := try_parse_time(note.timestamp):
+                events.append((created, note.id, "created"))
+            events.extend((t, note.id, "link") for link in note.links if (t := try_parse_time(link.created)))
+            events.extend((t, note.id, "evolution") for change in note.history
+                          if change.by == "evolver" and change.field != "evolution"  # not the decision record
+                          and (t := try_parse_time(change.at)))
         return sorted(events)

@@ -33,9 +33,9 @@ CSS = """
 
 @lru_cache(maxsize=1)
 def _js() -> str:
-    from memory_core.explore.graphview import _assets
+    from memory_core.explore.graphhtml import vis_assets
 
-    vis_js, _css = _assets()
+    vis_js, _css = vis_assets()
     return vis_js + "\n;\n" + (HERE / "graph_canvas.js").read_text(encoding="utf-8")
 
 

@@ -18,8 +18,9 @@ import streamlit as st
 
 from memory_core.errors import InputError, MemexError
 from memory_core.explore.asof import label, moments
+from memory_core.explore.render import escape_markdown
 from memory_core.notes import Note, parse_time
-from pages.common import diff_view, md_escape, show_error
+from pages.common import diff_view, show_error
 
 NOW = "now"
 MAX_CHANGED_SHOWN = 30
@@ -92,7 +93,7 @@ def past_view(store: Any, when: str, notes_now: Mapping[str, Note]) -> tuple[dic
 
 
 def banner(when: str, shown: int, now: int) -> None:
-    st.warning(f"🕰️ **The memory as it was on {md_escape(when[:16].replace('T', ' '))} UTC** — {shown:,} notes "
+    st.warning(f"🕰️ **The memory as it was on {escape_markdown(when[:16].replace('T', ' '))} UTC** — {shown:,} notes "
                f"then ({now:,} now). Read-only: nothing can be edited in the past. Switch “Look back in time” "
                "off to return to now.", icon="🔒")
 
@@ -131,10 +132,10 @@ def changes_since(store: Any, notes_now: Mapping[str, Note]) -> None:
                f"{summary.count('removed')} removed ({len(events):,} recorded change(s)).")
     for change in summary.notes[:MAX_CHANGED_SHOWN]:
         who = ", ".join(f"{a} ×{n}" for a, n in sorted(change.actors.items()))
-        with st.expander(f"{change.status}: {md_escape(change.title)}" + (f" — by {md_escape(who)}" if who else "")):
+        with st.expander(f"{change.status}: {escape_markdown(change.title)}" + (f" — by {escape_markdown(who)}" if who else "")):
             st.caption(f"note `{change.note_id}`")
             for d in change.diffs:
-                st.markdown(f"**{md_escape(d.field)}** — {md_escape(d.summary())}")
+                st.markdown(f"**{escape_markdown(d.field)}** — {escape_markdown(d.summary())}")
                 diff_view(d, whole=False)
     if len(summary.notes) > MAX_CHANGED_SHOWN:
         st.caption(f"… and {len(summary.notes) - MAX_CHANGED_SHOWN:,} more notes changed.")

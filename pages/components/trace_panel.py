@@ -15,9 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from memory_core.errors import MemexError
+from memory_core.explore.render import escape_markdown
 from memory_core.notes import Note
 from memory_core.retrieval import trace as tr
-from pages.common import md_escape, settings
+from pages.common import settings
 
 TRACE_K = 10
 
@@ -69,7 +70,7 @@ def incoming_trace(store: Any, notes: Mapping[str, Note]) -> tr.Trace | None:
             return from_query(store, query, notes, int(k) if k.isdigit() else TRACE_K,
                               st.query_params.get("retriever"))
     except MemexError as exc:
-        st.error(f"Cannot show this trace: {md_escape(str(exc))}")
+        st.error(f"Cannot show this trace: {escape_markdown(str(exc))}")
     return None
 
 
@@ -89,6 +90,6 @@ def trace_table(trace: tr.Trace, notes: Mapping[str, Note], key: str) -> None:
 
 
 def trace_header(trace: tr.Trace) -> None:
-    st.info(f"**What {md_escape(trace.source or 'this search')} used** — query: "
-            f"“{md_escape(trace.query or '(not saved)')}”. {len(trace.entries)} recalled note(s) are highlighted "
+    st.info(f"**What {escape_markdown(trace.source or 'this search')} used** — query: "
+            f"“{escape_markdown(trace.query or '(not saved)')}”. {len(trace.entries)} recalled note(s) are highlighted "
             "with their rank and score (gold border); the rest of the graph is faded.", icon="🧭")
