@@ -86,7 +86,7 @@ def test_thirty_chats_without_wait_exit_zero_and_every_fact_is_stored_once(tmp_p
     for summary in convs.list():
         for m in convs.load(summary.id).messages:
             if m["role"] == "user":
-                made = [e for e in store._log.read({"cause": write_key(summary.id, m["id"])}) if e.field == CREATE]
+                made = [e for e in store._conn.log.read({"cause": write_key(summary.id, m["id"])}) if e.field == CREATE]
                 assert len(made) == (1 if m["memory"].get("status") == "stored" else 0), m
     print(f"stored {len(store)} notes for {len(FACTS)} facts told; "
           f"{sum(contents.values()) - len(contents)} duplicated")

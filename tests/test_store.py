@@ -219,7 +219,7 @@ def test_bulk_neighbour_search_agrees_with_the_index(hstore: MemoryStore) -> Non
     for q, row in zip(queries, bulk):
         assert hstore.nearest_ids(q, 2) == row
         # the exact in-memory search agrees with Chroma's own index on what is stored
-        res = hstore._col.query(query_embeddings=[q.tolist()], n_results=2, include=["distances"])
+        res = hstore._conn.cols.view.query(query_embeddings=[q.tolist()], n_results=2, include=["distances"])
         assert [i for i, _ in row] == res["ids"][0]
         assert [round(s, 4) for _, s in row] == [round(1 - d, 4) for d in res["distances"][0]]
     assert hstore.nearest_many(queries[:0], 2) == []

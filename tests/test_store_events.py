@@ -54,10 +54,10 @@ def test_each_change_is_one_event_and_history_comes_from_the_log(hstore: MemoryS
     assert [(c.field, c.old, c.new, c.by, c.cause) for c in history] == \
         [(e.field, e.old, e.new, e.by, e.cause) for e in evs[1:]]
     # the edit appended two small records: nothing about the note's age
-    before = hstore._log.count()
+    before = hstore._conn.log.count()
     for i in range(20):
         hstore.update(note.id, context=f"edit {i}")
-    assert hstore._log.count() == before + 20
+    assert hstore._conn.log.count() == before + 20
 
 
 def test_live_notes_equal_the_fold_of_the_log_and_reindex_rebuilds_the_same(hstore: MemoryStore) -> None:
@@ -72,10 +72,10 @@ def test_live_notes_equal_the_fold_of_the_log_and_reindex_rebuilds_the_same(hsto
     assert comparable(fold(hstore.events()).notes) == live
     assert comparable(reopened(hstore).notes_view()) == live
     edges = set(hstore.graph.edges)
-    settings = dict(hstore._cols.view.metadata)
+    settings = dict(hstore._conn.cols.view.metadata)
     report = hstore.reindex()
     assert report["notes"] == 7 and report["embedded"] == 0
-    assert hstore._cols.view.metadata == settings  # rebuilt with the settings it was created with
+    assert hstore._conn.cols.view.metadata == settings  # rebuilt with the settings it was created with
     assert settings["hnsw:sync_threshold"] == 200
     assert comparable(hstore.notes_view()) == live and set(hstore.graph.edges) == edges
     assert hstore.lexical.search("rewritten", 3) == []  # the revert brought the old text back
@@ -203,7 +203,7 @@ def test_snapshot_open_equals_a_full_fold_and_follows_later_writes(hstore: Memor
     fast = reopened(hstore)
     assert fast.get(notes[2].id).content == "after the snapshot" and notes[3].id not in fast
     slow = reopened(hstore)
-    slow._load(use_snapshot=False)
+    slow._live.load(use_snapshot=False)
     assert comparable(fast.notes_view()) == comparable(slow.notes_view()) == comparable(fold(hstore.events()).notes)
     assert set(fast.graph.edges) == set(slow.graph.edges)
     assert comparable(other.notes_view()) == comparable(writer.notes_view())

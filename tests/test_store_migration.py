@@ -173,7 +173,7 @@ def test_a_server_migration_cut_off_by_the_server_stopping_never_pretends(tmp_pa
         assert exported(store) == expected_notes()
         (tmp_path / "local").mkdir()
         local = MemoryStore(Settings(data_dir=str(v1_home(tmp_path / "local"))), HashEmbedder())
-        assert store._log.count() == local._log.count()  # nothing written twice
+        assert store._conn.log.count() == local._conn.log.count()  # nothing written twice
     finally:
         server.stop()
 

@@ -67,7 +67,7 @@ def queued(home: Path, texts: list[str]) -> tuple[str, list[str]]:
 
 
 def creations(store: MemoryStore, conversation_id: str, message_id: str) -> int:
-    return sum(1 for e in store._log.read({"cause": write_key(conversation_id, message_id)}) if e.field == CREATE)
+    return sum(1 for e in store._conn.log.read({"cause": write_key(conversation_id, message_id)}) if e.field == CREATE)
 
 
 def test_a_write_committed_but_not_recorded_is_adopted_not_repeated(tmp_path: Path) -> None:

@@ -15,10 +15,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
 from . import backend
+
+if TYPE_CHECKING:  # compaction runs in a process of its own too, which needs none of the store
+    from .live import LiveNotes
 
 PAGE = 2000
 
@@ -71,21 +74,21 @@ def build(payload: Path, dest: Path) -> None:
             col.add(**part, documents=docs if any(d is not None for d in docs) else None)
 
 
-def compact_local(store: Any) -> tuple[int, int]:
+def compact_local(state: LiveNotes) -> tuple[int, int]:
     """Rewrite the store's Chroma folder; returns (bytes before, bytes after).
 
     The new folder is written by a fresh Python process that is handed only the live records:
     Chroma's vector index files are written from buffers that are not zeroed, so a process that
     ever held the forgotten text could leave pieces of it in them.
     """
-    home = Path(store.home)
+    home, conn = Path(state.home), state.conn
     live, new, old, done = home / "chroma", home / "chroma.new", home / "chroma.old", home / "chroma.new.done"
     payload = home / "chroma.new.payload"
     before = folder_bytes(live)
-    with store._lock, store._process_lock():
-        store._follow(force=True)
+    with state.lock, conn.process_lock():
+        state.follow(force=True)
         shutil.rmtree(new, ignore_errors=True)
-        cols = store._cols
+        cols = conn.cols
         data = {name: (src.metadata, _read_all(src, docs))
                 for name, src, docs in ((backend.EVENTS, cols.events, False), (backend.VIEW, cols.view, True),
                                         (backend.PROPOSALS, cols.proposals, False))}
@@ -101,13 +104,13 @@ def compact_local(store: Any) -> tuple[int, int]:
             shutil.rmtree(new, ignore_errors=True)
             raise StoreError(f"Compacting {live} failed; the store is unchanged: {proc.stderr.strip()[-400:]}")
         done.write_text("complete", encoding="utf-8")
-        backend.release(store.settings, cols.client)
+        backend.release(conn.settings, cols.client)
         os.rename(live, old)
         os.rename(new, live)
         done.unlink()
         shutil.rmtree(old, ignore_errors=True)
-        store._follower.bump_epoch()
-        store._reopen_chroma()
+        state.follower.bump_epoch()
+        conn.reopen()
     return before, folder_bytes(live)
 
 

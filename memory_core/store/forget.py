@@ -22,9 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from . import snapshot
+from .batch import WriteBatch
 from .codec import LOGGED_FIELDS
+from .commit import Writer
 from .compaction import compact_local
-from .events import CREATE, DELETE, redacted
+from .events import CREATE, DELETE, Event, redacted
+from .proposals import ProposalInbox
+from .queries import Reads
 
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MARK = "[forgotten]"
@@ -84,7 +88,7 @@ class Quotes:
 SCRUBBED = ("context", "tags", "keywords", "links")
 
 
-def _scrub_event_values(quotes: Quotes, ev: Any) -> tuple[Any, Any]:
+def _scrub_event_values(quotes: Quotes, ev: Event) -> tuple[Any, Any]:
     """(old, new) of another note's event with quotes of forgotten notes removed (never its content)."""
     if ev.field in SCRUBBED or ev.field not in LOGGED_FIELDS and ev.field != CREATE:
         return quotes.scrub(ev.old), quotes.scrub(ev.new)
@@ -99,69 +103,86 @@ def _scrub_event_values(quotes: Quotes, ev: Any) -> tuple[Any, Any]:
     return ev.old, ev.new
 
 
-class ForgetMixin:
-    """``self`` is a MemoryStore."""
+class Forgetter:
+    """``forget`` for one store: its writer deletes, then the log, proposals and disk are purged."""
+
+    def __init__(self, reads: Reads, writer: Writer, proposals: ProposalInbox) -> None:
+        self.reads = reads
+        self.writer = writer
+        self.live = writer.live
+        self.proposals = proposals
 
     def forget(self, note_ids: list[str]) -> ForgetReport:
         """Delete notes so that their text and vectors are gone from every place Memex writes."""
         report = ForgetReport()
-        with self._lock:
-            with self.writing() as w:
-                ids = list(dict.fromkeys(self.resolve_id(i) for i in note_ids))
+        live = self.live
+        with live.lock:
+            with self.writer.writing() as w:
+                ids = list(dict.fromkeys(self.reads.resolve_id(i) for i in note_ids))
                 report.forgotten = ids
                 doomed = set(ids)
-                texts = []
-                for nid in ids:
-                    n = self._notes[nid]
-                    texts += [n.content, n.context, " ".join(n.keywords), n.turn_context]
-                # A word is "common" when another note's own words hold it (its content, not its
-                # context or links, which may be the very quotes to find).
-                vocabulary = {w.lower() for n in self._notes.values() if n.id not in doomed
-                              for w in WORD.findall(n.content)}
-                quotes = Quotes(texts, doomed, vocabulary.__contains__)
-                for other in list(self._notes.values()):
-                    if other.id in doomed:
-                        continue
-                    values = [other.context, other.tags, other.keywords, [asdict(x) for x in other.links]]
-                    if all(quotes.scrub(v) == v for v in values):
-                        continue
-                    note = w.get(other.id)
-                    changed = False
-                    for name in ("context", "tags", "keywords", "links"):
-                        value = [asdict(x) for x in note.links] if name == "links" else getattr(note, name)
-                        clean = quotes.scrub(value)
-                        if name == "context" and clean == MARK:
-                            clean = ""
-                        if clean != value:
-                            changed = note.set_field(name, clean, "system") or changed
-                    if changed:
-                        w.put(note, cause="forget")
-                        report.notes_scrubbed.append(other.id)
+                quotes = self._quotes(ids)
+                report.notes_scrubbed = self._scrub_notes(w, quotes, doomed)
                 # the delete redacts the notes' own events as it commits; count them for the report
-                report.events_redacted = sum(len(self._unredacted(nid)) for nid in ids)
+                report.events_redacted = sum(len(self.writer.unredacted(nid)) for nid in ids)
                 for nid in ids:
                     w.delete(nid)
-            snapshot.delete(self.home)  # it holds the text; a fresh one is written below
+            snapshot.delete(live.home)  # it holds the text; a fresh one is written below
             report.events_redacted += self._scrub_log(quotes, doomed)
             report.proposals_removed = self.proposals.forget_notes(doomed)
-            self._recall.forget(ids)
-            self._recall.flush()
+            live.recall.forget(ids)
+            live.recall.flush()
             self._scrub_exports(quotes, doomed, report)
-            if self.server:
+            if live.server:
                 report.not_purged.append(
                     "the Chroma server's own files: it keeps written records in its queue table and free "
                     "pages until it compacts them (see README, 'Where your data lives')")
             else:
-                report.bytes_before, report.bytes_after = compact_local(self)
+                report.bytes_before, report.bytes_after = compact_local(live)
                 report.compacted = True
-            if self._unsaved or snapshot.SAVE_EVERY <= len(self._notes):
-                self._save_snapshot()
+            if live.unsaved or snapshot.SAVE_EVERY <= len(live.notes):
+                live.save_snapshot()
         return report
+
+    def _quotes(self, ids: list[str]) -> Quotes:
+        """What counts as quoting these notes. A word is "common" when another note's own words hold
+        it (its content, not its context or links, which may be the very quotes to find)."""
+        notes, doomed = self.live.notes, set(ids)
+        texts = []
+        for nid in ids:
+            n = notes[nid]
+            texts += [n.content, n.context, " ".join(n.keywords), n.turn_context]
+        vocabulary = {w.lower() for n in notes.values() if n.id not in doomed for w in WORD.findall(n.content)}
+        return Quotes(texts, doomed, vocabulary.__contains__)
+
+    def _scrub_notes(self, w: WriteBatch, quotes: Quotes, doomed: set[str]) -> list[str]:
+        """Rewrite what Memex wrote about other notes where it quotes a forgotten one; their ids."""
+        scrubbed = []
+        for other in list(self.live.notes.values()):
+            if other.id in doomed:
+                continue
+            values = [other.context, other.tags, other.keywords, [asdict(x) for x in other.links]]
+            if all(quotes.scrub(v) == v for v in values):
+                continue
+            note = w.get(other.id)
+            changed = False
+            for name in ("context", "tags", "keywords", "links"):
+                value = [asdict(x) for x in note.links] if name == "links" else getattr(note, name)
+                clean = quotes.scrub(value)
+                if name == "context" and clean == MARK:
+                    clean = ""
+                if clean != value:
+                    changed = note.set_field(name, clean, "system") or changed
+            if changed:
+                w.put(note, cause="forget")
+                scrubbed.append(other.id)
+        return scrubbed
 
     def _scrub_log(self, quotes: Quotes, doomed: set[str]) -> int:
         """Rewrite every event that quotes or links to a forgotten note; refold the notes touched."""
+        log = self.live.conn.log
         rewritten = []
-        for ev in self._log.read():
+        for ev in log.read():
             if ev.redacted:
                 continue
             if ev.note_id in doomed:
@@ -172,19 +193,12 @@ class ForgetMixin:
             if old != ev.old or new != ev.new:
                 rewritten.append(replace(ev, old=old, new=new))
         if rewritten:
-            self._log.rewrite(rewritten)
-            touched = {e.note_id for e in rewritten if e.note_id not in doomed}
-            for nid in touched:
-                self._fold.refold(nid, self._log.for_note(nid))
-                if nid in self._fold.notes:
-                    self._recall.overlay(self._fold.notes[nid])
-            alive = [n for n in touched if n in self._fold.notes]
-            self._write_view(self._fold.notes, alive, [], dict(self._views.vectors), embed_missing=True)
-            self._views.update(self._fold.notes, touched, {})
+            log.rewrite(rewritten)
+            self.live.refold({e.note_id for e in rewritten if e.note_id not in doomed})
         return len(rewritten)
 
     def _scrub_exports(self, quotes: Quotes, doomed: set[str], report: ForgetReport) -> None:
-        folder = Path(self.home) / "exports"
+        folder = Path(self.live.home) / "exports"
         if not folder.is_dir():
             return
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):

@@ -16,8 +16,10 @@ import networkx as nx
 from ..errors import InputError, NotFoundError, StoreError
 from ..notes import EDITABLE_FIELDS, Note, parse_time
 from .codec import field_value
+from .commit import Writer
 from .events import Event, at_ms
 from .fold import fold
+from .queries import Reads
 from .views import build_graph
 
 REVERTIBLE = (*EDITABLE_FIELDS, "links")
@@ -46,8 +48,13 @@ def _where(note_id: str | None, since: str | None, until: str | None) -> dict[st
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
-class HistoryMixin:
-    """Log-reading methods; ``self`` is a MemoryStore."""
+class History:
+    """The log-reading methods of a store, and revert (which writes through its writer)."""
+
+    def __init__(self, reads: Reads, writer: Writer) -> None:
+        self.reads = reads
+        self.writer = writer
+        self.live = writer.live
 
     def events(self, note_id: str | None = None, since: str | None = None,
                until: str | None = None) -> list[Event]:
@@ -56,17 +63,17 @@ class HistoryMixin:
         for value in (since, until):
             if value:
                 parse_time(value)  # a clear InputError for a bad time
-        with self._lock:
-            self._follow()
+        with self.live.lock:
+            self.live.follow()
             nid = note_id
             if note_id:
                 with contextlib.suppress(NotFoundError):
-                    nid = self.resolve_id(note_id)  # a deleted note's id is still asked as is
+                    nid = self.reads.resolve_id(note_id)  # a deleted note's id is still asked as is
             try:
-                found = self._log.read(_where(nid, since, until))
+                found = self.live.conn.log.read(_where(nid, since, until))
             except Exception as exc:  # noqa: BLE001
                 raise StoreError(f"Reading the change log failed: {type(exc).__name__}: {exc}") from exc
-            folded = self._follower.seen  # ids of whole batches: a torn or in-flight write is not listed
+            folded = self.live.follower.seen  # ids of whole batches: a torn or in-flight write is not listed
         return [e for e in found if e.id in folded]
 
     def changes_between(self, a: str, b: str) -> list[Event]:
@@ -90,10 +97,10 @@ class HistoryMixin:
         A field the person edited after ``version`` is marked ``conflict``: a revert made on behalf
         of someone else (a model, a review) leaves it alone unless it is named in ``fields``.
         """
-        note = self.get(note_id)
+        note = self.reads.get(note_id)
         state = note.state_at(version)
-        with self._lock:
-            state["links"] = [x for x in state["links"] if x["target"] in self._notes]
+        with self.live.lock:
+            state["links"] = [x for x in state["links"] if x["target"] in self.live.notes]
         names = list(fields) if fields is not None else list(REVERTIBLE)
         unknown = [f for f in names if f not in REVERTIBLE]
         if unknown:
@@ -114,8 +121,8 @@ class HistoryMixin:
         other actor skips the fields the person edited since). Links to notes deleted since
         then are not restored.
         """
-        nid = self.resolve_id(note_id)
-        with self.writing() as w:
+        nid = self.reads.resolve_id(note_id)
+        with self.writer.writing() as w:
             plan = self.revert_plan(nid, version, fields)
             note = w.get(nid)
             for fc in plan:
@@ -123,4 +130,4 @@ class HistoryMixin:
                     continue
                 note.set_field(fc.field, fc.target, by)
             w.put(note, cause=f"revert:v{version}")
-        return self.get(nid)
+        return self.reads.get(nid)

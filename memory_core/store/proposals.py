@@ -43,10 +43,10 @@ class Proposal:
 class ProposalInbox:
     """``store.proposals``: add, list, get, count, set_status."""
 
-    def __init__(self, collection: Any, lock: threading.RLock, live: Callable[[], Any] | None = None) -> None:
-        self.col = collection  # reads (a local store reads Chroma's file until it first writes)
+    def __init__(self, read: Callable[[], Any], write: Callable[[], Any], lock: threading.RLock) -> None:
+        self._read = read  # the collection to read (a local store reads Chroma's file until it first writes)
+        self._live = write  # the collection to write to (opens Chroma if need be)
         self._lock = lock
-        self._live = live or (lambda: collection)  # the collection to write to (opens Chroma if need be)
 
     def _write(self, p: Proposal) -> None:
         try:
@@ -67,14 +67,14 @@ class ProposalInbox:
         """Proposals with this status (None: all), oldest first."""
         where = {"status": status} if status else None
         try:
-            got = self.col.get(where=where, include=["metadatas"])
+            got = self._read().get(where=where, include=["metadatas"])
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"Reading the proposals failed: {type(exc).__name__}: {exc}") from exc
         out = [_load(m) for m in got["metadatas"]]
         return sorted(out, key=lambda p: (p.created, p.id))
 
     def get(self, pid: str) -> Proposal:
-        got = self.col.get(ids=[pid], include=["metadatas"])
+        got = self._read().get(ids=[pid], include=["metadatas"])
         if not got["ids"]:
             raise NotFoundError(f"No proposal with id {pid!r}.")
         return _load(got["metadatas"][0])
@@ -93,7 +93,7 @@ class ProposalInbox:
 
     def forget_notes(self, note_ids: set[str]) -> int:
         """Delete every proposal about (or caused by) these notes: they may quote the forgotten text."""
-        got = self.col.get(include=["metadatas"])
+        got = self._read().get(include=["metadatas"])
         doomed = [pid for pid, m in zip(got["ids"], got["metadatas"])
                   if m.get("target") in note_ids or m.get("source") in note_ids
                   or any(nid in str(m.get("p", "")) for nid in note_ids)]
@@ -102,7 +102,7 @@ class ProposalInbox:
         return len(doomed)
 
     def dump(self) -> list[dict[str, Any]]:
-        got = self.col.get(include=["metadatas"])
+        got = self._read().get(include=["metadatas"])
         return [dict(m) | {"_id": pid} for pid, m in zip(got["ids"], got["metadatas"])]
 
 

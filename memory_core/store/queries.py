@@ -1,4 +1,4 @@
-"""Reading the store: get, filter, nearest neighbours, stats, timeline (a mixin of MemoryStore).
+"""Reading the store: get, filter, nearest neighbours, stats, timeline.
 
 Every method follows other writers first (``refresh``) and then answers from the folded notes and
 the derived views in memory; none of them writes anything.
@@ -15,7 +15,9 @@ import numpy as np
 
 from ..errors import NotFoundError
 from ..notes import Note, try_parse_time
+from .backend import server_problem
 from .codec import note_copy
+from .live import LiveNotes
 from .note_filter import NoteFilter
 from .views import Neighbour
 
@@ -31,14 +33,28 @@ class NotesView(dict):
     revision: int | None = None
 
 
-class QueryMixin:
-    """Read methods; ``self`` is a MemoryStore."""
+class Reads:
+    """The read methods of a store, over its live state (and, on a server, its notes view)."""
+
+    def __init__(self, live: LiveNotes) -> None:
+        self.live = live
+        self.settings = live.settings
+        self._lock = live.lock
+
+    @property
+    def _notes(self) -> dict[str, Note]:
+        return self.live.notes
+
+    def refresh(self) -> None:
+        """Fold what other writers appended since we last looked (cheap when nothing changed)."""
+        with self._lock:
+            self.live.follow()
 
     def get(self, note_id: str) -> Note:
         """A copy of the note (changing it changes nothing until it is written back)."""
         with self._lock:
             self.refresh()
-            return note_copy(self._get_cached(self.resolve_id(note_id)))
+            return note_copy(self.live.note(self.resolve_id(note_id)))
 
     def resolve_id(self, prefix: str) -> str:
         """Accept a full id or an unambiguous prefix of at least 6 characters (handy in the CLI)."""
@@ -53,11 +69,11 @@ class QueryMixin:
                 raise NotFoundError(f"The id prefix {prefix!r} matches {len(matches)} notes; give more of it.")
         raise NotFoundError(f"No note with id {prefix!r}.")
 
-    def __len__(self) -> int:
+    def count(self) -> int:
         self.refresh()
         return len(self._notes)
 
-    def __contains__(self, note_id: str) -> bool:
+    def contains(self, note_id: str) -> bool:
         self.refresh()
         return note_id in self._notes
 
@@ -76,24 +92,24 @@ class QueryMixin:
         with self._lock:
             self.refresh()
             view = NotesView(self._notes)
-            view.revision = self._views.revision
+            view.revision = self.live.views.revision
             return view
 
     def graph_snapshot(self) -> nx.DiGraph:
         """A copy of the link graph, reused until a commit changes a link or a note set."""
         with self._lock:
             self.refresh()
-            return self._views.graph_copy()
+            return self.live.views.graph_copy()
 
     def vector(self, note_id: str) -> np.ndarray:
         with self._lock:
             self.refresh()
-            return self._views.vectors[note_id]
+            return self.live.views.vectors[note_id]
 
     def vectors(self, ids: list[str]) -> np.ndarray:
         with self._lock:
             self.refresh()
-            return np.vstack([self._views.vectors[i] for i in ids]) if ids else np.zeros((0, 0), dtype=np.float32)
+            return np.vstack([self.live.views.vectors[i] for i in ids]) if ids else np.zeros((0, 0), dtype=np.float32)
 
     def filter(self, *, tag: str | None = None, source: str | None = None, text: str | None = None,
                since: str | None = None, until: str | None = None,
@@ -122,11 +138,9 @@ class QueryMixin:
                 return []
             n = min(count, k + len(exclude))
             try:
-                res = self._col.query(query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
+                res = self.live.conn.cols.view.query(query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
                                       n_results=n, include=["distances"])
             except Exception as exc:  # noqa: BLE001 - the server is gone or the request failed
-                from .backend import server_problem
-
                 raise server_problem(self.settings, exc) from exc
             out = [(nid, 1.0 - float(dist)) for nid, dist in zip(res["ids"][0], res["distances"][0])
                    if nid not in exclude and nid in self._notes]
@@ -140,7 +154,7 @@ class QueryMixin:
         """
         with self._lock:
             self.refresh()
-            ids, matrix = self._views.stacked()
+            ids, matrix = self.live.views.stacked()
             if not ids or k <= 0 or not len(embeddings):
                 return [[] for _ in range(len(embeddings))]
         sims = np.asarray(embeddings, dtype=np.float32) @ matrix.T
@@ -174,19 +188,19 @@ class QueryMixin:
                 evolutions += sum(1 for c in n.history if c.by == "evolver" and c.field != "evolution")
             disk = 0
             if self.settings.store_backend != "server":
-                for root, _dirs, files in os.walk(self.home / "chroma"):
+                for root, _dirs, files in os.walk(self.live.conn.chroma_path):
                     disk += sum(os.path.getsize(os.path.join(root, f)) for f in files)
             return {
                 "notes": len(notes),
-                "links": self.graph.number_of_edges(),
+                "links": self.live.views.graph.number_of_edges(),
                 "tags": len(tags),
                 "top_tags": sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
                 "sources": sources,
                 "needs_enrichment": sum(1 for n in notes if n.needs_enrichment),
                 "evolutions": evolutions,
-                "isolated": sum(1 for nid in self.graph if self.graph.degree(nid) == 0),
+                "isolated": sum(1 for nid in self.live.views.graph if self.live.views.graph.degree(nid) == 0),
                 "disk_bytes": disk,
-                "data_dir": str(self.home),
+                "data_dir": str(self.live.home),
                 "backend": self.settings.store_backend,
             }
 

@@ -3,7 +3,7 @@
 Why: opening a local Chroma folder writes to it, every time (Chroma records a row in its
 ``acquire_write`` table and rewrites the HNSW segments' ``length.bin``), so a process that only reads
 (``memex search``, ``show``, ``list``, the app's pages before any write) would change the data folder.
-A store therefore reads through this module until its first write opens Chroma (``lazy.py``).
+A store therefore reads through this module until its first write opens Chroma (``connection.py``).
 
 What it reads: the records of a collection's metadata segment (the ``embeddings`` and
 ``embedding_metadata`` tables, which Chroma fills as part of every write) plus any record still only
