@@ -12,6 +12,7 @@ Modules, each one concept:
   sqlite_reader  reading our collections from Chroma's SQLite file, read-only, until the first write
   snapshot     a cache of the fold for fast opens
   recall       recall counts, outside the write path
+  note_filter  the one note filter (store.filter, the Notes table, the Graph)
 The parts a MemoryStore is composed of, each owning its state:
   connection   Connection: the collections, read-only until the first write, the writers' lock
   live         LiveNotes: the fold, the derived views, following, snapshots
