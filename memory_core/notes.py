@@ -299,7 +299,7 @@ def _change(x: Any) -> Change:
 def clean_content(text: Any) -> str:
     """Validate text a person or a model wants to store. Kept intact (HTML included): it is data.
 
-    Decided rules (tests/test_bad_input.py holds the table):
+    Decided rules (tests/core/test_bad_input.py holds the table):
     - a lone surrogate (e.g. "\\ud800", or a non-UTF-8 byte the shell passed on as "\\udcff") is REJECTED
       with its position: it cannot be written as UTF-8 (Chroma, exports and the vault would fail
       later, or store a replacement character the person never typed), and only the person knows

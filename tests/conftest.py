@@ -1,4 +1,15 @@
-"""Shared fixtures. Models are loaded once per test session: they are real and take seconds to load."""
+"""Shared fixtures and the markers' meaning, for every folder under tests/ (one folder per package).
+
+Models are loaded once per test session: they are real and take seconds to load. A test is marked
+``real_model`` when it uses the ``embedder`` or ``real_llm`` fixture (directly or through ``store``,
+``app_home``, ...), and ``browser`` + ``server`` when it starts the app (``streamlit_server``); so
+``-m "not real_model and not browser and not server"`` is the suite of seconds, and plain ``pytest``
+still runs everything. Tests that load a model or start a server otherwise (a CLI subprocess, a
+Chroma or llama.cpp server) carry the mark explicitly.
+
+The helpers (fakes.py, fakehub.py, ggufs.py, browserkit.py) are imported by name from any folder:
+tests/ is on sys.path (``pythonpath`` in pyproject.toml).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +28,21 @@ os.environ["MEMEX_HOME"] = str(Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / "
 os.environ.setdefault("MEMEX_CACHE_DIR", str(Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / "memex-test-cache"))
 
 from memory_core.config import Settings  # noqa: E402
+
+# Fixtures that load a real model: a test using any of them (even through another fixture) is real_model.
+REAL_MODEL_FIXTURES = frozenset({"embedder", "real_llm"})
+# Fixtures that start a long-lived process (the app): a test using one is server (and browser).
+SERVER_FIXTURES = frozenset({"streamlit_server"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by what it really loads, so a marker filter cannot let a model load slip through."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & REAL_MODEL_FIXTURES:
+            item.add_marker(pytest.mark.real_model)
+        if used & SERVER_FIXTURES:
+            item.add_marker(pytest.mark.server)
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +95,39 @@ def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder) -> Setti
     monkeypatch.setenv("MEMEX_HOME", str(home))
     monkeypatch.setattr(memory_core.models.embeddings, "get_embedder", lambda _settings: embedder)
     return Settings(data_dir=str(home))
+
+
+@pytest.fixture
+def hash_embedder():
+    """The cheap deterministic stand-in for MiniLM (tests/fakes.py): for control flow, not for meaning."""
+    from fakes import HashEmbedder
+
+    return HashEmbedder()
+
+
+@pytest.fixture
+def hstore(tmp_path: Path, hash_embedder):
+    """A real store (Chroma on disk in tmp_path) over the fake embedder: a store test in milliseconds."""
+    from memory_core.store import MemoryStore
+
+    return MemoryStore(Settings(data_dir=str(tmp_path / "home")), hash_embedder)
+
+
+@pytest.fixture(scope="session")
+def streamlit_server():
+    """Start the app: ``with streamlit_server(home, log) as app: page.goto(app.base)`` (tests/browserkit.py).
+
+    A function rather than a running server, because each browser module seeds its own data folder
+    (and some start the app twice, or on a probe script): the start-up, health wait and stop are shared.
+    """
+    from browserkit import run_streamlit
+
+    return run_streamlit
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Open headless Chromium: ``with chromium(profile_dir) as page: ...`` (tests/browserkit.py)."""
+    from browserkit import chromium as open_chromium
+
+    return open_chromium

@@ -1,4 +1,4 @@
-"""A fake Hugging Face hub + CDN on 127.0.0.1 for the download tests (see tests/test_models_download.py).
+"""A fake Hugging Face hub + CDN on 127.0.0.1 for the download tests (see tests/models/test_models_download.py).
 
 The hub answers like huggingface.co: ``HEAD /{repo}/resolve/{rev}/{file}`` redirects to a second
 server (the "CDN", another port) with ``X-Repo-Commit``, ``X-Linked-Etag`` (the LFS sha256),

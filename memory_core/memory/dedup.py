@@ -2,7 +2,7 @@
 
 Thresholds, measured with MiniLM (all-MiniLM-L6-v2) on 30 paraphrase pairs (the same fact in other
 words) and 30 pairs of different facts on the same topic by the same speaker (``memex`` issue 12
-report; the pairs are in tests/test_memory_dedup.py):
+report; the pairs are in tests/memory/test_memory_dedup.py):
 
 * paraphrases: min 0.829, 10th percentile 0.844, median 0.950
 * different facts: median 0.618, 90th percentile 0.790, max 0.900 ("My mum's name is Helen." vs
