@@ -2,9 +2,9 @@
 
 Models are loaded once per test session: they are real and take seconds to load. A test is marked
 ``real_model`` when it uses the ``embedder`` or ``real_llm`` fixture (directly or through ``store``,
-``app_home``, ...), and ``browser`` + ``server`` when it starts the app (``streamlit_server``); so
-``-m "not real_model and not browser and not server"`` is the suite of seconds, and plain ``pytest``
-still runs everything. Tests that load a model or start a server otherwise (a CLI subprocess, a
+``app_home``, ...), ``server`` when it starts the app (``streamlit_server``) and ``browser`` when it
+opens Chromium (``chromium``); so ``-m "not real_model and not browser and not server"`` is the suite of
+seconds, and plain ``pytest`` still runs everything. Tests that load a model or start a server otherwise (a CLI subprocess, a
 Chroma or llama.cpp server) carry the mark explicitly.
 
 The helpers (fakes.py, fakehub.py, ggufs.py, browserkit.py) are imported by name from any folder:
@@ -31,8 +31,9 @@ from memory_core.config import Settings  # noqa: E402
 
 # Fixtures that load a real model: a test using any of them (even through another fixture) is real_model.
 REAL_MODEL_FIXTURES = frozenset({"embedder", "real_llm"})
-# Fixtures that start a long-lived process (the app): a test using one is server (and browser).
+# Fixtures that start a long-lived process (the app): a test using one is server.
 SERVER_FIXTURES = frozenset({"streamlit_server"})
+BROWSER_FIXTURES = frozenset({"chromium"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -43,6 +44,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.real_model)
         if used & SERVER_FIXTURES:
             item.add_marker(pytest.mark.server)
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM, ROOT, _free_port, _require_browser
+from browserkit import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 from memory_core.chat import ConversationStore, new_message
 from memory_core.config import Settings
@@ -30,8 +29,9 @@ FACTS = ["My uncle Tomas repairs clocks in Braga.", "I run five kilometres on Su
          "My phone is an old Nokia.", "My niece Ines is learning the violin."]
 
 
-def test_ctrl_c_while_the_app_writes_exits_cleanly_and_the_write_is_done_once(tmp_path: Path, embedder) -> None:
-    sync_playwright = _require_browser()
+def test_ctrl_c_while_the_app_writes_exits_cleanly_and_the_write_is_done_once(tmp_path: Path, embedder,
+                                                                             streamlit_server) -> None:
+    sync_playwright = require_browser()
     home = tmp_path / "home"
     prepare_data_dir(home)
     convs = ConversationStore(home)
@@ -39,30 +39,12 @@ def test_ctrl_c_while_the_app_writes_exits_cleanly_and_the_write_is_done_once(tm
         conv = convs.new()
         convs.append(conv.id, new_message("user", text, memory={"state": "queued", "job": "w1-cli"}), create=conv)
     env = {**os.environ, "MEMEX_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    port = _free_port()
     log_path = tmp_path / "streamlit.log"
-    with open(log_path, "w") as log:
-        app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                "--server.address", "127.0.0.1", "--server.port", str(port),
-                                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as resp:
-                    if resp.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            assert app.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
-            time.sleep(0.3)
+    with streamlit_server(home, log_path) as app:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                              "--disable-component-update", "--disable-sync", "--no-first-run"])
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+            page.goto(app.base + "/", timeout=120_000)
             writing = False
             deadline = time.monotonic() + 180  # the app opens the store, then takes up the queue
             while not writing and time.monotonic() < deadline:
@@ -71,13 +53,9 @@ def test_ctrl_c_while_the_app_writes_exits_cleanly_and_the_write_is_done_once(tm
                 writing = any("another Memex process" in item["why"] for item in json.loads(listed.stdout))
                 time.sleep(0.2)
             assert writing, "the app never took up the queued writes"
-            os.killpg(app.pid, signal.SIGINT)  # Ctrl-C in the terminal that runs the app
-            code = app.wait(timeout=120)
+            os.killpg(app.proc.pid, signal.SIGINT)  # Ctrl-C in the terminal that runs the app
+            code = app.proc.wait(timeout=120)
             browser.close()
-    finally:
-        if app.poll() is None:
-            os.killpg(app.pid, signal.SIGKILL)
-            app.wait()
     text = log_path.read_text()
     assert code == 0, (code, text[-3000:])
     for bad in ("Traceback", "Segmentation", "terminate called", "cannot schedule new futures"):

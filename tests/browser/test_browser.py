@@ -13,18 +13,12 @@ Without /usr/bin/chromium the test skips, unless MEMEX_REQUIRE_BROWSER is set (C
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browserkit import ARTIFACTS, require_browser, settle
 
 from memory_core.config import Settings
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
@@ -32,9 +26,6 @@ from memory_core.store import MemoryStore
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
 TEXTS = [
@@ -48,40 +39,10 @@ TEXTS = [
 # url path -> page title as shown in the navigation
 PAGES = {"": "Chat", "graph": "Graph", "notes": "Notes", "search": "Search", "review": "Review",
          "insights": "Insights", "transfer": "Import / Export", "settings": "Settings"}
-# Idle: Streamlit's own script-run state on the app root (what its e2e tests wait for), no skeleton and
-# no spinner. The "running" icon is not a signal: with toolbarMode = "minimal" it is never drawn.
-IDLE_JS = ("() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
-           " return !!app && app.dataset.testScriptState === 'notRunning'"
-           " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
-           " && !document.querySelector('[data-testid=\"stSpinner\"]'); }")
-
-
-def _require_browser() -> Any:
-    required = bool(os.environ.get("MEMEX_REQUIRE_BROWSER"))
-    if not Path(CHROMIUM).exists():
-        msg = (f"{CHROMIUM} is missing: install Debian's chromium (scripts/ensure-chromium.sh or "
-               "`apt-get install chromium`)")
-        if required:
-            pytest.fail(msg + " -- MEMEX_REQUIRE_BROWSER is set, so this is a failure.")
-        pytest.skip(msg + "; set MEMEX_REQUIRE_BROWSER=1 to make this a failure.")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if required:
-            pytest.fail("The playwright Python package is not installed (pip install -e '.[dev]').")
-        pytest.skip("The playwright Python package is not installed (pip install -e '.[dev]').")
-    return sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def app_server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[dict[str, Any]]:
-    _require_browser()
+def app_server(tmp_path_factory: pytest.TempPathFactory, embedder, streamlit_server) -> Iterator[dict[str, Any]]:
+    """The app on a seeded data folder (linked notes and two hostile ones), for the module."""
+    require_browser()
     tmp = tmp_path_factory.mktemp("browser")
     home = tmp / "home"
     settings = Settings(data_dir=str(home))
@@ -93,39 +54,8 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[d
     store.link(ids[2], ids[3], "budget")
     store.link(ids[4], ids[5], "hostile pair")
     del store
-
-    port = _free_port()
-    env = {**os.environ, "MEMEX_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
-    log_path = tmp / "streamlit.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed below
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as resp:
-                    if resp.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield {"base": base, "ids": ids, "log": log_path, "tmp": tmp}
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
+    with streamlit_server(home, tmp / "streamlit.log") as app:
+        yield {"base": app.base, "ids": ids, "log": app.log, "tmp": tmp}
 
 
 class Checks:
@@ -138,14 +68,6 @@ class Checks:
         if not ok:
             self.problems.append(what)
         return bool(ok)
-
-
-def _settle(page: Any, timeout_ms: int = 90_000) -> None:
-    """Wait until the page has a title heading and Streamlit has finished running the script."""
-    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout_ms)
-    page.wait_for_function(IDLE_JS, timeout=timeout_ms)
-    time.sleep(0.5)
-    page.wait_for_function(IDLE_JS, timeout=timeout_ms)
 
 
 def _nav_titles(page: Any) -> list[str]:
@@ -171,26 +93,14 @@ def _canvas_drawn(frame: Any) -> bool:
 
 
 @pytest.fixture(scope="module")
-def browser(app_server: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def browser(app_server: dict[str, Any], chromium) -> Iterator[dict[str, Any]]:
     """One Chromium (fresh profile) for the module; records every JavaScript dialog and page error."""
-    sync_playwright = _require_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
     seen: dict[str, Any] = {"dialogs": [], "errors": []}
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(app_server["tmp"] / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-            viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(90_000)
-        page = context.pages[0] if context.pages else context.new_page()
+    with chromium(app_server["tmp"] / "chromium-profile") as page:
         page.on("dialog", lambda d: (seen["dialogs"].append(f"{d.type}: {d.message}"), d.dismiss()))
         page.on("pageerror", lambda exc: seen["errors"].append(str(exc)))
         seen["page"] = page
-        try:
-            yield seen
-        finally:
-            context.close()
+        yield seen
 
 
 def _nothing_hostile_ran(browser: dict[str, Any], checks: Checks) -> None:
@@ -208,7 +118,7 @@ def test_deep_link_to_a_note_as_the_first_visit(app_server: dict[str, Any], brow
     """
     page, ids, checks = browser["page"], app_server["ids"], Checks()
     page.goto(f"{app_server['base']}/notes?note={ids[4]}")
-    _settle(page)
+    settle(page)
     page.screenshot(path=str(ARTIFACTS / "notes-deep-link.png"), full_page=True)
     nav = _nav_titles(page)
     checks.check("Notes" in nav and "common" not in nav,
@@ -226,7 +136,7 @@ def test_every_page_in_chromium(app_server: dict[str, Any], browser: dict[str, A
     for path, title in PAGES.items():
         page.goto(f"{base}/{path}")
         try:
-            _settle(page)
+            settle(page)
             heading = page.locator('[data-testid="stMainBlockContainer"] h1').first.inner_text()
             checks.check(title.split(" ")[0] in heading, f"/{path}: heading is {heading!r}, expected {title!r}")
             errors = page.locator('[data-testid="stException"]')
@@ -272,7 +182,7 @@ def check_page(page: Any, path: str, ids: list[str], checks: Checks) -> None:
         box.press("Enter")
         try:
             page.wait_for_selector('[data-testid="stMainBlockContainer"] .st-key-hit_1', timeout=60_000)
-            _settle(page)
+            settle(page)
         except Exception as exc:  # noqa: BLE001
             checks.check(False, f"search: no result appeared ({type(exc).__name__})")
             return

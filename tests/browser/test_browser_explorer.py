@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, _require_browser, _settle
+from browserkit import ARTIFACTS, require_browser, settle
 
 from memory_core.config import Settings
 from memory_core.notes import Link, Note
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.browser
 
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _seed(home: Path, embedder: Any) -> dict[str, Any]:
@@ -76,68 +75,19 @@ def _seed(home: Path, embedder: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def explorer(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[dict[str, Any]]:
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import urllib.request
-
-    sync_playwright = _require_browser()
+def explorer(tmp_path_factory: pytest.TempPathFactory, embedder: Any, streamlit_server, chromium
+             ) -> Iterator[dict[str, Any]]:
+    """The app on the seeded data folder and one Chromium on it, for the module."""
+    require_browser()
     tmp = tmp_path_factory.mktemp("explorer")
     home = tmp / "home"
     seeded = _seed(home, embedder)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "MEMEX_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
-    log_path = tmp / "streamlit.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port),
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-                             "--server.runOnSave", "false"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    ARTIFACTS.mkdir(exist_ok=True)
     seen: dict[str, Any] = {"dialogs": [], "errors": []}
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as resp:
-                    if resp.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-        with sync_playwright() as p:
-            context = p.chromium.launch_persistent_context(
-                str(tmp / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-                viewport={"width": 1400, "height": 900})
-            context.set_default_timeout(90_000)
-            page = context.pages[0] if context.pages else context.new_page()
-            page.on("dialog", lambda d: (seen["dialogs"].append(f"{d.type}: {d.message}"), d.dismiss()))
-            page.on("pageerror", lambda exc: seen["errors"].append(str(exc)))
-            try:
-                yield {"base": base, "page": page, "seen": seen, "log": log_path, "home": home, **seeded}
-            finally:
-                context.close()
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
+    with streamlit_server(home, tmp / "streamlit.log") as app, \
+            chromium(tmp / "chromium-profile", height=900) as page:
+        page.on("dialog", lambda d: (seen["dialogs"].append(f"{d.type}: {d.message}"), d.dismiss()))
+        page.on("pageerror", lambda exc: seen["errors"].append(str(exc)))
+        yield {"base": app.base, "page": page, "seen": seen, "log": app.log, "home": home, **seeded}
 
 
 CANVAS = '[data-testid="memex-graph"]'
@@ -168,7 +118,7 @@ def _no_injection(ctx: dict[str, Any]) -> None:
 def test_click_a_node_opens_it_beside_the_graph(explorer: dict[str, Any]) -> None:
     page, ids = explorer["page"], explorer["ids"]
     page.goto(f"{explorer['base']}/graph")
-    _settle(page)
+    settle(page)
     _wait_graph(page, nodes=6)
     page.screenshot(path=str(ARTIFACTS / "explorer-graph.png"))
     box = page.locator(CANVAS).bounding_box()
@@ -176,19 +126,19 @@ def test_click_a_node_opens_it_beside_the_graph(explorer: dict[str, Any]) -> Non
     assert box["height"] >= 0.55 * 900, f"the canvas is {box['height']:.0f}px high"
     _click_node(page, ids[2])
     page.wait_for_function("(id) => location.search.includes('note=' + id)", arg=ids[2], timeout=30_000)
-    _settle(page)
+    settle(page)
     main = page.locator('[data-testid="stMainBlockContainer"]')
     assert main.locator('[data-testid="stCode"]').filter(has_text="The quarterly budget review is on Friday.").count()
     assert page.locator(CANVAS).get_attribute("data-selected") == ids[2]
     # the hostile note: its details show the text literally
     _click_node(page, ids[4])
     page.wait_for_function("(id) => location.search.includes('note=' + id)", arg=ids[4], timeout=30_000)
-    _settle(page)
+    settle(page)
     assert main.locator('[data-testid="stCode"]').filter(has_text=IMG).count() >= 1
     page.screenshot(path=str(ARTIFACTS / "explorer-graph-clicked.png"))
     # the choice survives a reload (it is in the URL)
     page.reload()
-    _settle(page)
+    settle(page)
     _wait_graph(page)
     assert main.locator('[data-testid="stCode"]').filter(has_text=IMG).count() >= 1
     _no_injection(explorer)
@@ -197,7 +147,7 @@ def test_click_a_node_opens_it_beside_the_graph(explorer: dict[str, Any]) -> Non
 def test_a_replys_trace_is_highlighted(explorer: dict[str, Any]) -> None:
     page, ids = explorer["page"], explorer["ids"]
     page.goto(f"{explorer['base']}/graph?trace={explorer['trace']}")
-    _settle(page)
+    settle(page)
     _wait_graph(page)
     text = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
     assert "Where did Anna go?" in text and "What chat reply" in text
@@ -217,7 +167,7 @@ def test_a_replys_trace_is_highlighted(explorer: dict[str, Any]) -> None:
 def test_accept_a_proposal_in_review(explorer: dict[str, Any]) -> None:
     page, pid = explorer["page"], explorer["proposal"]
     page.goto(f"{explorer['base']}/review")
-    _settle(page)
+    settle(page)
     nav = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
     assert any("Review (1)" in x for x in nav), nav
     main = page.locator('[data-testid="stMainBlockContainer"]')
@@ -226,7 +176,7 @@ def test_accept_a_proposal_in_review(explorer: dict[str, Any]) -> None:
     assert "Anna photographs glaciers in the Alps" in main.inner_text()
     page.locator(f".st-key-review_accept_{pid} button").click()
     page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=30_000)
-    _settle(page)
+    settle(page)
     assert f"Accepted proposal {pid}" in main.inner_text()
     assert "Nothing to review" in main.inner_text()
     nav = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
@@ -238,7 +188,7 @@ def test_accept_a_proposal_in_review(explorer: dict[str, Any]) -> None:
 def test_time_control_shows_a_note_as_it_was(explorer: dict[str, Any]) -> None:
     page, ids = explorer["page"], explorer["ids"]
     page.goto(f"{explorer['base']}/graph?note={ids[3]}")
-    _settle(page)
+    settle(page)
     _wait_graph(page)
     main = page.locator('[data-testid="stMainBlockContainer"]')
     code = main.locator('[data-testid="stCode"]')
@@ -248,12 +198,12 @@ def test_time_control_shows_a_note_as_it_was(explorer: dict[str, Any]) -> None:
         page.wait_for_selector(MOMENT, state="attached", timeout=30_000)
     finally:
         page.screenshot(path=str(ARTIFACTS / "explorer-as-of-toggle.png"))
-    _settle(page)
+    settle(page)
     thumb = page.locator(MOMENT).first
     thumb.focus()
     thumb.press("Home")  # the first moment the memory changed
     page.wait_for_function("() => document.body.innerText.includes('The memory as it was on')", timeout=30_000)
-    _settle(page)
+    settle(page)
     assert code.filter(has_text="Budget planning for next year starts in March.").count() >= 1
     assert code.filter(has_text="Budget planning moved to April.").count() == 0
     assert "Read-only" in main.inner_text() and "Edit this note" not in main.inner_text()

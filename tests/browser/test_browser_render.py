@@ -18,31 +18,20 @@ Chromium is Debian's (/usr/bin/chromium); without it the test skips unless MEMEX
 from __future__ import annotations
 
 import http.server
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import IDLE_JS  # the one definition of "Streamlit is done"
+from browserkit import ARTIFACTS, require_browser
+from browserkit import settle as settle_app
 
 from memory_core.config import Settings
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 # Paths the listener may be asked for, one per way of loading something.
 KINDS = ("md-image", "ref-image", "img-tag", "iframe", "video", "link-css", "object", "clicklink")
 
@@ -85,83 +74,9 @@ def listener() -> Iterator[dict[str, Any]]:
         server.server_close()
 
 
-def _require_browser() -> Any:
-    required = bool(os.environ.get("MEMEX_REQUIRE_BROWSER"))
-    if not Path(CHROMIUM).exists():
-        msg = f"{CHROMIUM} is missing: install Debian's chromium (scripts/ensure-chromium.sh)"
-        if required:
-            pytest.fail(msg + " -- MEMEX_REQUIRE_BROWSER is set, so this is a failure.")
-        pytest.skip(msg)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if required:
-            pytest.fail("The playwright Python package is not installed (pip install -e '.[dev]').")
-        pytest.skip("The playwright Python package is not installed (pip install -e '.[dev]').")
-    return sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def streamlit_app(script: Path, home: Path, log_path: Path) -> Iterator[str]:
-    """`streamlit run script` on 127.0.0.1 with MEMEX_HOME=home; yields the base URL."""
-    port = _free_port()
-    env = {**os.environ, "MEMEX_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as resp:
-                        if resp.read().strip() == b"ok":
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield base
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-
-
-@contextmanager
-def chromium(profile: Path) -> Iterator[Any]:
-    sync_playwright = _require_browser()
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, headless=True,
-                                                       args=ARGS, viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(90_000)
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
-
-
 def settle(page: Any, extra_seconds: float = 2.0) -> None:
     """The page's title is drawn and Streamlit is idle; then time for any media to start loading."""
-    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=120_000)
-    page.wait_for_function(IDLE_JS, timeout=120_000)
-    time.sleep(0.5)
-    page.wait_for_function(IDLE_JS, timeout=120_000)
-    time.sleep(extra_seconds)
+    settle_app(page, timeout_ms=120_000, extra_seconds=extra_seconds)
 
 
 def fetched(seen: list[str]) -> list[str]:
@@ -201,10 +116,9 @@ def pointing_at(page: Any, port: int) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def browser_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def browser_page(tmp_path_factory: pytest.TempPathFactory, chromium) -> Iterator[Any]:
     """One Chromium page for the module (Playwright's sync API allows one running instance at a time)."""
-    _require_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
+    require_browser()
     with chromium(tmp_path_factory.mktemp("chromium") / "profile") as p:
         yield p
 
@@ -221,7 +135,7 @@ st.markdown(safe_markdown(text) if st.query_params.get("mode") == "safe" else te
 
 
 def test_plain_markdown_leaks_and_safe_markdown_fetches_nothing(listener: dict[str, Any], tmp_path: Path,
-                                                                 browser_page: Any) -> None:
+                                                                 browser_page: Any, streamlit_server) -> None:
     page = browser_page
     seen, port = listener["seen"], listener["port"]
     text_file = tmp_path / "hostile.md"
@@ -229,7 +143,8 @@ def test_plain_markdown_leaks_and_safe_markdown_fetches_nothing(listener: dict[s
     script = tmp_path / "probe.py"
     script.write_text(PROBE.format(path=str(text_file)))
     ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_app(script, tmp_path / "home", tmp_path / "probe.log") as base:
+    with streamlit_server(tmp_path / "home", tmp_path / "probe.log", script=script) as app:
+        base = app.base
         seen.clear()
         page.goto(f"{base}/?mode=safe")
         settle(page, extra_seconds=3)
@@ -286,12 +201,12 @@ def app_home(tmp_path_factory: pytest.TempPathFactory, embedder, listener: dict[
 
 
 @pytest.fixture(scope="module")
-def app_page(listener: dict[str, Any], app_home: dict[str, Any], browser_page: Any
+def app_page(listener: dict[str, Any], app_home: dict[str, Any], browser_page: Any, streamlit_server
              ) -> Iterator[dict[str, Any]]:
     """The real app on that data directory, for the module."""
     tmp = app_home["tmp"]
-    with streamlit_app(ROOT / "app.py", app_home["home"], tmp / "app.log") as base:
-        yield {"base": base, "page": browser_page, "log": tmp / "app.log"}
+    with streamlit_server(app_home["home"], tmp / "app.log") as app:
+        yield {"base": app.base, "page": browser_page, "log": tmp / "app.log"}
 
 
 def visit(app_page: dict[str, Any], listener: dict[str, Any], name: str, path: str,
@@ -419,7 +334,7 @@ def _fake_llm_server(text: str) -> tuple[http.server.ThreadingHTTPServer, str]:
 
 
 def test_a_reply_fetches_nothing_while_it_streams(listener: dict[str, Any], tmp_path: Path,
-                                                  browser_page: Any) -> None:
+                                                  browser_page: Any, streamlit_server) -> None:
     """A model (a stand-in llama.cpp server) streams the hostile text into a new chat message."""
     page = browser_page
     seen, port = listener["seen"], listener["port"]
@@ -428,8 +343,8 @@ def test_a_reply_fetches_nothing_while_it_streams(listener: dict[str, Any], tmp_
     Settings(data_dir=str(home), llm_backend="server", server_url=url, remember_chat=False).save()
     ARTIFACTS.mkdir(exist_ok=True)
     try:
-        with streamlit_app(ROOT / "app.py", home, tmp_path / "app.log") as base:
-            page.goto(base + "/")
+        with streamlit_server(home, tmp_path / "app.log") as app:
+            page.goto(app.base + "/")
             settle(page, extra_seconds=0.5)
             seen.clear()
             box = page.locator('[data-testid="stChatInput"] textarea')

@@ -10,19 +10,13 @@ checked once rendered.
 from __future__ import annotations
 
 import io
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, ROOT, _free_port, _require_browser, _settle
+from browserkit import ARTIFACTS, require_browser, settle
 
 from memory_core.config import Settings
 from memory_core.notes import Note
@@ -54,63 +48,21 @@ def _seed(home: Path, embedder) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[dict[str, Any]]:
-    _require_browser()
+def server(tmp_path_factory: pytest.TempPathFactory, embedder, streamlit_server) -> Iterator[dict[str, Any]]:
+    require_browser()
     tmp = tmp_path_factory.mktemp("browser-vault")
     home = tmp / "home"
     _seed(home, embedder)
-    port = _free_port()
-    env = {**os.environ, "MEMEX_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
-    log_path = tmp / "streamlit.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed below
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as resp:
-                    if resp.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield {"base": base, "tmp": tmp}
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
+    with streamlit_server(home, tmp / "streamlit.log") as app:
+        yield {"base": app.base, "tmp": tmp}
 
 
 @pytest.fixture(scope="module")
-def page(server: dict[str, Any]) -> Iterator[Any]:
-    sync_playwright = _require_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(server["tmp"] / "profile"), executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-            viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(90_000)
-        pg = context.pages[0] if context.pages else context.new_page()
+def page(server: dict[str, Any], chromium) -> Iterator[Any]:
+    with chromium(server["tmp"] / "profile") as pg:
         pg.dialogs = []
         pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
-        try:
-            yield pg
-        finally:
-            context.close()
+        yield pg
 
 
 def _nothing_ran(page: Any) -> None:
@@ -123,7 +75,7 @@ def _nothing_ran(page: Any) -> None:
 
 def test_history_diff_renders_hostile_text_literally(server: dict[str, Any], page: Any) -> None:
     page.goto(f"{server['base']}/notes?note=note-a")
-    _settle(page)
+    settle(page)
     page.get_by_text("History (2 changes)").wait_for()
     main = page.locator('[data-testid="stMainBlockContainer"]')
     text = main.inner_text()
@@ -138,9 +90,9 @@ def test_history_diff_renders_hostile_text_literally(server: dict[str, Any], pag
 
 def test_notes_as_of_a_past_date(server: dict[str, Any], page: Any) -> None:
     page.goto(f"{server['base']}/notes")
-    _settle(page)
+    settle(page)
     page.get_by_text("Show the memory as it was on").click()
-    _settle(page)
+    settle(page)
     for part, value in (("year", "2024"), ("month", "03"), ("day", "02")):  # the date field's segments
         page.get_by_role("spinbutton", name=f"{part}, As of (UTC)").click()
         page.keyboard.type(value)
@@ -148,7 +100,7 @@ def test_notes_as_of_a_past_date(server: dict[str, Any], page: Any) -> None:
     page.locator('[role="gridcell"] [aria-label*="March 2, 2024"]').first.click()
     page.keyboard.press("Escape")
     page.get_by_text("The memory as it was on 2024-03-02 23:59 UTC").wait_for()
-    _settle(page)
+    settle(page)
     text = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
     assert "Read-only" in text and "3 notes then" in text
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
@@ -159,7 +111,7 @@ def test_notes_as_of_a_past_date(server: dict[str, Any], page: Any) -> None:
 
 def test_insights_time_axis_for_one_day(server: dict[str, Any], page: Any) -> None:
     page.goto(f"{server['base']}/insights")
-    _settle(page)
+    settle(page)
     page.wait_for_selector(".js-plotly-plot .xtick text")
     ticks = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')][0]
         .querySelectorAll('.xtick text').length ? [...[...document.querySelectorAll('.js-plotly-plot')][0]
@@ -178,11 +130,11 @@ def test_vault_zip_import_report(server: dict[str, Any], page: Any, tmp_path: Pa
                 zf.write(path, f"my-vault/{path.relative_to(FIXTURE).as_posix()}")
     assert zipfile.is_zipfile(io.BytesIO(zpath.read_bytes()))
     page.goto(f"{server['base']}/transfer")
-    _settle(page)
+    settle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(zpath))
     page.get_by_role("button", name="Import 8 files").click()
     page.get_by_text("could not be imported").wait_for()
-    _settle(page)
+    settle(page)
     text = page.locator('[data-testid="stMainBlockContainer"]').inner_text()
     assert "6 added" in text and "2 refused" in text
     assert "Latin-1 note.md: not UTF-8" in text and "Broken front matter.md" in text

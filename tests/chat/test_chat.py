@@ -328,7 +328,10 @@ class ExplodingPipeline:
         return RememberOutcome("stored", note_id="n" * 8)
 
 
-def test_failed_writes_are_retried_then_reported_and_do_not_stop_the_worker(hstore: MemoryStore) -> None:
+def test_failed_writes_are_retried_then_reported_and_do_not_stop_the_worker(hstore: MemoryStore,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # as many callback retries as the writer makes, without its 4 s of pauses per failing callback
+    monkeypatch.setattr("memory_core.chat.writer.CALLBACK_RETRIES", (0.01, 0.01, 0.01))
     writer = MemoryWriter(retry_delays=(0.05, 0.05))
     try:
         llm = ScriptedLLM(default=answer)  # type: ignore[arg-type]
