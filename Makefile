@@ -10,7 +10,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: setup run test lint bench doctor clean
+.PHONY: setup run test lint bench doctor screenshots clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,11 @@ lint: setup
 
 doctor: setup
 	$(VENV)/bin/memex doctor
+
+# The README's pictures (docs/img/*.png), from the real app on a seeded memory (tests/browser/test_screenshots.py).
+screenshots: setup
+	bash scripts/ensure-chromium.sh
+	MEMEX_SCREENSHOTS=1 MEMEX_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/browser/test_screenshots.py
 
 bench: setup
 	$(VENV)/bin/memex bench all

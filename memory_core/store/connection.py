@@ -105,7 +105,7 @@ class Connection:
     @contextlib.contextmanager
     def process_lock(self) -> Iterator[None]:
         """Serialise writers on this machine (a lock file). Machines over one server share no lock;
-        appends cannot conflict anyway (see README)."""
+        appends cannot conflict anyway (docs/server-mode.md)."""
         if self.server:
             yield
             return

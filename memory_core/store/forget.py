@@ -136,7 +136,7 @@ class Forgetter:
             if live.server:
                 report.not_purged.append(
                     "the Chroma server's own files: it keeps written records in its queue table and free "
-                    "pages until it compacts them (see README, 'Where your data lives')")
+                    "pages until it compacts them (see docs/server-mode.md)")
             else:
                 report.bytes_before, report.bytes_after = compact_local(live)
                 report.compacted = True

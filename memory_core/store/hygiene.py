@@ -4,7 +4,7 @@ Chroma's vector index (hnswlib) writes its buffers to disk as allocated, without
 bytes a process freed earlier (the text of a note it has just forgotten, say) can end up inside
 ``data_level0.bin``. With glibc, ``mallopt(M_PERTURB)`` makes the allocator overwrite memory when it
 is freed and fill it when it is allocated; Memex turns it on as soon as the store is imported.
-Elsewhere (macOS, musl) this is a no-op and the README says what remains.
+Elsewhere (macOS, musl) this is a no-op and docs/data.md says what remains.
 """
 
 from __future__ import annotations
