@@ -155,7 +155,7 @@ def show_benchmarks(home: Any) -> None:
 
 
 def show_locomo(res: dict[str, Any]) -> None:
-    from memory_core.bench.locomo_run import qa_rows, recall_rows
+    from memory_core.bench.locomo_charts import qa_rows, recall_rows
 
     rows = recall_rows(res)
     if not rows:

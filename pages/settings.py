@@ -30,7 +30,7 @@ TEST_TOKENS = 48
 
 
 def bundled_hint() -> str:
-    from memory_core.models.llm import bundled_model_path
+    from memory_core.models.locate import bundled_model_path
 
     try:
         return f"empty = the bundled {bundled_model_path().name}"
@@ -41,7 +41,7 @@ def bundled_hint() -> str:
 def check_llm(candidate: Settings) -> Any:
     """The model for these settings, loaded (raises MemexError with the reason)."""
     if candidate.llm_backend == "local" and candidate.model_path.strip():
-        from memory_core.models.llm import check_gguf
+        from memory_core.models.locate import check_gguf
 
         check_gguf(candidate.model_path)
     return llm(candidate)
@@ -63,7 +63,7 @@ def check_embedder(candidate: Settings, current: Settings) -> str | None:
                 "MEMEX_HOME at a new folder, choose the new embedding model there, and import the export.")
     try:
         if candidate.embedding_backend == "gguf":
-            from memory_core.models.llm import check_gguf
+            from memory_core.models.locate import check_gguf
 
             check_gguf(candidate.embedding_model_path)
         from memory_core.models.embeddings import get_embedder

@@ -142,64 +142,79 @@ def measure(settings: Any, sizes: list[int], turns: int = 24, runs: int = 3, max
             ingest_seconds += time.perf_counter() - t0
             done = size
             say(f"chat bench: {len(store)} notes; timing recall + prompt over {turns} messages")
-            for message in MESSAGES[-3:]:  # warm-up: first queries after an ingest pay for caches
-                session.prepare(message, HISTORY, k=s.recall_k, max_tokens=max_tokens)
-            recall_ms, prompt_ms, total_ms, prompt_tokens, notes_in, touch_ms = [], [], [], [], [], []
-            for i in range(max(1, turns)):
-                message = MESSAGES[i % len(MESSAGES)] + ("" if i < len(MESSAGES) else f" ({i})")
-                t0 = time.perf_counter()
-                recalled, plan, recall_s, _err = session.prepare(message, HISTORY, k=s.recall_k,
-                                                                 max_tokens=max_tokens)
-                total_ms.append(1000 * (time.perf_counter() - t0))
-                t0 = time.perf_counter()
-                store.touch([r.id for r in recalled])  # what ChatSession does after the reply
-                touch_ms.append(1000 * (time.perf_counter() - t0))
-                recall_ms.append(1000 * recall_s)
-                prompt_ms.append(1000 * plan.seconds)
-                prompt_tokens.append(plan.prompt_tokens)
-                notes_in.append(len(plan.notes_used))
-            block: dict[str, Any] = {
-                "notes": len(store), "links": store.graph.number_of_edges(),
-                "ingest_seconds_total": ingest_seconds,
-                "overhead_ms": {name: {"p50": pct(v, 0.5), "p95": pct(v, 0.95)}
-                                for name, v in (("recall", recall_ms), ("prompt", prompt_ms), ("total", total_ms),
-                                                ("deferred_touch", touch_ms))},
-                "prompt_tokens_median": statistics.median(prompt_tokens),
-                "notes_in_prompt_median": statistics.median(notes_in),
-            }
+            overhead = _overhead(session, store, turns, max_tokens)
+            block: dict[str, Any] = {"notes": len(store), "links": store.graph.number_of_edges(),
+                                     "ingest_seconds_total": ingest_seconds, **overhead}
             say(f"chat bench: {runs} replies with memory" + (" and on the bare model" if llama else ""))
-            memex_rows, bare_rows, plain_rows = [], [], []
-            for r in range(max(1, runs)):
-                message = MESSAGES[(3 * r + 1) % len(MESSAGES)]
-                if llama is not None:
-                    llama.reset()
-                t0 = time.perf_counter()
-                reply = session.reply(None, message, temperature=temperature, max_tokens=max_tokens, remember=False)
-                row = _timed(reply.pieces(), t0)
-                row["prompt_tokens"] = reply.plan.prompt_tokens
-                memex_rows.append(row)
-                if llama is not None:
-                    bare = _bare(llama, reply.plan.messages, reply.plan.reply_tokens, temperature, settings.seed)
-                    bare["prompt_tokens"] = reply.plan.prompt_tokens
-                    bare_rows.append(bare)
-                    plain_msgs = [{"role": "user", "content": message}]
-                    plain = _bare(llama, plain_msgs, reply.plan.reply_tokens, temperature, settings.seed)
-                    plain["prompt_tokens"] = llm.count_tokens(message) + 6
-                    plain_rows.append(plain)
-            block["reply_with_memory"] = _median(memex_rows)
-            if bare_rows:
-                block["bare_same_prompt"] = _median(bare_rows)
-                block["bare_no_memory"] = _median(plain_rows)
-                m, b = block["reply_with_memory"], block["bare_same_prompt"]
-                block["ttft_added_ms"] = m["ttft_ms"] - b["ttft_ms"]
-                block["decode_speed_ratio"] = m["decode_tokens_per_s"] / b["decode_tokens_per_s"] \
-                    if b["decode_tokens_per_s"] else 0.0
+            block.update(_replies(session, llm, runs, temperature, max_tokens, settings.seed))
             results["sizes"][str(size)] = block
         store.close()
     writer.stop()
     results["seconds"] = time.perf_counter() - started_all
     results["load_average_after"] = os.getloadavg()[0]
     return results
+
+
+def _overhead(session: Any, store: Any, turns: int, max_tokens: int) -> dict[str, Any]:
+    """Recall + prompt assembly over ``turns`` messages at the store's present size, and the deferred
+    recall count (``store.touch``) the session does after each reply."""
+    s = session.settings
+    for message in MESSAGES[-3:]:  # warm-up: first queries after an ingest pay for caches
+        session.prepare(message, HISTORY, k=s.recall_k, max_tokens=max_tokens)
+    recall_ms, prompt_ms, total_ms, prompt_tokens, notes_in, touch_ms = [], [], [], [], [], []
+    for i in range(max(1, turns)):
+        message = MESSAGES[i % len(MESSAGES)] + ("" if i < len(MESSAGES) else f" ({i})")
+        t0 = time.perf_counter()
+        recalled, plan, recall_s, _err = session.prepare(message, HISTORY, k=s.recall_k,
+                                                         max_tokens=max_tokens)
+        total_ms.append(1000 * (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        store.touch([r.id for r in recalled])  # what ChatSession does after the reply
+        touch_ms.append(1000 * (time.perf_counter() - t0))
+        recall_ms.append(1000 * recall_s)
+        prompt_ms.append(1000 * plan.seconds)
+        prompt_tokens.append(plan.prompt_tokens)
+        notes_in.append(len(plan.notes_used))
+    return {
+        "overhead_ms": {name: {"p50": pct(v, 0.5), "p95": pct(v, 0.95)}
+                        for name, v in (("recall", recall_ms), ("prompt", prompt_ms), ("total", total_ms),
+                                        ("deferred_touch", touch_ms))},
+        "prompt_tokens_median": statistics.median(prompt_tokens),
+        "notes_in_prompt_median": statistics.median(notes_in),
+    }
+
+
+def _replies(session: Any, llm: Any, runs: int, temperature: float, max_tokens: int, seed: int) -> dict[str, Any]:
+    """``runs`` replies with memory, each compared (on a local model) with the bare model given the same
+    prompt and given the message alone; the medians, and what memory added to the first token."""
+    llama = getattr(llm, "llama", None)
+    memex_rows, bare_rows, plain_rows = [], [], []
+    for r in range(max(1, runs)):
+        message = MESSAGES[(3 * r + 1) % len(MESSAGES)]
+        if llama is not None:
+            llama.reset()
+        t0 = time.perf_counter()
+        reply = session.reply(None, message, temperature=temperature, max_tokens=max_tokens, remember=False)
+        row = _timed(reply.pieces(), t0)
+        row["prompt_tokens"] = reply.plan.prompt_tokens
+        memex_rows.append(row)
+        if llama is not None:
+            bare = _bare(llama, reply.plan.messages, reply.plan.reply_tokens, temperature, seed)
+            bare["prompt_tokens"] = reply.plan.prompt_tokens
+            bare_rows.append(bare)
+            plain_msgs = [{"role": "user", "content": message}]
+            plain = _bare(llama, plain_msgs, reply.plan.reply_tokens, temperature, seed)
+            plain["prompt_tokens"] = llm.count_tokens(message) + 6
+            plain_rows.append(plain)
+    block: dict[str, Any] = {"reply_with_memory": _median(memex_rows)}
+    if bare_rows:
+        block["bare_same_prompt"] = _median(bare_rows)
+        block["bare_no_memory"] = _median(plain_rows)
+        m, b = block["reply_with_memory"], block["bare_same_prompt"]
+        block["ttft_added_ms"] = m["ttft_ms"] - b["ttft_ms"]
+        block["decode_speed_ratio"] = m["decode_tokens_per_s"] / b["decode_tokens_per_s"] \
+            if b["decode_tokens_per_s"] else 0.0
+    return block
 
 
 INFLIGHT_MESSAGE = "What did the doctor say at my last visit?"

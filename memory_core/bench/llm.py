@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def measure(settings: Any, runs: int = 3, max_tokens: int = 128, n_notes: int = 20) -> dict[str, Any]:
     from ..memory.pipeline import enrichment_messages
     from ..memory.validation import ENRICH_SCHEMA, fallback_enrichment, validate_enrichment
-    from ..models.llm import LocalLLM, resolve_model_path
+    from ..models.llm import LocalLLM
+    from ..models.locate import resolve_model_path
 
     load_started = time.perf_counter()
     llm = LocalLLM(resolve_model_path(settings.model_path), n_ctx=settings.n_ctx, n_threads=settings.threads,

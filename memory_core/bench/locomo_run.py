@@ -7,7 +7,8 @@
 * answers   - (optional) the configured model answers from the top-k notes.
 
 Plain library code (no Streamlit): ``memex bench locomo`` prints it, and the Insights page plots
-``recall_rows`` / ``qa_rows`` of the saved results.
+``recall_rows`` / ``qa_rows`` (locomo_charts.py) of the saved results; the model's prompts are in
+locomo_prompts.py.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import InputError
-from ..transfer.locomo_format import LocomoData, Question, Sample, Turn, category_name
+from ..transfer.locomo_format import LocomoData, Question, Sample, category_name
+from .locomo_charts import qa_rows, recall_rows
 from .locomo_metrics import KS, aggregate_qa, aggregate_retrieval, evidence_metrics, percentile, score_answer
+from .locomo_prompts import answer_messages, clean_prediction, turn_context
+
+__all__ = ["RETRIEVERS", "IngestResult", "TextProgress", "answer_messages", "clean_prediction", "ingest_sample",
+           "qa_rows", "recall_rows", "run_benchmark", "select_questions", "select_samples", "turn_context",
+           "versions"]
 
 RETRIEVERS: tuple[str, ...] = ("dense", "bm25", "hybrid", "hybrid+links", "contextual", "contextual+ppr")
 
@@ -143,52 +149,6 @@ def ingest_sample(sample: Sample, settings: Any, home: str | Path, *, embedder: 
     return IngestResult(store, sample_settings, ref_to_id, id_to_ref, stats)
 
 
-QA_SYSTEM = ("You answer questions about a conversation, using only the memory notes given. Answer with a "
-             "short phrase, using words from the notes where possible. If the notes do not contain the "
-             "answer, reply exactly: Not mentioned.")
-
-
-def turn_context(turns: Sequence[Turn], i: int) -> str:
-    """The contextual note's context: the previous turn of the same session and the session date.
-
-    Kept apart from the content (the retrieval's note+context signals use it; it is never shown as
-    if the speaker had said it).
-    """
-    turn = turns[i]
-    parts = [f"Date: {_when(turn.timestamp)}"]
-    if i and turns[i - 1].session == turn.session:
-        parts.append(turns[i - 1].content)
-    return "\n".join(parts)
-
-
-def _when(ts: str) -> str:
-    try:
-        dt = datetime.fromisoformat(ts)
-    except ValueError:
-        return ts
-    hour = dt.hour % 12 or 12
-    return f"{dt.day} {dt.strftime('%B')} {dt.year}, {hour}:{dt.minute:02d} {'pm' if dt.hour >= 12 else 'am'}"
-
-
-def answer_messages(question: str, notes: Sequence[Any]) -> list[dict[str, str]]:
-    """The answer prompt: the retrieved notes in time order, each with its date, then the question."""
-    ordered = sorted(notes, key=lambda n: n.timestamp)
-    lines = [f"- ({_when(n.timestamp)}) {n.content}" for n in ordered] or ["(no notes)"]
-    return [{"role": "system", "content": QA_SYSTEM},
-            {"role": "user", "content": "Memory notes:\n" + "\n".join(lines) + f"\n\nQuestion: {question}\n"
-             "Short answer:"}]
-
-
-def clean_prediction(text: str) -> str:
-    """First non-empty line of the reply, without an "Answer:" prefix or wrapping quotes."""
-    for line in str(text).splitlines():
-        line = line.strip()
-        if line:
-            line = re.sub(r"^(short answer|answer)\s*:\s*", "", line, flags=re.IGNORECASE).strip()
-            return line.strip('"').strip()[:300]
-    return ""
-
-
 def versions() -> dict[str, str]:
     import importlib.metadata
     import platform
@@ -222,6 +182,38 @@ def _ranked_refs(hits: Sequence[Any], id_to_ref: dict[str, str], turn_pos: dict[
     return out
 
 
+@dataclass
+class _Plan:
+    """The options of one run, checked, and the models it uses."""
+
+    mode: str
+    retrievers: list[str]
+    ks: list[int]
+    k: int
+    qa: bool
+    qa_retriever: str
+    progress: bool
+    embedder: Any = None
+    model: Any = None
+
+    @property
+    def depth(self) -> int:
+        return max(self.ks)
+
+
+@dataclass
+class _Tally:
+    """What a run collects over its samples: ingest figures, one row per question, search latencies and
+    the answers' cost."""
+
+    ingest_stats: list[dict[str, Any]] = field(default_factory=list)
+    per_question: list[dict[str, Any]] = field(default_factory=list)
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    qa_seconds: list[float] = field(default_factory=list)
+    qa_usage: dict[str, Any] = field(default_factory=lambda: {"calls": 0, "prompt_tokens": 0,
+                                                               "completion_tokens": 0, "seconds": 0.0})
+
+
 def run_benchmark(data: LocomoData, settings: Any, *, mode: str = "fast", retrievers: Sequence[str] = RETRIEVERS,
                   ks: Sequence[int] = KS, qa: bool = False, k: int = 10, qa_retriever: str | None = None,
                   limit_questions: int | None = None, samples: str | int | Sequence[str] | None = None,
@@ -233,10 +225,39 @@ def run_benchmark(data: LocomoData, settings: Any, *, mode: str = "fast", retrie
     Each selected sample gets its own fresh store in ``work_dir`` (a temporary folder, removed at the
     end, when not given). The person's own store is never touched.
     """
-    from ..retrieval import RETRIEVERS as KNOWN
-    from ..retrieval import make_retriever
-
     started = time.perf_counter()
+    plan = _plan(settings, mode, retrievers, ks, qa, k, qa_retriever, progress)
+    chosen = select_samples(data.samples, samples)
+    questions = select_questions(chosen, limit_questions, seed)
+    wanted = {q.sample_id for q in questions}
+    say = log or (lambda _msg: None)
+    _load_models(plan, settings, embedder, llm)
+    tally = _Tally(latencies={r: [] for r in plan.retrievers})
+    tmp = None
+    if work_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="memex-locomo-")
+        root = Path(tmp.name)
+    else:
+        root = Path(work_dir)
+        root.mkdir(parents=True, exist_ok=True)
+    try:
+        for si, sample in enumerate(chosen):
+            if sample.sample_id in wanted:
+                safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", sample.sample_id)[:60]
+                _run_sample(sample, [q for q in questions if q.sample_id == sample.sample_id], settings,
+                            root / f"{si + 1:03d}-{safe}", plan, tally, say)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return _results(data, settings, plan, tally, chosen=chosen, questions=questions, seed=seed,
+                    limit_questions=limit_questions, source=source, started=started)
+
+
+def _plan(settings: Any, mode: str, retrievers: Sequence[str], ks: Sequence[int], qa: bool, k: int,
+          qa_retriever: str | None, progress: bool) -> _Plan:
+    """The run's options checked (a clear InputError for each bad one); no model loaded yet."""
+    from ..retrieval import RETRIEVERS as KNOWN
+
     retrievers = list(dict.fromkeys(retrievers))
     bad = [r for r in retrievers if r not in KNOWN]
     if bad or not retrievers:
@@ -251,110 +272,112 @@ def run_benchmark(data: LocomoData, settings: Any, *, mode: str = "fast", retrie
     qa_retriever = qa_retriever or ("hybrid+links" if settings.link_expansion else "hybrid")
     if qa_retriever not in KNOWN:
         raise InputError(f"Unknown retriever {qa_retriever!r}; choose from {', '.join(KNOWN)}.")
-    chosen = select_samples(data.samples, samples)
-    questions = select_questions(chosen, limit_questions, seed)
-    wanted = {q.sample_id for q in questions}
-    say = log or (lambda _msg: None)
+    return _Plan(mode=mode, retrievers=retrievers, ks=ks, k=k, qa=qa, qa_retriever=qa_retriever, progress=progress)
 
+
+def _load_models(plan: _Plan, settings: Any, embedder: Any, llm: Any) -> None:
+    """The embedder (given, or the settings'), and the model when answers or full-mode ingest need one."""
     if embedder is None:
         from ..models.embeddings import get_embedder
 
         embedder = get_embedder(settings)
     model: Any = llm
-    if (qa or mode == "full") and model is None:
+    if (plan.qa or plan.mode == "full") and model is None:
         from ..models.llm import get_llm
 
         model = get_llm(settings)
-    depth = max(ks)
+    plan.embedder, plan.model = embedder, model
 
-    tmp = None
-    if work_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="memex-locomo-")
-        root = Path(tmp.name)
-    else:
-        root = Path(work_dir)
-        root.mkdir(parents=True, exist_ok=True)
 
-    ingest_stats: list[dict[str, Any]] = []
-    per_question: list[dict[str, Any]] = []
-    latencies: dict[str, list[float]] = {r: [] for r in retrievers}
-    qa_seconds: list[float] = []
-    qa_usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
-    try:
-        for si, sample in enumerate(chosen):
-            if sample.sample_id not in wanted:
-                continue
-            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", sample.sample_id)[:60]
-            ing = ingest_sample(sample, settings, root / f"{si + 1:03d}-{safe}", embedder=embedder, mode=mode,
-                                llm=model, progress=progress)
-            ingest_stats.append(ing.stats)
-            say(f"{sample.sample_id}: {ing.stats['notes']} notes, {ing.stats['links']} links in "
-                f"{ing.stats['seconds']:.1f}s")
-            sample_qs = [q for q in questions if q.sample_id == sample.sample_id]
-            turn_pos = {t.dia_id: i for i, t in enumerate(sample.turns)}
-            finders = {name: make_retriever(ing.store, ing.settings, name) for name in retrievers}
-            for finder in finders.values():  # warm-up: first-call costs are not search latency
-                finder.search(sample_qs[0].question if sample_qs else "hello", depth)
-            bar = TextProgress(f"questions {sample.sample_id}", len(sample_qs), progress)
-            for qi, q in enumerate(sample_qs):
-                row: dict[str, Any] = {"key": q.key, "sample_id": q.sample_id, "index": q.index,
-                                       "category": q.category, "category_name": category_name(q.category),
-                                       "question": q.question, "answer": q.answer, "evidence": q.evidence,
-                                       "raw_evidence": q.raw_evidence, "retrieval": {}}
-                if q.evidence:
-                    for name, finder in finders.items():
-                        t0 = time.perf_counter()
-                        hits = finder.search(q.question, depth)
-                        latencies[name].append(time.perf_counter() - t0)
-                        ranked = _ranked_refs(hits, ing.id_to_ref, turn_pos)
-                        m = evidence_metrics(ranked, q.evidence, ks)
-                        m["top"] = ranked[:5]
-                        row["retrieval"][name] = m
-                if qa:
-                    t0 = time.perf_counter()
-                    hits = make_retriever(ing.store, ing.settings, qa_retriever).search(q.question, k)
-                    result = model.chat(answer_messages(q.question, [h.note for h in hits]), max_tokens=32,
-                                        temperature=0.0)
-                    qa_seconds.append(time.perf_counter() - t0)
-                    for key in ("calls", "prompt_tokens", "completion_tokens", "seconds"):
-                        qa_usage[key] += getattr(result.usage, key)
-                    prediction = clean_prediction(result.text)
-                    row["qa"] = {"prediction": prediction, "raw": result.text[:500],
-                                 "context": [ing.id_to_ref.get(h.note.id, "") for h in hits],
-                                 **score_answer(q, prediction)}
-                per_question.append(row)
-                bar.update(qi + 1)
-            bar.close()
-            ing.store.close()
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+def _run_sample(sample: Sample, sample_qs: list[Question], settings: Any, home: Path, plan: _Plan, tally: _Tally,
+                say: Callable[[str], None]) -> None:
+    """Ingest one sample into its own store, then ask each of its questions (retrieval, and answers)."""
+    from ..retrieval import make_retriever
 
+    ing = ingest_sample(sample, settings, home, embedder=plan.embedder, mode=plan.mode, llm=plan.model,
+                        progress=plan.progress)
+    tally.ingest_stats.append(ing.stats)
+    say(f"{sample.sample_id}: {ing.stats['notes']} notes, {ing.stats['links']} links in "
+        f"{ing.stats['seconds']:.1f}s")
+    turn_pos = {t.dia_id: i for i, t in enumerate(sample.turns)}
+    finders = {name: make_retriever(ing.store, ing.settings, name) for name in plan.retrievers}
+    for finder in finders.values():  # warm-up: first-call costs are not search latency
+        finder.search(sample_qs[0].question if sample_qs else "hello", plan.depth)
+    bar = TextProgress(f"questions {sample.sample_id}", len(sample_qs), plan.progress)
+    for qi, q in enumerate(sample_qs):
+        row: dict[str, Any] = {"key": q.key, "sample_id": q.sample_id, "index": q.index,
+                               "category": q.category, "category_name": category_name(q.category),
+                               "question": q.question, "answer": q.answer, "evidence": q.evidence,
+                               "raw_evidence": q.raw_evidence, "retrieval": {}}
+        if q.evidence:
+            for name, finder in finders.items():
+                t0 = time.perf_counter()
+                hits = finder.search(q.question, plan.depth)
+                tally.latencies[name].append(time.perf_counter() - t0)
+                ranked = _ranked_refs(hits, ing.id_to_ref, turn_pos)
+                m = evidence_metrics(ranked, q.evidence, plan.ks)
+                m["top"] = ranked[:5]
+                row["retrieval"][name] = m
+        if plan.qa:
+            row["qa"] = _answer(q, ing, plan, tally)
+        tally.per_question.append(row)
+        bar.update(qi + 1)
+    bar.close()
+    ing.store.close()
+
+
+def _answer(q: Question, ing: IngestResult, plan: _Plan, tally: _Tally) -> dict[str, Any]:
+    """The model's answer to one question from the notes the QA retriever finds, scored."""
+    from ..retrieval import make_retriever
+
+    t0 = time.perf_counter()
+    hits = make_retriever(ing.store, ing.settings, plan.qa_retriever).search(q.question, plan.k)
+    result = plan.model.chat(answer_messages(q.question, [h.note for h in hits]), max_tokens=32, temperature=0.0)
+    tally.qa_seconds.append(time.perf_counter() - t0)
+    for key in ("calls", "prompt_tokens", "completion_tokens", "seconds"):
+        tally.qa_usage[key] += getattr(result.usage, key)
+    prediction = clean_prediction(result.text)
+    return {"prediction": prediction, "raw": result.text[:500],
+            "context": [ing.id_to_ref.get(h.note.id, "") for h in hits], **score_answer(q, prediction)}
+
+
+def _retrieval_summary(plan: _Plan, tally: _Tally) -> dict[str, Any]:
+    """Per retriever: recall overall and by category, and search latency."""
     retrieval: dict[str, Any] = {}
-    evaluated = [r for r in per_question if r["retrieval"]]
+    evaluated = [r for r in tally.per_question if r["retrieval"]]
     cats = sorted({r["category"] for r in evaluated})
-    for name in retrievers:
+    for name in plan.retrievers:
         rows = [r["retrieval"][name] for r in evaluated]
-        lat = latencies[name]
+        lat = tally.latencies[name]
         retrieval[name] = {
-            "overall": aggregate_retrieval(rows, ks),
+            "overall": aggregate_retrieval(rows, plan.ks),
             "by_category": {str(c): {"name": category_name(c), **aggregate_retrieval(
-                [r["retrieval"][name] for r in evaluated if r["category"] == c], ks)} for c in cats},
+                [r["retrieval"][name] for r in evaluated if r["category"] == c], plan.ks)} for c in cats},
             "latency_ms": {"p50": 1000 * percentile(lat, 50), "p95": 1000 * percentile(lat, 95),
                            "mean": 1000 * sum(lat) / len(lat) if lat else 0.0, "searches": len(lat)},
         }
+    return retrieval
+
+
+def _results(data: LocomoData, settings: Any, plan: _Plan, tally: _Tally, *, chosen: list[Sample],
+             questions: list[Question], seed: int, limit_questions: int | None, source: str,
+             started: float) -> dict[str, Any]:
+    """Every figure of the run as one JSON-able dict."""
+    model, per_question = plan.model, tally.per_question
+    retrieval = _retrieval_summary(plan, tally)
+    evaluated = [r for r in per_question if r["retrieval"]]
     qa_summary = None
-    if qa:
+    if plan.qa:
         qa_rows_ = [{"category": r["category"], **r["qa"]} for r in per_question if "qa" in r]
-        qa_summary = {"retriever": qa_retriever, "k": k, "model": getattr(model, "name", "?"),
-                      **aggregate_qa(qa_rows_), "usage": qa_usage,
-                      "latency_s": {"p50": percentile(qa_seconds, 50), "p95": percentile(qa_seconds, 95)}}
-    total_notes = sum(s["notes"] for s in ingest_stats)
-    ingest_seconds = sum(s["seconds"] for s in ingest_stats)
+        qa_summary = {"retriever": plan.qa_retriever, "k": plan.k, "model": getattr(model, "name", "?"),
+                      **aggregate_qa(qa_rows_), "usage": tally.qa_usage,
+                      "latency_s": {"p50": percentile(tally.qa_seconds, 50), "p95": percentile(tally.qa_seconds, 95)}}
+    total_notes = sum(s["notes"] for s in tally.ingest_stats)
+    ingest_seconds = sum(s["seconds"] for s in tally.ingest_stats)
     ev = data.evidence
     return {
-        "file": source, "file_sha256": data.sha256, "mode": mode, "seed": seed, "ks": ks, "k": k,
-        "retrievers": retrievers, "qa_enabled": qa, "limit_questions": limit_questions,
+        "file": source, "file_sha256": data.sha256, "mode": plan.mode, "seed": seed, "ks": plan.ks, "k": plan.k,
+        "retrievers": plan.retrievers, "qa_enabled": plan.qa, "limit_questions": limit_questions,
         "settings": settings.to_dict(), "versions": versions(),
         "llm": getattr(model, "name", None) if model is not None else None,
         "parse": {"samples": len(data.samples), "turns": data.turn_count, "questions": data.question_count,
@@ -364,50 +387,10 @@ def run_benchmark(data: LocomoData, settings: Any, *, mode: str = "fast", retrie
                   "problems": data.problems[:100], "problem_count": len(data.problems)},
         "selection": {"samples": [s.sample_id for s in chosen], "questions": len(questions),
                       "with_evidence": len(evaluated), "without_evidence": len(per_question) - len(evaluated)},
-        "ingest": {"samples": ingest_stats, "notes": total_notes, "seconds": ingest_seconds,
+        "ingest": {"samples": tally.ingest_stats, "notes": total_notes, "seconds": ingest_seconds,
                    "notes_per_s": total_notes / ingest_seconds if ingest_seconds else 0.0},
         "retrieval": retrieval,
         "qa": qa_summary,
         "questions": per_question,
         "seconds": time.perf_counter() - started,
     }
-
-
-def recall_rows(results: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Long-format rows for plotting recall@k: one per retriever x category ("overall" too) x k.
-
-    Each row: retriever, category ("overall" or the category name), category_id (0 = overall), k,
-    recall_any, recall_all, mrr, n. Empty for missing or foreign results.
-    """
-    rows: list[dict[str, Any]] = []
-    if not isinstance(results, dict) or not isinstance(results.get("retrieval"), dict):
-        return rows
-    ks = results.get("ks") or list(KS)
-    for name, block in results["retrieval"].items():
-        groups = [("overall", 0, block.get("overall", {}))]
-        groups += [(c.get("name", cid), int(cid), c) for cid, c in sorted(block.get("by_category", {}).items())]
-        for label, cid, agg in groups:
-            if not agg.get("n"):
-                continue
-            for k in ks:
-                rows.append({"retriever": name, "category": label, "category_id": cid, "k": int(k),
-                             "recall_any": agg.get(f"recall_any@{k}", 0.0),
-                             "recall_all": agg.get(f"recall_all@{k}", 0.0), "mrr": agg.get("mrr", 0.0),
-                             "n": agg["n"]})
-    return rows
-
-
-def qa_rows(results: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Rows for plotting answer quality: category, category_id, n, f1, bleu1, abstention_rate (None if n/a)."""
-    qa = results.get("qa") if isinstance(results, dict) else None
-    if not isinstance(qa, dict):
-        return []
-    rows = [{"category": "overall", "category_id": 0, **_qa_fields(qa.get("overall", {}))}]
-    rows += [{"category": c.get("name", cid), "category_id": int(cid), **_qa_fields(c)}
-             for cid, c in sorted(qa.get("by_category", {}).items())]
-    return [r for r in rows if r["n"]]
-
-
-def _qa_fields(block: dict[str, Any]) -> dict[str, Any]:
-    return {"n": block.get("n", 0), "f1": block.get("f1"), "bleu1": block.get("bleu1"),
-            "abstention_rate": block.get("abstention_rate")}

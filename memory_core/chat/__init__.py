@@ -7,10 +7,11 @@ benchmarks; nothing here imports Streamlit.
 from .conversations import Conversation, ConversationStore, ConversationSummary, make_title, new_message
 from .gate import GatedLLM, ReplyGate, WriteCancelled
 from .jobs import WriteJob
+from .lifecycle import get_writer
 from .prompt import SYSTEM_PROMPT, PromptPlan, Recalled, build_prompt, shorten_middle
 from .reply import Reply, close_stream
 from .session import ChatSession, job_outcome, turn_context
-from .writer import MemoryWriter, get_writer
+from .writer import MemoryWriter
 
 __all__ = ["SYSTEM_PROMPT", "ChatSession", "Conversation", "ConversationStore", "ConversationSummary", "GatedLLM",
            "MemoryWriter", "PromptPlan", "Recalled", "Reply", "ReplyGate", "WriteCancelled", "WriteJob", "build_prompt",

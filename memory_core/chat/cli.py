@@ -50,8 +50,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from ..store import open_store
     from .conversations import ConversationStore
     from .jobs import describe_outcome
+    from .lifecycle import get_writer
     from .session import ChatSession
-    from .writer import get_writer
 
     conversations = ConversationStore(settings.home)
     if args.conversation and not conversations.exists(args.conversation):

@@ -5,15 +5,23 @@ Runtime run threads of their own) used to die by a signal at interpreter teardow
 avoids that: the running write gets ``EXIT_GRACE`` seconds, then stops at its next model token and
 stays "queued" on disk for the next process (said on stderr, with how to finish it); nothing new starts.
 The CLI calls ``end_process`` and then leaves with ``os._exit``; in any other process (the app, a
-script) the writer ends itself the same way from ``atexit`` (``writer.get_writer``).
+script) the writer ends itself the same way from ``atexit`` (``get_writer``).
+
+The process's one memory writer lives here too (``get_writer``), since what starts it also arranges
+its end.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import sys
+import threading
 
-from .writer import MemoryWriter, exit_grace, started_writer
+from .writer import MemoryWriter
+
+EXIT_GRACE = 10.0  # seconds a running memory write may take to finish when its process ends
 
 
 def end_writer(writer: MemoryWriter, grace: float, say: bool = True) -> int:
@@ -53,3 +61,45 @@ def end_process(code: int) -> int:
 def _say(line: str) -> None:
     with contextlib.suppress(Exception):
         print(line, file=sys.stderr, flush=True)
+
+
+_WRITER: MemoryWriter | None = None
+_WRITER_LOCK = threading.Lock()
+
+
+def get_writer() -> MemoryWriter:
+    """The process's memory writer (one thread for every session, tab and store).
+
+    It ends with the process (``atexit``: the running write gets ``exit_grace()`` seconds, then stays
+    queued on disk), so a model call is never cut off by the interpreter tearing its module down."""
+    global _WRITER
+    with _WRITER_LOCK:
+        if _WRITER is None:
+            _WRITER = MemoryWriter()
+            # Before the interpreter's own threads stop (``threading._shutdown`` runs these first, in
+            # reverse order, and ``concurrent.futures`` refuses new work after its own): a write cut off
+            # there failed with "cannot schedule new futures after interpreter shutdown". ``atexit`` stays
+            # as the fallback where that hook is missing.
+            register = getattr(threading, "_register_atexit", None)
+            if register is not None:
+                register(_end_at_exit, _WRITER)
+            atexit.register(_end_at_exit, _WRITER)
+        return _WRITER
+
+
+def _end_at_exit(writer: MemoryWriter) -> None:
+    with contextlib.suppress(BaseException):
+        writer.shutdown(exit_grace())
+
+
+def exit_grace() -> float:
+    """``MEMEX_EXIT_GRACE`` (seconds) or EXIT_GRACE: how long an ending process lets its write finish."""
+    try:
+        return max(0.0, float(os.environ.get("MEMEX_EXIT_GRACE", EXIT_GRACE)))
+    except ValueError:
+        return EXIT_GRACE
+
+
+def started_writer() -> MemoryWriter | None:
+    """The process's memory writer if anything asked for it (ending a process must not start one)."""
+    return _WRITER

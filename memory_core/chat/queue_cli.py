@@ -32,8 +32,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if getattr(args, "queue_action", None) != "run":
         return _show(args, pending_report(conversations))
     from ..store import open_store
+    from .lifecycle import get_writer
     from .session import ChatSession
-    from .writer import get_writer
 
     writer = get_writer()
     session = ChatSession(open_store(settings), settings, None, conversations, writer)

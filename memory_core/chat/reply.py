@@ -2,7 +2,9 @@
 
 Why apart from the session: a reply is a long-lived object with a lifecycle (created, streamed,
 possibly stopped early, saved exactly once) that the page, ``memex chat`` and the benchmarks drive
-the same way; the session only assembles it.
+the same way; the session only assembles it. The reply is given what it uses (the model, the gate
+it streams under, the conversation folder, and a callback for when its message is saved) rather
+than the session itself, so that this module does not import the one that builds it.
 """
 
 from __future__ import annotations
@@ -10,19 +12,17 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ..errors import InputError, MemexError
-from .conversations import Conversation, new_message
+from .conversations import Conversation, ConversationStore, new_message
+from .gate import ReplyGate
 from .prompt import PromptPlan, Recalled
 
 # llama.cpp's repeat penalty counts the prompt's tokens too: it would push a memory answer away from
 # the very words it should copy ("Volvo"), so it is off for those.
 MEMORY_REPEAT_PENALTY = 1.0
-
-if TYPE_CHECKING:
-    from .session import ChatSession
 
 
 def close_stream(stream: Any) -> None:
@@ -42,12 +42,19 @@ class Reply:
     person's message (never the reply) is queued for a memory write. A reply that stopped at the
     token limit is marked ``stopped_at_limit`` (the page offers "continue"). ``continues``: the id
     of an earlier reply this one extends (its text is appended to that message instead).
+
+    ``on_saved(reply)`` runs once the assistant message is saved: the session records the recall
+    and queues the person's words there (setting ``touch_thread`` and ``job_id``).
     """
 
-    def __init__(self, session: ChatSession, conversation: Conversation, user_message: dict[str, Any],
+    def __init__(self, *, llm: Any, gate: ReplyGate, conversations: ConversationStore,
+                 on_saved: Callable[[Reply], None], conversation: Conversation, user_message: dict[str, Any],
                  recalled: list[Recalled], plan: PromptPlan, temperature: float, remember: bool,
                  recall_seconds: float, recall_error: str, started: float, continues: str = "") -> None:
-        self.session = session
+        self.llm = llm
+        self.gate = gate
+        self.conversations = conversations
+        self.on_saved = on_saved
         self.conversation = conversation
         self.user_message = user_message
         self.recalled = recalled
@@ -99,11 +106,11 @@ class Reply:
         return self.text
 
     def _generate(self) -> Iterator[str]:
-        llm = self.session.llm
+        llm = self.llm
         stream = None
         completed = False
         try:
-            with self.session.gate.replying():
+            with self.gate.replying():
                 try:
                     # A question answered from memory is decoded greedily: the likeliest words are the told ones.
                     temperature = 0.0 if self.plan.memory_answer else self.temperature
@@ -149,7 +156,7 @@ class Reply:
         query = self.user_message["content"]
         extra: dict[str, Any] = {
             "recalled": [r.brief(query) for r in self.recalled], "query": query, "prompt": self.plan.summary(),
-            "usage": self.usage, "model": getattr(self.session.llm, "name", ""),
+            "usage": self.usage, "model": getattr(self.llm, "name", ""),
             "temperature": 0.0 if self.plan.memory_answer else self.temperature,
             "reply_to": self.user_message["id"],
         }
@@ -161,7 +168,7 @@ class Reply:
             extra["interrupted"] = True
         if self.stopped_at_limit:
             extra["stopped_at_limit"] = True
-        conversations = self.session.conversations
+        conversations = self.conversations
         try:
             if self.continues:
                 message = self._save_continuation(extra)
@@ -172,15 +179,7 @@ class Reply:
             self.error = self.error or f"The reply could not be saved: {exc}"
             return
         self.message = message
-        self.touch_thread = self.session.touch_later([r.id for r in self.recalled])
-        if self.continues or self.user_message.get("memory"):
-            return  # a continuation (or a message already handled): its words were queued the first time
-        # The person's words are remembered whatever became of the reply: they are theirs, not the model's.
-        if self.remember:
-            self.job_id = self.session.remember_message(self.conversation.id, self.user_message["id"])
-        else:
-            self.session.conversations.update_message(self.conversation.id, self.user_message["id"], memory={
-                "state": "off", "status": "not_stored", "reason": "remembering is off for this conversation"})
+        self.on_saved(self)
 
     def _save_continuation(self, extra: dict[str, Any]) -> dict[str, Any]:
         """Append this reply's text to the reply it continues; the limit flag follows the new part."""
@@ -201,5 +200,5 @@ class Reply:
                             + int(self.usage.get("completion_tokens", 0))}
             saved.update(msg)
 
-        self.session.conversations.update(self.conversation.id, change)
+        self.conversations.update(self.conversation.id, change)
         return saved

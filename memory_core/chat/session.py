@@ -26,6 +26,7 @@ from ..memory.turns import turn_effect
 from .conversations import Conversation, ConversationStore, new_message
 from .gate import ReplyGate
 from .jobs import WriteJob
+from .lifecycle import get_writer
 from .pending import FINAL_STATES, PendingWrite, claimed, pending_writes
 from .prompt import (
     MAX_NOTES,
@@ -38,7 +39,7 @@ from .prompt import (
     shorten_middle,
 )
 from .reply import Reply, close_stream
-from .writer import MemoryWriter, get_writer
+from .writer import MemoryWriter
 
 __all__ = ["ChatSession", "Reply", "close_stream", "job_outcome", "turn_context"]
 CONTEXT_CHARS = 400  # each previous message in a turn context is cut (in the middle) to this
@@ -149,9 +150,10 @@ class ChatSession:
             c.messages.append(user_message)
 
         conv = self.conversations.update(conv.id, add_user, create=conv)
-        return Reply(self, conv, user_message, recalled, plan,
-                     s.temperature if temperature is None else float(temperature), conv.remember,
-                     recall_seconds, recall_error, started)
+        return Reply(**self._reply_needs(), conversation=conv, user_message=user_message, recalled=recalled,
+                     plan=plan, temperature=s.temperature if temperature is None else float(temperature),
+                     remember=conv.remember, recall_seconds=recall_seconds, recall_error=recall_error,
+                     started=started)
 
     def continue_reply(self, conversation_id: str, message_id: str, *, max_tokens: int | None = None,
                        temperature: float | None = None) -> Reply:
@@ -173,8 +175,27 @@ class ChatSession:
             max_tokens=s.max_tokens if max_tokens is None else int(max_tokens))
         plan.messages = [*plan.messages, {"role": "assistant", "content": reply_msg["content"]},
                          {"role": "user", "content": "Go on from exactly where you stopped."}]
-        return Reply(self, conv, user_msg, recalled, plan, s.temperature if temperature is None else temperature,
-                     False, recall_seconds, recall_error, started, continues=message_id)
+        return Reply(**self._reply_needs(), conversation=conv, user_message=user_msg, recalled=recalled, plan=plan,
+                     temperature=s.temperature if temperature is None else temperature, remember=False,
+                     recall_seconds=recall_seconds, recall_error=recall_error, started=started,
+                     continues=message_id)
+
+    def _reply_needs(self) -> dict[str, Any]:
+        """What a ``Reply`` uses from this session: the model, the gate, the conversations, ``_saved``."""
+        return {"llm": self.llm, "gate": self.gate, "conversations": self.conversations, "on_saved": self._saved}
+
+    def _saved(self, reply: Reply) -> None:
+        """After a reply's message is saved: count the recall (in the background) and queue the person's words."""
+        reply.touch_thread = self.touch_later([r.id for r in reply.recalled])
+        if reply.continues or reply.user_message.get("memory"):
+            return  # a continuation (or a message already handled): its words were queued the first time
+        # The person's words are remembered whatever became of the reply: they are theirs, not the model's.
+        conversation_id, message_id = reply.conversation.id, reply.user_message["id"]
+        if reply.remember:
+            reply.job_id = self.remember_message(conversation_id, message_id)
+        else:
+            self.conversations.update_message(conversation_id, message_id, memory={
+                "state": "off", "status": "not_stored", "reason": "remembering is off for this conversation"})
 
     # -- memory writes of the person's messages --------------------------------------------------------
     def remember_message(self, conversation_id: str, message_id: str, *, force: bool = False,

@@ -12,16 +12,15 @@ Why a job may be *left*: a process that ends (``shutdown``) lets the running wri
 grace period, then stops it at its next model token and starts no other. Such a job is not reported
 anywhere: its message keeps "queued" on disk and the next Memex process that writes resumes it
 (``pending.py``); a job's ``guard`` (the conversation's claim) makes sure only one process does it.
+The process's one writer, and its end with the process, are in lifecycle.py (``get_writer``).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import copy
 import dataclasses
 import itertools
-import os
 import queue
 import threading
 import time
@@ -37,7 +36,6 @@ from .jobs import WriteJob, run_write, snapshot
 from .pending import ClaimBusy, label_for
 
 RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before attempts 2, 3 and 4; then the job is "failed"
-EXIT_GRACE = 10.0  # seconds a running memory write may take to finish when its process ends
 CALLBACK_RETRIES = (0.2, 1.0, 3.0)  # pauses before trying a failed callback again
 BUSY_DELAY = 2.0  # seconds before a job whose conversation another process is writing looks again
 # What a guard yields: None (run the write), or {"state": ..., "outcome": {...}} of the same write already
@@ -400,45 +398,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, MemexError):
         return str(exc)
     return f"unexpected {type(exc).__name__}: {exc}"[:500]
-
-
-_WRITER: MemoryWriter | None = None
-_WRITER_LOCK = threading.Lock()
-
-
-def get_writer() -> MemoryWriter:
-    """The process's memory writer (one thread for every session, tab and store).
-
-    It ends with the process (``atexit``: the running write gets ``exit_grace()`` seconds, then stays
-    queued on disk), so a model call is never cut off by the interpreter tearing its module down."""
-    global _WRITER
-    with _WRITER_LOCK:
-        if _WRITER is None:
-            _WRITER = MemoryWriter()
-            # Before the interpreter's own threads stop (``threading._shutdown`` runs these first, in
-            # reverse order, and ``concurrent.futures`` refuses new work after its own): a write cut off
-            # there failed with "cannot schedule new futures after interpreter shutdown". ``atexit`` stays
-            # as the fallback where that hook is missing.
-            register = getattr(threading, "_register_atexit", None)
-            if register is not None:
-                register(_end_at_exit, _WRITER)
-            atexit.register(_end_at_exit, _WRITER)
-        return _WRITER
-
-
-def _end_at_exit(writer: MemoryWriter) -> None:
-    with contextlib.suppress(BaseException):
-        writer.shutdown(exit_grace())
-
-
-def exit_grace() -> float:
-    """``MEMEX_EXIT_GRACE`` (seconds) or EXIT_GRACE: how long an ending process lets its write finish."""
-    try:
-        return max(0.0, float(os.environ.get("MEMEX_EXIT_GRACE", EXIT_GRACE)))
-    except ValueError:
-        return EXIT_GRACE
-
-
-def started_writer() -> MemoryWriter | None:
-    """The process's memory writer if anything asked for it (ending a process must not start one)."""
-    return _WRITER

@@ -1,4 +1,5 @@
-"""The ``memex`` command (``main.py``: the parser and the command bodies) and ``memex doctor``.
+"""The ``memex`` command (``main.py`` runs it, ``parser.py`` reads its arguments, ``*_commands.py`` do them)
+and ``memex doctor``.
 
 ``memex = memory_core.cli:entry`` is the console script; ``python -m memory_core.cli`` runs the same.
 """

@@ -23,7 +23,7 @@ from .validation import fallback_enrichment
 
 if TYPE_CHECKING:
     from ..store import MemoryStore
-    from .pipeline import BulkReport, NewItem
+    from .records import BulkReport, NewItem
 
 
 @dataclass

@@ -19,7 +19,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..models.llm import LLM, Usage
@@ -29,6 +28,7 @@ from . import bulk, linking
 from .capability import model_is_capable
 from .evolve import Judged, apply_judged, judge_decision, record_proposals
 from .outcome import RememberOutcome
+from .records import BulkReport, NewItem, WriteReport
 from .validation import (
     ENRICH_EXAMPLE_ANSWER,
     ENRICH_EXAMPLE_NOTE,
@@ -59,54 +59,6 @@ DECIDE_SYSTEM = (
     "id and a short reason; \"evolve\": for existing notes whose context or tags should change in light of "
     "the new note, the id, a new one-sentence context and new tags. Use only the ids shown."
 )
-
-
-@dataclass
-class WriteReport:
-    """What one write did and cost; the chat page shows it, benchmarks sum it."""
-
-    note_id: str
-    mode: str
-    usage: Usage = field(default_factory=Usage)
-    links: list[str] = field(default_factory=list)
-    evolved: list[str] = field(default_factory=list)
-    ignored_ids: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    proposals: list[str] = field(default_factory=list)  # ids of proposals recorded in the inbox
-    proposed: int = 0  # model-proposed changes (links, contexts, tags)
-    grounded: int = 0  # of which passed judgement
-    applied: int = 0  # of which were applied (auto-apply with a capable model)
-    rejected: list[str] = field(default_factory=list)  # why the others were turned down
-    enrichment_source: str = "none"  # model / model-retry / fallback / none
-    needs_enrichment: bool = False
-    seconds: float = 0.0
-
-
-@dataclass
-class BulkReport:
-    added: int = 0
-    errors: list[str] = field(default_factory=list)
-    cancelled: bool = False
-    seconds: float = 0.0
-    note_ids: list[str] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-
-
-@dataclass
-class NewItem:
-    """One note to add in bulk (import, benchmark ingest)."""
-
-    content: str
-    timestamp: str | None = None
-    source: str = "import"
-    source_ref: str = ""
-    keywords: list[str] | None = None
-    tags: list[str] | None = None
-    context: str | None = None
-    turn_context: str = ""  # what was said before it (and when): used by retrieval, never content
-    speaker: str = ""
-    conversation_id: str = ""
-    message_id: str = ""
 
 
 def short_ids(ids: list[str]) -> dict[str, str]:

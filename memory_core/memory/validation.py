@@ -45,7 +45,7 @@ ENRICH_EXAMPLE_ANSWER = {"keywords": ["bread", "goat cheese", "farmers market"],
 def _vocabulary() -> frozenset[str]:
     """Whole words of the BERT uncased vocabulary shipped with MiniLM (about 20k English words)."""
     try:
-        from ..models.embeddings import minilm_path
+        from ..models.embedder_base import minilm_path
 
         lines = (minilm_path() / "vocab.txt").read_text(encoding="utf-8").splitlines()
     except Exception:  # noqa: BLE001 - without the vocabulary we rely on the text and shape checks

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, MemexError
 from .download import (
     RECOMMENDED,
     DownloadCancelled,
@@ -29,7 +29,7 @@ from .download import (
     target_path,
 )
 from .gguf_info import human_size
-from .locate import list_local_models, model_folders
+from .locate import list_local_models, model_folders, resolve_model_path
 
 
 def add_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
@@ -156,9 +156,6 @@ def _same(a: str, b: str) -> bool:
 
 
 def _current_path(settings: Any) -> str:
-    from ..errors import MemexError
-    from .llm import resolve_model_path
-
     try:
         return str(resolve_model_path(settings.model_path))
     except MemexError:

