@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import grimp
 
-# Cycles another piece of work is removing; each entry is deleted when its cycle is gone.
-# store/batch <-> store/memory_store: the write batch reads the store's private state (issue 22, item 2).
-KNOWN_CYCLES: set[frozenset[str]] = {frozenset({"memory_core.store.batch", "memory_core.store.memory_store"})}
-
 
 def import_cycles(graph: grimp.ImportGraph, package: str) -> list[list[str]]:
     """Every set of ``package``'s modules that import one another in a ring (strongly connected
@@ -65,7 +61,7 @@ def import_cycles(graph: grimp.ImportGraph, package: str) -> list[list[str]]:
 
 def test_no_import_cycle_between_memory_core_modules() -> None:
     graph = grimp.build_graph("memory_core", cache_dir=None)
-    cycles = [c for c in import_cycles(graph, "memory_core") if frozenset(c) not in KNOWN_CYCLES]
+    cycles = import_cycles(graph, "memory_core")
     assert not cycles, "import cycles between memory_core modules:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
