@@ -4,7 +4,8 @@ Each pending proposal shows the note it would change, a before/after diff (the s
 why the judge found it grounded (its sentence and scores), and what caused it. Decisions go
 through ``memory_core.memory.review`` (accept / reject / accept_all), which applies the change as
 an ordinary, revertible edit naming the proposal. Accepted and rejected proposals stay in the
-"Resolved" tab. Note text is shown with ``st.code`` / ``escape_markdown`` / dataframe cells only.
+"Resolved" tab. Proposals the judge turned down are in "Turned down", each with why, filterable by
+reason, and the person can accept one anyway. A possible correction asks "Does … replace …?". Note text is shown with ``st.code`` / ``md_escape`` / dataframe cells only.
 """
 
 from __future__ import annotations
@@ -58,27 +59,36 @@ def _bulk(action: str, pids: list[str]) -> None:
           f"{verb} {done} proposal(s)." + (" Not done: " + "; ".join(failed) if failed else ""))
 
 
-def show_item(it: rl.ReviewItem, selectable: bool) -> None:
+def show_item(it: rl.ReviewItem, selectable: bool, declined: bool = False) -> None:
     p = it.proposal
     with st.container(border=True, key=f"proposal_{p.id}"):
         head, pick = st.columns([6, 1])
-        head.markdown(f"**{escape_markdown(rl.KIND_LABEL.get(p.kind, p.kind))}** for “{escape_markdown(it.target_title)}”")
+        head.markdown(f"**{escape_markdown(rl.question(it))}**")
         head.caption(f"proposal `{p.id}` · by {escape_markdown(p.proposed_by or '?')} · {escape_markdown(p.created[:16])}"
                      + (f" · because of the new note “{escape_markdown(it.source_title)}”" if it.source_title else ""))
-        if selectable:
+        if selectable and not declined:
             pick.checkbox("select", key=f"review_pick_{p.id}", label_visibility="collapsed")
         if it.target_missing:
             st.warning("The note this would change has been deleted; accepting will fail.")
         diff_view(it.diff, whole=False)
-        st.markdown(f"**Why it was judged grounded:** {escape_markdown(it.why)}")
+        if declined:
+            st.markdown(f"**Why it was turned down:** {escape_markdown(p.resolution_note or 'no reason given')}")
+        elif p.kind == "supersede":
+            st.markdown(f"**Why we ask:** {escape_markdown(it.why)}. Accepting closes the older note (it is kept, "
+                        "marked as no longer current, and ranked below the newer one).")
+        else:
+            st.markdown(f"**Why it was judged grounded:** {escape_markdown(it.why)}")
         if it.scores:
             st.caption(" · ".join(f"{escape_markdown(k)} {v:.2f}" for k, v in it.scores.items()))
         if not selectable:
             return
         b = st.container(horizontal=True)
-        b.button("Accept", icon="✅", key=f"review_accept_{p.id}", type="primary", on_click=_decide,
-                 args=("accept", p.id))
-        b.button("Reject", icon="✖️", key=f"review_reject_{p.id}", on_click=_decide, args=("reject", p.id))
+        b.button("Accept anyway" if declined else "Accept", icon="✅", key=f"review_accept_{p.id}",
+                 type="primary", on_click=_decide, args=("accept", p.id))
+        if not declined:
+            b.button("Reject", icon="✖️", key=f"review_reject_{p.id}", on_click=_decide, args=("reject", p.id))
+        if p.kind == "supersede":
+            return
         with st.expander("✏️ Edit, then accept"):
             label = {"link": "Reason for the link", "tags": "Tags (comma-separated)"}.get(p.kind, "Context")
             text = st.text_area(label, value=rl.editable_text(p), key=f"review_edit_{p.id}", height=80)
@@ -91,15 +101,17 @@ store = open_store_or_stop()
 show_flash("review")
 try:
     pending = store.proposals.list("pending")
-    resolved = [p for p in store.proposals.list(None) if p.status != "pending"]
+    turned_down = review.declined(store)
+    resolved = [p for p in store.proposals.list(None) if p.status != "pending" and not review.is_declined(p)]
 except MemexError as exc:
     show_error(exc, "Cannot read the proposals")
     st.stop()
 notes = store.notes_view()
-st.caption("Changes the model proposed for older notes when a new one arrived: new links, a new context, new "
-           "tags. Nothing here is applied until you accept it.")
+st.caption("Changes proposed for older notes when a new one arrived: new links, a new context, new tags, and "
+           "whether a new note replaces an older one. Nothing here is applied until you accept it.")
 
-tab_pending, tab_resolved = st.tabs([f"Pending ({len(pending)})", f"Resolved ({len(resolved)})"])
+tab_pending, tab_declined, tab_resolved = st.tabs([f"Pending ({len(pending)})", f"Turned down ({len(turned_down)})",
+                                                   f"Resolved ({len(resolved)})"])
 with tab_pending:
     if not pending:
         st.info("Nothing to review: no proposal is waiting.")
@@ -114,6 +126,19 @@ with tab_pending:
                    on_click=_bulk, args=("reject", chosen))
         for it in rl.items(pending, notes):
             show_item(it, selectable=True)
+with tab_declined:
+    if not turned_down:
+        st.info("The checker has turned down none of the model's proposals.")
+    else:
+        st.caption("The model's proposals that the checker turned down, and why. You know your notes better: "
+                   "accept one anyway if it is right.")
+        kinds = rl.reason_kinds(turned_down)
+        picked = st.multiselect("Show reasons", list(kinds), format_func=lambda k: f"{k} ({kinds[k]})",
+                                key="review_declined_reasons", placeholder="all reasons")
+        shown = [p for p in turned_down if not picked or rl.reason_kind(p.resolution_note) in picked]
+        st.caption(f"{len(shown)} of {len(turned_down)} shown" + (" (the newest 50)" if len(shown) > 50 else ""))
+        for it in rl.items(shown[:50], notes):
+            show_item(it, selectable=True, declined=True)
 with tab_resolved:
     if not resolved:
         st.info("No proposal has been accepted or rejected yet.")

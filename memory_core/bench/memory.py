@@ -12,6 +12,10 @@ Printed and saved:
 * proposals made / grounded / applied (the model's ideas for existing notes and links);
 * notes whose content, or a field a person edited, was changed by anyone but the person (0);
 * recall@5 of the planted fact's current note for each question, as the chat recalled it;
+* links per note (each link counted at both ends), notes with at least one link, links by who made
+  them (the rules, the model's accepted proposals);
+* the correction table (``correction_table``): precision and recall of the corrections rule on pairs
+  written for it and on held-out pairs;
 * seconds per turn: the reply, and the memory write.
 """
 
@@ -114,6 +118,7 @@ def evaluate(store: Any, turns: list[dict[str, Any]], outcomes: list[dict[str, A
                        "rank": ids.index(target) + 1 if target in ids[:5] else None, "planted": bool(target)})
     planted = [r for r in q_rows if r["planted"]]
     repeats = [(t, o) for t, o in zip(turns, outcomes) if t["kind"] == "repeat"]
+    links = link_figures(notes)
     statuses: dict[str, int] = {}
     for o in outcomes:
         statuses[o.get("status", "?")] = statuses.get(o.get("status", "?"), 0) + 1
@@ -132,8 +137,20 @@ def evaluate(store: Any, turns: list[dict[str, Any]], outcomes: list[dict[str, A
         "changed_without_person": len(changed_without_person(store)),
         "questions": len(q_rows), "questions_with_planted_fact": len(planted),
         "recall_at_5": sum(r["rank"] is not None for r in planted) / len(planted) if planted else 0.0,
-        "question_rows": q_rows,
+        "question_rows": q_rows, **links,
     }
+
+
+def link_figures(notes: dict[str, Any]) -> dict[str, Any]:
+    """How linked the memory is: a Zettelkasten, or a scatter of dots."""
+    edges = {frozenset((n.id, link.target)) for n in notes.values() for link in n.links if link.target in notes}
+    linked = {nid for edge in edges for nid in edge}
+    by: dict[str, int] = {}
+    for n in notes.values():
+        for link in n.links:
+            by[link.by] = by.get(link.by, 0) + 1
+    return {"links": len(edges), "links_per_note": 2 * len(edges) / len(notes) if notes else 0.0,
+            "notes_linked": len(linked), "links_by": by}
 
 
 def _pending(store: Any) -> int:
@@ -191,6 +208,7 @@ def run_conversation(settings: Any, turns: list[dict[str, Any]], *, max_tokens: 
                              "seconds_per_turn": (sum(reply_s) + sum(write_s)) / len(reply_s)})
         writer.stop()
         figures = evaluate(store, turns, outcomes, recalled, replies)
+        figures["correction_table"] = correction_figures(store.embedder)
         figures["notes_dump"] = [n.to_dict() for n in store.all_notes()]
         figures["replies"] = replies
         store.close()
@@ -200,6 +218,17 @@ def run_conversation(settings: Any, turns: list[dict[str, Any]], *, max_tokens: 
                     "seconds_per_turn": (sum(reply_s) + sum(write_s)) / len(reply_s) if reply_s else 0.0,
                     "outcomes": outcomes})
     return figures
+
+
+def correction_figures(embedder: Any) -> dict[str, Any]:
+    """The corrections rule on its tables (MiniLM only, a few seconds)."""
+    from .correction_table import HELD_OUT, PAIRS, score_table
+
+    out = {}
+    for name, pairs in (("table", PAIRS), ("held_out", HELD_OUT)):
+        res = score_table(embedder, pairs)
+        out[name] = {k: v for k, v in res.items() if k != "wrong"} | {"wrong": res["wrong"]}
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -232,6 +261,13 @@ def run(args: argparse.Namespace) -> int:
              f"{res['proposals_made']} / {res['proposals_grounded']} / {res['proposals_applied']}",
              f"{res['proposals_pending']} waiting for review"],
             ["changed without the person", res["changed_without_person"], "must be 0"],
+            ["links per note", f"{res['links_per_note']:.2f} ({res['links']} links)",
+             f"{res['notes_linked']}/{res['notes']} notes linked; by " +
+             (", ".join(f"{k} {v}" for k, v in sorted(res["links_by"].items())) or "nobody")],
+            *[[f"corrections rule, {name.replace('_', '-')} pairs",
+               f"P {t['sure_precision']:.2f} R {t['sure_recall']:.2f} (sure)",
+               f"P {t['any_precision']:.2f} R {t['any_recall']:.2f} (sure or asked), {t['pairs']} pairs"]
+              for name, t in res["correction_table"].items()],
             ["recall@5 of planted facts", f"{res['recall_at_5']:.3f}",
              f"{res['questions_with_planted_fact']} questions"],
             ["seconds per turn (reply + memory)",

@@ -85,7 +85,9 @@ def describe_outcome(outcome: dict[str, Any]) -> str:
     reason = outcome.get("reason", "")
     if status == "stored":
         links = len(outcome.get("links") or [])
-        return f"stored as note {nid}" + (f", linked to {links}" if links else "")
+        asked = "Review asks" in str(reason)  # a possible correction (memory.turns)
+        return f"stored as note {nid}" + (f", linked to {links}" if links else "") + \
+            ("; Review asks whether it replaces an older note" if asked else "")
     if status == "merged":
         return f"seen again: merged into note {nid}" + (f" ({reason})" if reason else "")
     if status == "superseded":

@@ -10,6 +10,7 @@ Everything returned is plain text or numbers; the page shows it as code or escap
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +18,8 @@ from typing import Any
 from ..notes import Link, Note
 from .diff import FieldDiff, field_diff, show_value
 
-KIND_FIELD = {"context": "context", "tags": "tags", "link": "links"}
-KIND_LABEL = {"context": "new context", "tags": "new tags", "link": "new link"}
+KIND_FIELD = {"context": "context", "tags": "tags", "link": "links", "supersede": "superseded_by"}
+KIND_LABEL = {"context": "new context", "tags": "new tags", "link": "new link", "supersede": "replaced by a newer note?"}
 
 
 @dataclass
@@ -66,11 +67,22 @@ def proposal_diff(p: Any, notes: Mapping[str, Note], title_of: Callable[[str], s
         new = Link(target=str(after.get("target", "")), reason=str(after.get("reason", "")),
                    by=str(p.proposed_by).split(":")[0] or "linker")
         return field_diff("links", before, [*before, new], title_of)
+    if p.kind == "supersede":  # "Does this replace ...?": the old note's superseded_by, as note titles
+        newer = str((p.after or {}).get("by", "")) if isinstance(p.after, Mapping) else ""
+        return field_diff("superseded_by", title_of(p.before) if p.before else "", title_of(newer) if newer else "",
+                          title_of)
     before = p.before
     after = p.after
     if p.kind == "tags" and isinstance(after, str):
         after = [t.strip() for t in after.split(",") if t.strip()]
     return field_diff(KIND_FIELD.get(p.kind, str(p.kind)), before, after, title_of)
+
+
+def question(it: ReviewItem) -> str:
+    """The line a person reads above a proposal: a question for a possible correction."""
+    if it.proposal.kind == "supersede":
+        return f"Does “{it.source_title}” replace “{it.target_title}”?"
+    return f"{KIND_LABEL.get(it.proposal.kind, it.proposal.kind)} for “{it.target_title}”"
 
 
 def item(p: Any, notes: Mapping[str, Note]) -> ReviewItem:
@@ -126,3 +138,23 @@ def resolved_rows(proposals: Iterable[Any], notes: Mapping[str, Note]) -> list[d
                      "why resolved": p.resolution_note, "proposed by": p.proposed_by, "id": p.id})
     rows.sort(key=lambda r: (str(r["resolved"]), r["id"]), reverse=True)
     return rows
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_NUMBER = re.compile(r"\d+(\.\d+)?%?")
+
+
+def reason_kind(why: str) -> str:
+    """A turned-down proposal's reason without its numbers and quoted words ("tag … is not about this
+    note", "only N of its words are in the note"): what the Review page filters by."""
+    first = str(why or "").split(";")[0].strip()
+    return _NUMBER.sub("N", _QUOTED.sub("…", first)) or "no reason given"
+
+
+def reason_kinds(proposals: Iterable[Any]) -> dict[str, int]:
+    """Each reason kind with how many turned-down proposals have it, most common first."""
+    counts: dict[str, int] = {}
+    for p in proposals:
+        kind = reason_kind(p.resolution_note)
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -27,6 +27,8 @@ def add_review_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("id", nargs="?", help="proposal id (or a unique prefix)")
     p.add_argument("--edit", help="accept with this value instead (context text, or comma-separated tags)")
     p.add_argument("--all-statuses", action="store_true", help="list accepted and rejected ones too")
+    p.add_argument("--turned-down", action="store_true",
+                   help="list the model's proposals the checker turned down, with why (accept one anyway by id)")
 
 
 def run_review(args: argparse.Namespace, store: Any, out: Any) -> int:
@@ -35,14 +37,15 @@ def run_review(args: argparse.Namespace, store: Any, out: Any) -> int:
 
     box = inbox(store)
     if args.action == "list":
-        items = box.list(None if args.all_statuses else "pending")
+        items = review.declined(store) if getattr(args, "turned_down", False) else \
+            box.list(None if args.all_statuses else "pending")
         data = [review.describe(p) for p in items]
         lines = []
         for p in items:
             title = store.get(p.target_id).title if p.target_id in store else "(deleted note)"
             lines += [f"{p.id[:8]}  {p.kind:<7} {p.status:<8} {p.proposed_by}  on '{title}'",
                       f"    before: {_short(p.before)}", f"    after:  {_short(p.after)}",
-                      f"    why:    {_short(p.grounding.get('why', ''), 90)}"]
+                      f"    why:    {_short(p.resolution_note if review.is_declined(p) else p.grounding.get('why', ''), 90)}"]
         out(args, data, "\n".join(lines) or "no proposals waiting")
         return 0
     if args.action == "accept-all":

@@ -14,13 +14,12 @@ old note, so the threshold sits above every different-facts pair. As a second gu
 names a person, place or number the old note does not is never a duplicate ("Lena lives in Porto"
 vs "Lena lives in Lisbon").
 
-A correction ("Actually Lena moved to Lisbon" after "Lena lives in Porto") is a turn with a
-correction marker ("actually", "moved to", "instead", "now ..."), closest to a current note of
-the same speaker with cosine >= ``CORRECTION_THRESHOLD``, or naming the same entity with cosine >=
-``CORRECTION_ENTITY_THRESHOLD``: the old note is closed, not deleted. Measured on 10 (old fact,
-correction) pairs: the correction's cosine to the fact it corrects is 0.657-0.790; to the other
-facts of the benchmark conversation (leaving out restatements of the same fact) at most 0.47. The
-marker is required, so a new fact close to an old one is never taken for a correction.
+A correction ("Actually Lena moved to Lisbon" after "Lena lives in Porto") is judged by
+``memory.corrections``: the same subject, the same attribute, a new value, and a correction marker
+("actually", "moved to", "no longer", "now", ...). The old note is closed, not deleted; when the rules
+are unsure, the person is asked in Review. The nearest notes are not enough candidates: "Actually my
+brother moved to Porto Alegre" is far (cosine 0.36) from "My brother Mateus is a dentist in
+Curitiba", so the notes naming the same relation or name are candidates too.
 """
 
 from __future__ import annotations
@@ -33,16 +32,14 @@ import numpy as np
 
 from ..notes import Note
 from ..retrieval.entities import entities, mentions
+from . import corrections
+from .corrections import Verdict
 
 DUPLICATE_THRESHOLD = 0.91
-CORRECTION_THRESHOLD = 0.6
-CORRECTION_ENTITY_THRESHOLD = 0.5
+CORRECTION_THRESHOLD = corrections.MARKER_SIMILARITY
 CANDIDATES = 8
+SUBJECT_CANDIDATES = 6  # notes naming the same relation or name, beyond the nearest
 _NUMBER_RE = re.compile(r"\d+")
-CORRECTION_RE = re.compile(
-    r"\b(actually|no longer|not anymore|any ?more|instead|correction|turns out|i was wrong|that's wrong|"
-    r"that was wrong|i meant|scratch that|moved to|now (lives?|works?|is|are|has|have)|changed|switched|"
-    r"quit|not true|rather|now|sold|no more|used to|stopped|gave up)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -56,14 +53,16 @@ def facts_of(text: str) -> set[str]:
     return entities(text) | set(_NUMBER_RE.findall(text))
 
 
-def candidates(store: Any, vec: np.ndarray, speaker: str, content_vec_of: Any) -> list[Match]:
-    """Current notes of the same speaker nearest to ``vec``, with their content-to-content cosine.
+def candidates(store: Any, vec: np.ndarray, speaker: str, content_vec_of: Any, text: str = "") -> list[Match]:
+    """Current notes of the same speaker nearest to ``vec``, and those naming a relation or name ``text``
+    names, with their content-to-content cosine.
 
     The store's vectors include enrichment (context, tags); a duplicate is about what was *said*, so
     the nearest few are re-embedded on their content alone (``content_vec_of``).
     """
-    near = store.nearest(vec, CANDIDATES)
-    pool = [nb.note for nb in near if nb.note.speaker == speaker and not nb.note.superseded_by]
+    near = [nb.note for nb in store.nearest(vec, CANDIDATES)]
+    pool = [n for n in [*near, *_same_names(store, text)] if n.speaker == speaker and not n.superseded_by]
+    pool = list({n.id: n for n in pool}.values())
     if not pool:
         return []
     sims = content_vec_of([n.content for n in pool]) @ np.asarray(vec, dtype=np.float32)
@@ -80,13 +79,23 @@ def find_duplicate(text: str, matches: list[Match]) -> Match | None:
     return None
 
 
-def find_corrected(text: str, matches: list[Match]) -> Match | None:
-    """The note a correction replaces, or None when the turn is no correction."""
-    if not CORRECTION_RE.search(text):
-        return None
-    names = set(mentions(text))  # weak mentions too: "Lena lives in Porto." opens with the name
-    for m in matches:
-        shared = bool(names & set(mentions(m.note.content)))
-        if m.similarity >= CORRECTION_THRESHOLD or (shared and m.similarity >= CORRECTION_ENTITY_THRESHOLD):
-            return m
-    return None
+def _same_names(store: Any, text: str) -> list[Note]:
+    """The most recent current notes naming a relation or name ``text`` names ("my brother", "Lena")."""
+    keys = set(mentions(text)) if text else set()
+    if not keys:
+        return []
+    from ..retrieval.signals import context_index
+
+    notes = store.notes_view()
+    if not notes:
+        return []
+    known = context_index(store, notes).entities()  # kept up to date per note, not read again per turn
+    hits = [notes[nid] for nid, found in known.items() if nid in notes and keys & found
+            and not notes[nid].superseded_by]
+    hits.sort(key=lambda n: n.timestamp, reverse=True)
+    return hits[:SUBJECT_CANDIDATES]
+
+
+def find_corrected(text: str, matches: list[Match]) -> Verdict | None:
+    """The note a correction replaces (``sure``) or may replace (ask the person), or None."""
+    return corrections.find(text, matches)

@@ -19,13 +19,23 @@ import numpy as np
 from ..notes import Note
 from .capability import model_label
 from .inbox import Proposal, inbox
-from .proposals import judge_context, judge_link, judge_tags
+from .proposals import clean_reason, judge_context, judge_link, judge_tags
+
+JUDGE = "judge"  # resolved_by of a proposal the judge turned down (the person may accept it anyway)
+UNREADABLE_REASON = "Related, as the model proposed."
 
 
 @dataclass
 class Judged:
     items: list[Any] = field(default_factory=list)  # grounded Proposal records, not yet stored
     rejected: list[str] = field(default_factory=list)  # "kind target: why" for the others
+    declined: list[Any] = field(default_factory=list)  # the others as Proposal records, with why
+
+
+def _declined(judged: Judged, p: Proposal, why: str) -> None:
+    """Keep a turned-down proposal, with why, for the Review page (the person may accept it anyway)."""
+    p.status, p.resolved_by, p.resolution_note = "rejected", JUDGE, why
+    judged.declined.append(p)
 
 
 def similarity_fn(embedder: Any) -> Any:
@@ -58,6 +68,12 @@ def judge_decision(pipe: Any, note: Note, neighbours: list[Any], decision: dict[
         verdict = judge_link(note, nb.note, reason, similarity=nb.similarity)
         if not verdict.ok:
             judged.rejected.append(f"link {target[:8]}: {verdict.why}")
+            readable = clean_reason(reason)[0] or UNREADABLE_REASON
+            _declined(judged, Proposal(target_id=note.id, kind="link", before=[], source_id=note.id,
+                                       after={"target": target, "reason": readable},
+                                       proposed_by=f"linker:{who}",
+                                       grounding={**verdict.grounding, "proposed_reason": str(reason)[:300]}),
+                      verdict.why)
             continue
         judged.items.append(Proposal(target_id=note.id, kind="link", before=[],
                                      after={"target": target, "reason": verdict.value}, source_id=note.id,
@@ -75,6 +91,9 @@ def judge_decision(pipe: Any, note: Note, neighbours: list[Any], decision: dict[
                                              proposed_by=f"evolver:{who}", grounding=verdict.grounding))
             else:
                 judged.rejected.append(f"context {target[:8]}: {verdict.why}")
+                _declined(judged, Proposal(target_id=target, kind="context", before=nb.note.context,
+                                           after=str(ctx)[:500], source_id=note.id, proposed_by=f"evolver:{who}",
+                                           grounding=dict(verdict.grounding)), verdict.why)
         if tags:
             report.proposed += 1
             verdict = judge_tags(nb.note, tags, similarity=sim, speakers=speakers)
@@ -84,6 +103,12 @@ def judge_decision(pipe: Any, note: Note, neighbours: list[Any], decision: dict[
                                              proposed_by=f"evolver:{who}", grounding=verdict.grounding))
             else:
                 judged.rejected.append(f"tags {target[:8]}: {verdict.why}")
+                wanted = [str(t)[:40] for t in tags][:5] if isinstance(tags, list) else []
+                if wanted:
+                    _declined(judged, Proposal(target_id=target, kind="tags", before=list(nb.note.tags),
+                                               after=list(dict.fromkeys([*nb.note.tags, *wanted]))[:5],
+                                               source_id=note.id, proposed_by=f"evolver:{who}",
+                                               grounding=dict(verdict.grounding)), verdict.why)
     report.grounded += len(judged.items)
     report.rejected.extend(judged.rejected)
     return judged
@@ -120,9 +145,13 @@ def apply_judged(w: Any, note: Note, judged: Judged, report: Any) -> None:
 
 
 def record_proposals(store: Any, judged: Judged, applied: bool) -> list[str]:
-    """Store the grounded proposals: applied ones as accepted (by the system), the rest pending."""
+    """Store the grounded proposals: applied ones as accepted (by the system), the rest pending; and
+    the turned-down ones as rejected by the judge, with why (not among the returned ids)."""
     box = inbox(store)
     ids: list[str] = []
+    for p in judged.declined:
+        p.resolved_at = p.created
+        box.add(p)
     for p in judged.items:
         if applied and p.status == "accepted":
             p.status = "pending"

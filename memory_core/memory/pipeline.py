@@ -24,7 +24,7 @@ from typing import Any
 from ..models.llm import LLM, Usage
 from ..notes import Change, Note, clean_content, creator, normalise_time, now_iso
 from ..store import MemoryStore, Neighbour
-from . import bulk, linking
+from . import bulk, linking, supersede
 from .capability import model_is_capable
 from .evolve import Judged, apply_judged, judge_decision, record_proposals
 from .outcome import RememberOutcome
@@ -125,7 +125,7 @@ class MemoryPipeline:
         vec = self.store.embedder.embed([note.text_for_embedding()])[0]
         say("linking")
         neighbours = self.store.nearest(vec, self.settings.neighbours_k)
-        entity_links = linking.entity_links(note, self.store)
+        entity_links = linking.rule_links(note, self.store)
         decision = self._decide(note, neighbours, report) if mode == "full" else None
         judged = Judged()
         if decision is None:  # fast mode, or the model's decision was unusable: link by similarity
@@ -136,15 +136,11 @@ class MemoryPipeline:
         auto = self.auto_apply()
 
         with self.store.writing() as w:
+            if supersedes and supersede.close(w, supersedes, note, when, cause=cause):  # its link first
+                report.links.append(supersedes)
             for target, reason, actor in [*entity_links, *((t, r, "system") for t, r in similar)]:
                 if w.exists(target) and note.add_link(target, reason, by=actor):
                     report.links.append(target)
-            if supersedes and w.exists(supersedes):
-                old = w.get(supersedes)
-                old.set_field("superseded_by", note.id, "system")
-                old.set_field("valid_until", when, "system")
-                w.put(old, cause=cause)
-                note.add_link(supersedes, "Corrects an earlier note.", by="system")
             if auto:
                 apply_judged(w, note, judged, report)
             if mode == "full" and neighbours:

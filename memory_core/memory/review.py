@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
+from . import supersede
+from .evolve import JUDGE
 from .inbox import inbox, resolve_pid
 from .proposals import clean_reason, has_fragment
 
@@ -33,6 +35,17 @@ def pending(store: Any) -> list[Any]:
     return inbox(store).list("pending")
 
 
+def is_declined(p: Any) -> bool:
+    """Turned down by the judge when it was made (not by the person): it may still be accepted."""
+    return p.status == "rejected" and p.resolved_by == JUDGE
+
+
+def declined(store: Any) -> list[Any]:
+    """The model's proposals the judge turned down, newest first, each with why (``resolution_note``)."""
+    return sorted((p for p in inbox(store).list("rejected") if is_declined(p)), key=lambda p: p.created,
+                  reverse=True)
+
+
 def _current(store: Any, p: Any) -> Any:
     note = store.get(p.target_id)
     if p.kind == "link":
@@ -44,6 +57,8 @@ def is_stale(store: Any, p: Any) -> bool:
     """Has the field changed since the proposal was made? (Then applying it would overwrite that change.)"""
     if p.target_id not in store:
         return True
+    if p.kind == supersede.KIND:
+        return supersede.is_stale(store, p)
     if p.kind == "link":
         target = (p.after or {}).get("target", "")
         return target not in store or target in _current(store, p)
@@ -61,6 +76,8 @@ def apply(store: Any, p: Any, value: Any = None, by: str = "evolver") -> None:
             raise InputError("A link needs a target note and a short readable reason" +
                              (f" ({problems[0]})." if problems else "."))
         store.link(p.target_id, target, reason, by="linker" if by == "evolver" else by, cause=cause)
+    elif p.kind == supersede.KIND:
+        supersede.accept(store, p, by="person" if by == "person" else "system", cause=cause)
     elif p.kind == "context":
         if not isinstance(value, str) or not value.strip() or has_fragment(value):
             raise InputError("A context must be a plain sentence.")
@@ -83,15 +100,19 @@ def accept(store: Any, pid: str, edited_after: Any = None, by: str = "person") -
     """
     box = inbox(store)
     p = box.get(resolve_pid(box, pid))
-    if p.status != "pending":
+    if p.status != "pending" and not is_declined(p):
         raise InputError(f"Proposal {p.id} is already {p.status}.")
     if store.caused_by(f"proposal:{p.id}"):  # applied by a process that was killed before it could say so
         return box.set_status(p.id, "accepted", by=by, note="applied earlier; recorded now")
     if is_stale(store, p):
-        box.set_status(p.id, "rejected", by="system", note="the note changed since this was proposed")
+        if not is_declined(p):
+            box.set_status(p.id, "rejected", by="system", note="the note changed since this was proposed")
         raise InputError(f"Proposal {p.id} is out of date: the note changed since; it was not applied.")
     apply(store, p, edited_after, by="person" if edited_after is not None else "evolver")
-    return box.set_status(p.id, "accepted", by=by, note="edited before accepting" if edited_after is not None else "")
+    note = "edited before accepting" if edited_after is not None else ""
+    if is_declined(p):
+        note = f"accepted although the judge turned it down ({p.resolution_note})" + (f"; {note}" if note else "")
+    return box.set_status(p.id, "accepted", by=by, note=note)
 
 
 def reject(store: Any, pid: str, by: str = "person", note: str = "") -> Any:

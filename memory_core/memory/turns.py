@@ -14,6 +14,7 @@ import numpy as np
 
 from ..notes import clean_content, normalise_time, now_iso
 from ..store.events import CREATE
+from . import supersede
 from .dedup import candidates, find_corrected, find_duplicate
 from .outcome import RememberOutcome
 from .worth import judge_turn
@@ -58,7 +59,7 @@ def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str
     store = pipe.store
     embed = store.embedder.embed
     vec = np.asarray(embed([text])[0], dtype=np.float32)
-    matches = candidates(store, vec, SPEAKER, lambda texts: np.asarray(embed(texts), dtype=np.float32))
+    matches = candidates(store, vec, SPEAKER, lambda texts: np.asarray(embed(texts), dtype=np.float32), text)
     dup = find_duplicate(text, matches)
     key = turn_key(conversation_id, message_id) if conversation_id and message_id else ""
     if dup is not None:
@@ -66,11 +67,18 @@ def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str
         return RememberOutcome("merged", note_id=dup.note.id, similarity=dup.similarity,
                                reason=f"same as note {dup.note.id[:8]} (similarity {dup.similarity:.2f}); "
                                       f"seen {seen} times")
-    corrected = find_corrected(text, matches)
+    verdict = find_corrected(text, matches)
+    corrected = verdict if verdict is not None and verdict.sure else None
     report = pipe.add(text, source="chat", source_ref=f"{conversation_id}:{message_id}", timestamp=timestamp,
                       mode=mode, progress=progress, speaker=SPEAKER, conversation_id=conversation_id,
                       message_id=message_id, turn_context=turn_context,
                       supersedes=corrected.note.id if corrected else "", cause=key)
+    if verdict is not None and corrected is None:  # unsure: ask the person instead of staying silent
+        pid = supersede.ask(store, verdict, report.note_id)
+        return RememberOutcome("stored", note_id=report.note_id, proposals=[*report.proposals, pid],
+                               links=list(report.links), report=report, similarity=verdict.similarity,
+                               reason=f"stored as a new note; Review asks whether it replaces note "
+                                      f"{verdict.note.id[:8]} ({verdict.why})")
     if corrected is not None:
         return RememberOutcome("superseded", note_id=report.note_id, superseded_id=corrected.note.id,
                                similarity=corrected.similarity, proposals=list(report.proposals),

@@ -137,6 +137,10 @@ class BM25Index:
             cached = self._arrays[term] = (slots, tfs)
         return cached
 
+    def document_frequency(self, term: str) -> int:
+        """How many documents hold this (stemmed) term: how specific a shared word is."""
+        return len(self._postings.get(term, ()))
+
     def search(self, query: str, k: int, allowed: set[str] | None = None) -> list[tuple[str, float, list[str]]]:
         """Top-k (doc id, score, matched query terms), best first; ties in first-insertion order."""
         q_terms = list(dict.fromkeys(tokenize(query)))

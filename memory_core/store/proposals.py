@@ -19,14 +19,14 @@ from ..errors import InputError, NotFoundError, StoreError
 from ..notes import now_iso
 from .codec import dumps
 
-KINDS = ("context", "tags", "link")
+KINDS = ("context", "tags", "link", "supersede")
 STATUSES = ("pending", "accepted", "rejected")
 
 
 @dataclass
 class Proposal:
     target_id: str  # the note to change
-    kind: str  # "context" | "tags" | "link"
+    kind: str  # "context" | "tags" | "link" | "supersede" (target: the older note; after: {"by": newer id})
     before: Any  # the current value when proposed
     after: Any  # the proposed value; for a link: {"target": id, "reason": str}
     source_id: str = ""  # the note whose arrival caused it

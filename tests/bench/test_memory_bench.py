@@ -44,3 +44,7 @@ def test_figures_through_the_chat_path(tmp_path: Path, embedder) -> None:
     assert res["notes_not_from_the_persons_turns"] == 0
     assert res["repeats"] >= 1 and res["questions_with_planted_fact"] >= 5
     assert 0.0 <= res["recall_at_5"] <= 1.0 and res["seconds_per_turn"] > 0
+    # Biscuit's three notes, the hike and what followed it, ...: the rules link without the model
+    assert res["links"] >= 4 and res["notes_linked"] >= 6 and res["links_by"].get("system", 0) >= 4
+    table = res["correction_table"]["table"]
+    assert table["pairs"] >= 40 and 0.0 <= table["sure_precision"] <= 1.0

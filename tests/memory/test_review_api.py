@@ -30,8 +30,12 @@ def decision(messages, response_format):
 
 
 @pytest.fixture
-def waiting(tmp_path: Path, embedder):
-    """A store with one old note and the small model's three grounded proposals waiting."""
+def waiting(tmp_path: Path, embedder, monkeypatch):
+    """A store with one old note and the small model's three grounded proposals waiting. (The rules
+    would link the two notes by topic themselves, leaving no link to propose: they are off here.)"""
+    from memory_core.memory import linking
+
+    monkeypatch.setattr(linking, "topic_links", lambda *a, **k: [])
     settings = Settings(data_dir=str(tmp_path / "home"))
     store = MemoryStore(settings, embedder)
     hike = MemoryPipeline(store, settings, ScriptedLLM()).add(HIKE, mode="fast").note_id
@@ -116,3 +120,38 @@ def test_review_cli(waiting) -> None:
     done = memex("accept-all", "--json")
     assert json.loads(done.stdout)["accepted"] == 2
     assert json.loads(memex("list", "--json").stdout) == []
+
+
+def test_turned_down_proposals_say_why_and_can_be_accepted_anyway(tmp_path: Path, embedder, monkeypatch) -> None:
+    """The small model's ideas the checker turns down are kept with why, and the person may accept one."""
+    from memory_core.memory import linking
+    from memory_core.memory.evolve import UNREADABLE_REASON
+
+    monkeypatch.setattr(linking, "topic_links", lambda *a, **k: [])  # leave the link to the model here
+    settings = Settings(data_dir=str(tmp_path / "home"))
+    store = MemoryStore(settings, embedder)
+    hike = MemoryPipeline(store, settings, ScriptedLLM()).add(HIKE, mode="fast").note_id
+
+    def bad(messages, response_format):
+        ids = offered_ids(response_format)
+        return json.dumps({"links": [{"id": ids[0], "reason": "{id: " + ids[0] + "}"}],
+                           "evolve": [{"id": ids[0], "context": "Quarterly tax forms are due at the bank.",
+                                       "tags": ["finance"]}]})
+
+    llm = ScriptedLLM([enrichment(["mountains"], "A hike planned for next summer.", ["hiking"]), bad])
+    llm.name = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    report = MemoryPipeline(store, settings, llm).add(NEW)
+    assert report.proposed == 3 and report.grounded == 0 and not review.pending(store)
+    down = review.declined(store)
+    assert {p.kind for p in down} == {"link", "context", "tags"}
+    assert all(p.resolution_note and p.resolved_by == "judge" for p in down)
+    link = next(p for p in down if p.kind == "link")
+    assert "JSON" in link.resolution_note and link.after["reason"] == UNREADABLE_REASON
+    done = review.accept(store, link.id)
+    assert done.status == "accepted" and "turned it down" in done.resolution_note
+    new = store.get(report.note_id)
+    assert hike in new.link_targets and next(x for x in new.links if x.target == hike).by == "linker"
+    assert link.id not in {p.id for p in review.declined(store)}
+    ctx = next(p for p in down if p.kind == "context")
+    review.accept(store, ctx.id, edited_after="A hike along the ridge in the Alps.")  # the person's version
+    assert store.get(hike).context == "A hike along the ridge in the Alps."

@@ -99,7 +99,7 @@ def test_accept_reject_edit_and_history(app_home: Settings, embedder) -> None:
     store, ids, pids = seed(app_home, embedder)
     at = review_page()
     tabs = [t.label for t in at.tabs]
-    assert tabs == ["Pending (3)", "Resolved (0)"]
+    assert tabs == ["Pending (3)", "Turned down (0)", "Resolved (0)"]
     assert _badge() == "Review (3)"
     # hostile text is escaped in Markdown (every < is backslash-escaped) and literal in code blocks
     text = " ".join(m.value for m in at.markdown)
@@ -122,7 +122,7 @@ def test_accept_reject_edit_and_history(app_home: Settings, embedder) -> None:
     assert not at.exception and not at.error
     links = MemoryStore(app_home, embedder).get(ids[1]).links
     assert [(x.target, x.reason) for x in links] == [(ids[0], "Both about Anna, edited.")]  # cleaned by MEMORY
-    assert [t.label for t in at.tabs] == ["Pending (0)", "Resolved (3)"]
+    assert [t.label for t in at.tabs] == ["Pending (0)", "Turned down (0)", "Resolved (3)"]
     assert _badge() == "Review"
     resolved = next(d.value for d in at.dataframe)
     assert sorted(resolved["status"]) == ["accepted", "accepted", "rejected"]
@@ -135,7 +135,7 @@ def test_bulk_select_and_accept_all(app_home: Settings, embedder) -> None:
     at.checkbox(key=f"review_pick_{pids[1]}").check().run()
     at.button(key="review_reject_sel").click().run()
     assert any("Rejected 1 proposal" in s.value for s in at.success)
-    assert [t.label for t in at.tabs] == ["Pending (2)", "Resolved (1)"]
+    assert [t.label for t in at.tabs] == ["Pending (2)", "Turned down (0)", "Resolved (1)"]
     at.button(key="review_accept_all").click().run()
     # the link's reason holds markup, which MEMORY refuses to write: it stays pending, the rest is applied
     assert any("Accepted 1; 0 out of date (rejected), 1 could not be applied" in s.value for s in at.success)
@@ -143,7 +143,7 @@ def test_bulk_select_and_accept_all(app_home: Settings, embedder) -> None:
     assert fresh.get(ids[0]).context == "Anna photographs glaciers in the Alps"
     assert fresh.get(ids[0]).tags == ["travel"] and fresh.get(ids[1]).links == []
     assert [p.id for p in fresh.proposals.list("pending")] == [pids[2]]
-    assert [t.label for t in at.tabs] == ["Pending (1)", "Resolved (2)"]
+    assert [t.label for t in at.tabs] == ["Pending (1)", "Turned down (0)", "Resolved (2)"]
     # the person fixes the reason and accepts it
     at.text_area(key=f"review_edit_{pids[2]}").input("Both are about Anna.")
     at.button(key=f"review_accept_edit_{pids[2]}").click().run()
@@ -167,3 +167,54 @@ def _badge() -> str:
 
     assert "title=review_title()" in Path(APP).read_text()
     return review_title()
+
+
+def test_turned_down_tab_filters_by_reason_and_accepts_anyway(app_home: Settings, embedder) -> None:
+    """The model's turned-down ideas are listed with why, filterable by reason, and can be accepted."""
+    store = MemoryStore(app_home, embedder)
+    a, b = Note("We hiked in the Alps with Anna."), Note("Anna sent photos of the glacier.")
+    with store.writing() as w:
+        w.put(a)
+        w.put(b)
+    declined = []
+    for i, why in enumerate(["the two notes share no name, words or meaning", "tag 'fishing' is not about this note",
+                             "tag 'boats' is not about this note"]):
+        kind = "link" if i == 0 else "tags"
+        after = {"target": a.id, "reason": "Both are about Anna."} if kind == "link" else ["travel"]
+        p = Proposal(target_id=b.id if kind == "link" else a.id, kind=kind, before=[], after=after,
+                     source_id=b.id, proposed_by="linker:SmolLM2-135M", status="rejected", resolved_by="judge",
+                     resolution_note=why)
+        store.proposals.add(p)
+        declined.append(p.id)
+    assert rl.reason_kind("tag 'fishing' is not about this note") == rl.reason_kind("tag 'boats' is not about this note")
+    at = review_page()
+    assert [t.label for t in at.tabs] == ["Pending (0)", "Turned down (3)", "Resolved (0)"]
+    assert any("Why it was turned down" in m.value and "share no name" in m.value for m in at.markdown)
+    assert len(at.multiselect(key="review_declined_reasons").options) == 2
+    at.multiselect(key="review_declined_reasons").set_value(["tag … is not about this note"]).run()
+    assert any("2 of 3 shown" in c.value for c in at.caption)
+    at.multiselect(key="review_declined_reasons").set_value(["the two notes share no name, words or meaning"]).run()
+    assert any("1 of 3 shown" in c.value for c in at.caption)
+    at.button(key=f"review_accept_{declined[0]}").click().run()
+    assert not at.exception and any("Accepted proposal" in s.value for s in at.success), [e.value for e in at.error]
+    assert MemoryStore(app_home, embedder).get(b.id).link_targets == [a.id]
+    assert [t.label for t in at.tabs] == ["Pending (0)", "Turned down (2)", "Resolved (1)"]
+
+
+def test_a_possible_correction_is_asked_as_a_question(app_home: Settings, embedder) -> None:
+    store = MemoryStore(app_home, embedder)
+    old, new = Note("My friend Lena lives in Porto."), Note("Lena lives in Lisbon with her partner.")
+    with store.writing() as w:
+        w.put(old)
+        w.put(new)
+    pid = store.proposals.add(Proposal(target_id=old.id, kind="supersede", before="", after={"by": new.id},
+                                       source_id=new.id, proposed_by="corrections",
+                                       grounding={"why": "same subject (lena), a new home", "similarity": 0.7}))
+    at = review_page()
+    asked = "Does “Lena lives in Lisbon with her partner\\.” replace “My friend Lena lives in Porto\\.”\\?"
+    assert any(asked in m.value for m in at.markdown), [m.value for m in at.markdown]
+    assert not [t for t in at.text_area if t.key == f"review_edit_{pid}"]  # nothing to edit in a yes/no question
+    at.button(key=f"review_accept_{pid}").click().run()
+    assert not at.exception and not at.error
+    fresh = MemoryStore(app_home, embedder)
+    assert fresh.get(old.id).superseded_by == new.id and fresh.get(old.id).valid_until == new.timestamp

@@ -48,7 +48,8 @@ def test_a_superseded_note_ranks_right_below_its_replacement() -> None:
 
 def test_entities_strong_and_weak_mentions() -> None:
     assert mentions("Biscuit is afraid of thunderstorms.") == {"biscuit": False}
-    assert mentions("I have a golden retriever called Biscuit") == {"biscuit": True}
+    # the person's own pet is an entity too ("my dog"), as "my brother" is (issue 24)
+    assert mentions("I have a golden retriever called Biscuit") == {"my dog": True, "biscuit": True}
     assert entities("Biscuit is afraid of thunderstorms.") == set()
     assert entities("Biscuit is afraid of thunderstorms.", strong_elsewhere={"biscuit"}) == {"biscuit"}
     assert entities("Caroline: I met Melanie in Paris on Monday.") == {"melanie", "paris"}  # no speaker, no day

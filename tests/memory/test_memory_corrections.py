@@ -1,0 +1,73 @@
+"""Corrections a person actually says, table-driven, with the real MiniLM embedder.
+
+Each row is (older note, new sentence, is it a correction of that note?). Every new sentence is
+judged against its older note AND a fixed set of other notes of the same person (``BACKGROUND``),
+as in a real memory: closing the wrong note counts as a false positive. Precision and recall are
+printed (``pytest -s``) for "sure" verdicts (the old note is closed at once) and for "sure or asked"
+(the person is asked in Review), and the floors asserted below are what was measured, rounded down.
+The same table is run by ``memex bench memory`` (``correction_table``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from memory_core.bench.correction_table import BACKGROUND, HELD_OUT, PAIRS, score_table, verdict_for
+from memory_core.memory.corrections import attributes, subjects
+from memory_core.retrieval.entities import relations
+
+pytestmark = pytest.mark.real_model  # MiniLM
+
+
+def test_the_table_is_big_enough_and_balanced() -> None:
+    yes = sum(1 for _o, _n, c in PAIRS if c)
+    assert len(PAIRS) >= 40 and yes >= 20 and len(PAIRS) - yes >= 20
+    every = [n for _o, n, _c in PAIRS + HELD_OUT]
+    assert len(set(every)) == len(every)  # every new sentence once
+
+
+def _show(name: str, res: dict) -> None:
+    print(f"\n{name}: {res['pairs']} pairs ({res['corrections']} corrections)")
+    print(f"  sure:          precision {res['sure_precision']:.3f}  recall {res['sure_recall']:.3f}")
+    print(f"  sure or asked: precision {res['any_precision']:.3f}  recall {res['any_recall']:.3f}")
+    for row in res["wrong"]:
+        print(f"  wrong: {row}")
+
+
+def test_precision_and_recall_on_the_table(embedder) -> None:
+    """The rules were written against this table: measured 2026-12-06 sure P 0.943 R 0.971, sure or
+    asked P 0.944 R 1.000. Floors sit just below, so a change that loses a case fails."""
+    res = score_table(embedder, PAIRS)
+    _show("correction table", res)
+    assert res["sure_precision"] >= 0.90 and res["sure_recall"] >= 0.90
+    assert res["any_precision"] >= 0.90 and res["any_recall"] >= 0.95
+
+
+def test_precision_and_recall_on_held_out_pairs(embedder) -> None:
+    """Pairs written after the rules and scored once: measured 2026-12-06 sure P 0.909 R 0.833,
+    sure or asked P 0.833 R 0.833 (misses: a class moved to another weekday, a flight 'changed to'
+    a date; false alarms: "Marco now cooks dinner" asked, "I've worked there for six years now")."""
+    res = score_table(embedder, HELD_OUT)
+    _show("held-out correction table", res)
+    assert res["sure_precision"] >= 0.85 and res["sure_recall"] >= 0.80
+    assert res["any_precision"] >= 0.80 and res["any_recall"] >= 0.80
+
+
+def test_subjects_and_attributes_read_from_words() -> None:
+    assert subjects("Actually my brother moved to Porto Alegre last month.") == {"my brother"}
+    assert "self" in subjects("I no longer work at the university, I'm at the city library now.")
+    assert "my sister" in subjects("My sister also lives in Porto.")
+    assert subjects("Richard left, my boss is now Priya.") >= {"richard", "my boss"}
+    assert "home" in attributes("Actually my brother moved to Porto Alegre last month.")
+    assert "home" in attributes("My brother Mateus is a dentist in Curitiba.") or \
+        "work" in attributes("My brother Mateus is a dentist in Curitiba.")
+    assert relations("My brother Mateus is a dentist in Curitiba.") == {"my brother": "person"}
+
+
+def test_background_is_not_corrected_by_unrelated_news(embedder) -> None:
+    """No background note is closed by a sentence about something else entirely."""
+    for text in ("Actually I love pizza.", "I've started going to pottery on Mondays now.",
+                 "My cousin Joana moved to Recife."):
+        v = verdict_for(embedder, None, text)
+        assert v is None, (text, v and v.note.content, v and v.why)
+    assert len(BACKGROUND) >= 8
