@@ -5,7 +5,8 @@ why the judge found it grounded (its sentence and scores), and what caused it. D
 through ``memory_core.memory.review`` (accept / reject / accept_all), which applies the change as
 an ordinary, revertible edit naming the proposal. Accepted and rejected proposals stay in the
 "Resolved" tab. Proposals the judge turned down are in "Turned down", each with why, filterable by
-reason, and the person can accept one anyway. A possible correction asks "Does … replace …?". Note text is shown with ``st.code`` / ``md_escape`` / dataframe cells only.
+reason, and the person can accept one anyway. A possible correction asks "Does … replace …?". Note
+text is shown with ``st.code`` / ``escape_markdown`` / dataframe cells only.
 """
 
 from __future__ import annotations
