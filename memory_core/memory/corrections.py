@@ -9,7 +9,7 @@ the words; the embedding only weighs how sure we are.
 
 A verdict is ``sure`` (the old note is closed at once: ``valid_until``/``superseded_by``, a link)
 or unsure (the new note is stored and the person is asked in Review "Does this replace ...?").
-The table in tests/test_memory_corrections.py measures precision and recall of both.
+The tables in memory_core/bench/correction_table.py (tests/memory/test_memory_corrections.py) measure precision and recall of both.
 """
 
 from __future__ import annotations
