@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from memory_core.chat import ChatSession, Conversation, ConversationStore, WriteJob
-from memory_core.chat.jobs import describe_outcome
+from memory_core.chat.memory_state import Memory, Offer, message_memory
 from memory_core.chat.pending import pending_report
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown, safe_markdown
@@ -22,6 +22,8 @@ from pages.common import flash, show_error
 GRAPH_PAGE = "pages/graph.py"
 NOTES_PAGE = "pages/notes.py"
 STAGES = ("queued", "enriching", "linking", "done")
+FINISHED_LINES = {Memory.STORED: "🧠 ", Memory.NOT_STORED: "💤 ", Memory.OFF: "💤 Not stored: ",
+                  Memory.CANCELLED: "✋ Not stored: you cancelled this memory write."}
 
 
 def open_in(note_id: str, page: str) -> None:
@@ -61,57 +63,38 @@ def remember_button(session: ChatSession | None, conv: Conversation, mid: str, l
 
 
 def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSession | None, writer: Any) -> None:
-    """Under a person's message: what the memory did with it, and "Remember this" when it was not stored."""
-    info = message.get("memory")
+    """Under a person's message: what the memory did with it (``chat.memory_state``), and the action it offers."""
     mid = message["id"]
-    if not info:  # a message from before memory outcomes were recorded
-        if message.get("content", "").strip():
+    state = message_memory(message, lambda job_id, m: (writer.job(job_id) if job_id else None)
+                           or writer.active_job_for(m))
+    kind = state.memory
+    if kind is Memory.UNRECORDED:  # a message from before memory outcomes were recorded
+        if state.offer is Offer.REMEMBER:
             remember_button(session, conv, mid)
         return
-    state = info.get("state", "")
-    if state == "done":
-        status = info.get("status", "")
-        note_id = info.get("note_id", "")
-        icon = "🧠" if status != "not_stored" else "💤"
+    if kind in FINISHED_LINES:
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
-        c1.caption(f"{icon} {escape_markdown(describe_outcome(info))}"
-                   + (f" · {len(info['proposals'])} proposal(s) for review" if info.get("proposals") else ""))
-        if status == "not_stored":
+        line = FINISHED_LINES[kind] + (escape_markdown(state.text) if kind is not Memory.CANCELLED else "")
+        c1.caption(line + (f" · {state.proposals} proposal(s) for review" if state.proposals else ""))
+        if state.offer is Offer.REMEMBER:
             with c2:
                 remember_button(session, conv, mid)
-        elif note_id and c2.button("Open", key=f"chat_open_mem_{mid}", icon="🗒️", type="tertiary"):
-            open_in(note_id, NOTES_PAGE)
+        elif state.offer is Offer.OPEN and c2.button("Open", key=f"chat_open_mem_{mid}", icon="🗒️", type="tertiary"):
+            open_in(state.note_id, NOTES_PAGE)
         return
-    if state == "off":
-        c1, c2 = st.columns([5, 1], vertical_alignment="center")
-        c1.caption("💤 Not stored: " + escape_markdown(info.get("reason", "remembering is off")))
-        with c2:
-            remember_button(session, conv, mid)
-        return
-    if state == "cancelled":
-        c1, c2 = st.columns([5, 1], vertical_alignment="center")
-        c1.caption("✋ Not stored: you cancelled this memory write.")
-        with c2:
-            remember_button(session, conv, mid)
-        return
-    if state == "failed":
-        st.warning(f"Not stored in memory after {info.get('attempts', 1)} attempt(s): "
-                   f"{escape_markdown(info.get('error', 'unknown error'))}")
-        remember_button(session, conv, mid, label="Retry", force=bool(info.get("force")))
-        return
-    job = (writer.job(info.get("job", "")) if info.get("job") else None) or writer.active_job_for(mid)
-    if job is None:
+    if kind is Memory.FAILED:
+        st.warning(f"Not stored in memory after {state.attempts} attempt(s): {escape_markdown(state.text)}"
+                   if state.job is None else "Not stored in memory: " + escape_markdown(state.text))
+        remember_button(session, conv, mid, label="Retry", force=state.force)
+    elif kind is Memory.WAITING:
         st.caption("🧠 Waiting to be written to memory (queued by an earlier run; any Memex process that writes "
                    "will do it)…")
-    elif job.state == "retrying":
-        st.warning("The memory write failed and will be tried again: " + escape_markdown(job.describe()))
-    elif job.state == "failed":  # e.g. stored, but its outcome could not be saved into this conversation
-        st.warning("Not stored in memory: " + escape_markdown(job.describe()))
-        remember_button(session, conv, mid, label="Retry", force=job.force)
-    elif job.active:
-        st.caption("🧠 Writing to memory: " + stage_line(job))
+    elif kind is Memory.RETRYING:
+        st.warning("The memory write failed and will be tried again: " + escape_markdown(state.text))
+    elif kind is Memory.WRITING and state.job is not None:
+        st.caption("🧠 Writing to memory: " + stage_line(state.job))
     else:
-        st.caption("🧠 " + escape_markdown(job.describe()))
+        st.caption("🧠 " + escape_markdown(state.text))
 
 
 def from_memory_caption(message: dict[str, Any]) -> None:

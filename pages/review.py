@@ -48,13 +48,9 @@ def _bulk(action: str, pids: list[str]) -> None:
               f"{counts['failed']} could not be applied" + (" (they stay pending: accept one alone to see why, or "
                                                              "edit it first)." if counts["failed"] else "."))
         return
-    done, failed = 0, []
-    for pid in pids:
-        try:
-            (review.accept if action == "accept" else review.reject)(store, pid)
-            done += 1
-        except MemexError as exc:
-            failed.append(f"{pid}: {exc}")
+    result = review.decide_many(store, pids, action)
+    done = len(result.accepted) + len(result.rejected)
+    failed = [f"{pid}: out of date (the note changed since), rejected" for pid in result.stale] + result.problems
     verb = "Accepted" if action == "accept" else "Rejected"
     flash("review", "success" if not failed else "warning",
           f"{verb} {done} proposal(s)." + (" Not done: " + "; ".join(failed) if failed else ""))

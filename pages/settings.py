@@ -7,8 +7,8 @@ atomic). A new model path, backend or context size is checked before saving: the
 Chat page without a model. The load goes through the same process-wide cache the Chat page uses
 (``pages.common.llm``), so the model loaded here is the one the chat picks up after saving.
 
-The embedding model is not switched on a memory that already holds notes: vectors from two models
-cannot be compared, and the store does not record which model made them.
+The embedding model is not switched on a memory that already holds notes (the rule and its reason:
+``memory_core.models.switch``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ import streamlit as st
 from memory_core.config import Settings
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
+from memory_core.models.switch import EMBEDDING_FIELDS, LLM_FIELDS, changed, embedder_switch_problem
 from pages.common import flash, llm, settings, show_error, show_flash, store
 from pages.model_manager import model_manager
 
-LLM_FIELDS = ("llm_backend", "model_path", "server_url", "n_ctx", "n_threads", "seed")
-EMBEDDING_FIELDS = ("embedding_backend", "embedding_model_path")
 TEST_PROMPT = [{"role": "user", "content": "In one or two sentences: why do people keep a diary?"}]
 TEST_TOKENS = 48
 
@@ -52,30 +51,6 @@ def notes_in_memory(s: Settings) -> int | None:
         return len(store(s))
     except MemexError:
         return None
-
-
-def check_embedder(candidate: Settings, current: Settings) -> str | None:
-    """None when the embedding settings can be used; else why not."""
-    n = notes_in_memory(current)
-    if n:
-        return (f"The memory holds {n:,} note{'s' if n != 1 else ''} embedded with the current embedding model; vectors from another "
-                "model cannot be compared with them. To switch: export your notes (Import / Export), point "
-                "MEMEX_HOME at a new folder, choose the new embedding model there, and import the export.")
-    try:
-        if candidate.embedding_backend == "gguf":
-            from memory_core.models.locate import check_gguf
-
-            check_gguf(candidate.embedding_model_path)
-        from memory_core.models.embeddings import get_embedder
-
-        vec = get_embedder(candidate).embed(["probe"])
-        if vec.shape[0] != 1:
-            return "The embedding model returned no vector."
-    except MemexError as exc:
-        return str(exc)
-    except Exception as exc:  # noqa: BLE001 - llama.cpp / torch errors become a message
-        return f"The embedding model cannot be used: {type(exc).__name__}: {exc}"
-    return None
 
 
 def test_model(model: Any) -> None:
@@ -177,7 +152,7 @@ if save or test:
     except MemexError as exc:
         show_error(exc, "Not saved")
         st.stop()
-    llm_changed = any(getattr(candidate, f) != getattr(s, f) for f in LLM_FIELDS)
+    llm_changed = changed(candidate, s, LLM_FIELDS)
     model: Any = None
     if llm_changed or test:
         try:
@@ -190,9 +165,9 @@ if save or test:
             show_error(exc, "The model cannot be used" + (", so nothing was saved" if save else ""))
             st.stop()
     if save:
-        if any(getattr(candidate, f) != getattr(s, f) for f in EMBEDDING_FIELDS):
+        if changed(candidate, s, EMBEDDING_FIELDS):
             with st.spinner("Checking the embedding model…"):
-                problem = check_embedder(candidate, s)
+                problem = embedder_switch_problem(candidate, s, notes_in_memory(s))
             if problem:
                 st.error("Not saved: " + problem)
                 st.stop()

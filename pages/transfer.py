@@ -7,15 +7,14 @@ Why it works this way (the page lays out widgets; the work is in memory_core):
 - A vault (zip upload or a folder on this computer) is imported by ``memory_core.transfer.vault.import_vault``:
   each file is reported (added, updated, unchanged, refused and why); the usable ones are written in
   one batch.
-- A conversation is ingested by ``memory_core.transfer.imports.start_ingest`` in a background thread with a
-  cancel flag; the page polls its progress, so the Cancel button stays usable and the notes already
-  added stay intact.
+- A conversation is ingested by ``memory_core.transfer.imports.start_ingest`` (a ``background.Job``) in a
+  background thread with a cancel flag; a fragment redraws its progress (``st.fragment(run_every=...)``,
+  as the Chat page's memory queue), so the Cancel button stays usable and the notes already added stay.
 - Downloads are generated when clicked (callables), so showing the page costs nothing at 10k notes.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,6 +35,7 @@ from pages.common import open_store_or_stop, settings, show_error
 JOB_KEY = "_transfer_job"
 REPORT_KEY = "_transfer_vault_report"
 REFUSED = "This file cannot be imported; nothing was changed"
+POLL_SECONDS = 0.5
 
 
 def begin_ingest(store: Any, items: list[NewItem], mode: str, name: str) -> IngestJob:
@@ -43,19 +43,22 @@ def begin_ingest(store: Any, items: list[NewItem], mode: str, name: str) -> Inge
     return start_ingest(store, settings(), items, mode, name, llm=llm)
 
 
-def show_job(job: IngestJob) -> None:
-    """Progress while the job runs (blocking this run, polling), its report when it is done."""
-    if job.running:
-        st.subheader(f"Importing {escape_markdown(job.name)}")
-        cancel = st.button("Cancel", icon="⏹️", key="transfer_cancel")
-        if cancel:
-            job.cancel.set()
-        bar = st.progress(0.0, text="Starting…")
-        while job.running:
-            what = "cancelling…" if job.cancel.is_set() else f"{job.mode} mode"
-            bar.progress(job.fraction, text=f"{job.done:,} of {job.total:,} turns · {what} · {job.seconds:.0f} s")
-            time.sleep(0.25)
+def job_progress(job: IngestJob) -> None:
+    """The running import: its progress bar and Cancel, redrawn by a fragment twice a second (the page
+    never sleeps); when the job has ended, the whole page runs again and shows its report."""
+    if not job.running:
         st.rerun()
+    st.subheader(f"Importing {escape_markdown(job.name)}")
+    st.button("Cancel", icon="⏹️", key="transfer_cancel", on_click=job.stop, disabled=job.cancel.is_set())
+    what = "cancelling…" if job.cancel.is_set() else f"{job.mode} mode"
+    st.progress(job.fraction, text=f"{job.done:,} of {job.total:,} turns · {what} · {job.seconds:.0f} s")
+
+
+def show_job(job: IngestJob) -> None:
+    """Progress while the job runs, its report when it is done."""
+    if job.running:
+        st.fragment(job_progress, run_every=POLL_SECONDS)(job)
+        return
     if job.failure:
         st.error(f"The import stopped: {escape_markdown(job.failure)} Notes added before that are kept.")
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, MemexError
 from . import supersede
 from .evolve import JUDGE
 from .inbox import inbox, resolve_pid
@@ -123,15 +123,30 @@ def reject(store: Any, pid: str, by: str = "person", note: str = "") -> Any:
     return box.set_status(p.id, "rejected", by=by, note=note)
 
 
+def decide_many(store: Any, pids: list[str], action: str, by: str = "person") -> ReviewResult:
+    """Accept (``action="accept"``) or reject every proposal in ``pids``, one by one: one that cannot be
+    applied does not stop the others. Out-of-date ones end in ``stale`` (they were rejected); the rest
+    that failed in ``problems``, as "<id>: <why>"."""
+    if action not in ("accept", "reject"):
+        raise InputError(f"Unknown decision {action!r}; accept or reject.")
+    result = ReviewResult()
+    for pid in pids:
+        try:
+            if action == "accept":
+                accept(store, pid, by=by)
+                result.accepted.append(pid)
+            else:
+                reject(store, pid, by=by)
+                result.rejected.append(pid)
+        except MemexError as exc:
+            stale = action == "accept" and "out of date" in str(exc)
+            (result.stale if stale else result.problems).append(pid if stale else f"{pid}: {exc}")
+    return result
+
+
 def accept_all(store: Any, by: str = "person") -> dict[str, int]:
     """Accept every pending proposal that still applies; stale ones are rejected. Returns counts."""
-    result = ReviewResult()
-    for p in pending(store):
-        try:
-            accept(store, p.id, by=by)
-            result.accepted.append(p.id)
-        except InputError as exc:
-            (result.stale if "out of date" in str(exc) else result.problems).append(p.id)
+    result = decide_many(store, [p.id for p in pending(store)], "accept", by=by)
     return {"accepted": len(result.accepted), "stale": len(result.stale), "failed": len(result.problems)}
 
 

@@ -2,21 +2,20 @@
 
 Why here and not in the Import / Export page: the page only lays out widgets. Recognising a file
 (a Memex export, a LoCoMo conversation, a vault zip) and running a long ingest in a thread with a
-cancel flag are library work with unit tests; the ingest thread never touches Streamlit, the page
-only polls ``IngestJob.done``.
+cancel flag are library work with unit tests. The ingest is a ``background.Job`` (the same record and
+runner as model downloads); its thread never touches Streamlit, the page only polls its progress.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
-from ..errors import ImportFormatError, MemexError
+from ..background import Job, run_in_background
+from ..errors import ImportFormatError
 from ..memory.pipeline import BulkReport, MemoryPipeline, NewItem
 from .locomo_format import Sample
 from .memex_json import FORMAT
@@ -55,52 +54,30 @@ def conversation_items(sample: Sample) -> list[NewItem]:
                     source_ref=f"{sample.sample_id}/{t.dia_id}") for t in sample.turns]
 
 
-@dataclass
-class IngestJob:
-    """One conversation ingest running in a background thread (never touches Streamlit)."""
+@dataclass(eq=False)
+class IngestJob(Job):
+    """One conversation ingest running in a background thread (never touches Streamlit).
 
-    name: str
-    mode: str
-    total: int
-    done: int = 0
-    cancel: threading.Event = field(default_factory=threading.Event)
-    report: BulkReport | None = None
-    failure: str = ""
-    started: float = field(default_factory=time.perf_counter)
-    thread: threading.Thread | None = None
+    ``done`` counts turns; a cancelled ingest still ends ``done``, its report saying how far it got."""
+
+    mode: str = "fast"
 
     @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+    def report(self) -> BulkReport | None:
+        return self.result
 
     @property
-    def fraction(self) -> float:
-        return min(1.0, self.done / self.total) if self.total else 1.0
-
-    @property
-    def seconds(self) -> float:
-        return time.perf_counter() - self.started
+    def failure(self) -> str:
+        return self.error
 
 
 def start_ingest(store: Any, settings: Any, items: list[NewItem], mode: str, name: str, llm: Any = None,
                  batch_size: int = 64) -> IngestJob:
-    """Start adding ``items`` in a thread; the job's ``done`` counts turns, ``cancel`` stops it between batches
-    (the notes already added stay)."""
+    """Start adding ``items`` in a thread; ``job.stop()`` stops it between batches (the notes already
+    added stay)."""
     pipeline = MemoryPipeline(store, settings, llm=llm)
-    job = IngestJob(name=name, mode=mode, total=len(items))
 
-    def progress(done: int, _total: int) -> None:
-        job.done = done
+    def work(job: IngestJob) -> BulkReport:
+        return pipeline.add_many(items, mode=mode, progress=job.progress, cancel=job.cancel, batch_size=batch_size)
 
-    def run() -> None:
-        try:
-            job.report = pipeline.add_many(items, mode=mode, progress=progress, cancel=job.cancel,
-                                           batch_size=batch_size)
-        except MemexError as exc:
-            job.failure = str(exc)
-        except Exception as exc:  # noqa: BLE001 - shown to the person, never a traceback
-            job.failure = f"unexpected {type(exc).__name__}: {exc}"
-
-    job.thread = threading.Thread(target=run, name="memex-import", daemon=True)
-    job.thread.start()
-    return job
+    return run_in_background(IngestJob(name=name, mode=mode, total=len(items)), work)

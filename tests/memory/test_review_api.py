@@ -100,6 +100,21 @@ def test_reject_leaves_the_note_and_a_stale_proposal_is_not_applied(waiting) -> 
     assert inbox(store).count("pending") == 0
 
 
+def test_deciding_many_goes_on_past_the_ones_that_fail(waiting) -> None:
+    """One out-of-date or already-decided proposal does not stop the others; each is said apart."""
+    store, hike, new, props = waiting
+    store.update(hike, by="person", tags=["mine"])  # the tags proposal is now out of date
+    review.reject(store, props["context"].id)  # already decided
+    result = review.decide_many(store, [props["tags"].id, props["context"].id, props["link"].id], "accept")
+    assert result.accepted == [props["link"].id] and result.stale == [props["tags"].id]
+    assert len(result.problems) == 1 and result.problems[0].startswith(f"{props['context'].id}: ")
+    assert "already rejected" in result.problems[0]
+    assert store.get(hike).tags == ["mine"] and hike in store.get(new).link_targets
+    assert review.decide_many(store, [props["link"].id], "reject").problems  # accepted: cannot be rejected
+    with pytest.raises(InputError, match="accept or reject"):
+        review.decide_many(store, [], "maybe")
+
+
 def test_review_cli(waiting) -> None:
     store, hike, _new, props = waiting
     home = str(store.settings.home)

@@ -73,6 +73,15 @@ def upload(at: AppTest, name: str, content: bytes) -> AppTest:
     return at
 
 
+def finish_import(at: AppTest, timeout: float = 120) -> None:
+    """The page shows a running import in a fragment that redraws itself; AppTest does not run timers,
+    so the test waits for the job and runs the page again, as the fragment's end does."""
+    job = at.session_state["_transfer_job"]
+    assert job.wait(timeout) and job.state == "done", job.error
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
 def test_empty_store(app_home: Settings) -> None:
     at = transfer_page()
     assert "Import / Export" in at.title[0].value
@@ -143,6 +152,7 @@ def test_locomo_ingest_fast(app_home: Settings, embedder) -> None:
     at.radio(key="transfer_mode").set_value("fast")
     at.button(key="transfer_ingest").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    finish_import(at)
     assert any("Added 3 notes" in x.value for x in at.success), [x.value for x in at.success]
     notes = {n.source_ref: n for n in MemoryStore(app_home, embedder).all_notes() if n.source == "import"}
     assert set(notes) == {"conv-a/D1:1", "conv-a/D1:2", "conv-a/D2:1"}
@@ -167,6 +177,7 @@ def test_locomo_ingest_full_with_the_real_model(app_home: Settings, embedder, re
     at.button(key="transfer_ingest").click()
     at.run(timeout=900)
     assert not at.exception, [e.value for e in at.exception]
+    finish_import(at, timeout=900)
     done = [x.value for x in at.success]
     assert any("Added 1 note" in x and "model calls" in x for x in done), done
     note = MemoryStore(app_home, embedder).all_notes()[0]
@@ -181,6 +192,7 @@ def test_repairable_locomo_file_is_imported_with_a_warning(app_home: Settings, e
     warned = " ".join(t.value for t in at.text)
     assert "someday" in warned and "not an object" in warned
     at.button(key="transfer_ingest").click().run()
+    finish_import(at)
     assert any("Added 1 note" in x.value for x in at.success)
     assert [n.content for n in MemoryStore(app_home, embedder).all_notes()] == ["A: hello"]
 
@@ -278,3 +290,29 @@ def test_vault_folder_export_and_import(app_home: Settings, embedder, tmp_path: 
     at.text_input(key="transfer_vault_dir").input(str(tmp_path / "missing")).run()
     at.button(key="transfer_import_vault_dir").click().run()
     assert any("does not exist" in e.value for e in at.error)
+
+
+def test_a_running_import_shows_progress_and_can_be_cancelled(app_home: Settings) -> None:
+    """While an import runs the page draws its progress in a fragment and Cancel reaches the job."""
+    from memory_core.background import run_in_background
+    from memory_core.transfer.imports import IngestJob
+
+    def work(job: IngestJob) -> None:
+        job.progress(2, 8)
+        job.cancel.wait(30)  # the import's next check between batches
+
+    at = AppTest.from_file(APP, default_timeout=90)
+    job = run_in_background(IngestJob(name="talks.json", mode="fast", total=8), work)
+    try:
+        at.session_state["_transfer_job"] = job
+        at.switch_page("pages/transfer.py")
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(h.value == "Importing talks\\.json" for h in at.subheader)  # the name as text
+        bar = at.get("progress")[0]
+        assert bar.proto.value == 25 and "2 of 8 turns · fast mode" in bar.proto.text
+        assert not at.get("file_uploader")  # nothing else to import while one runs
+        at.button(key="transfer_cancel").click().run()
+        assert job.wait(10) and job.cancel.is_set()
+    finally:
+        job.stop()
