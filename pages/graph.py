@@ -34,7 +34,7 @@ from memory_core.store.note_filter import day_range, ranked_tags
 from pages.common import open_store_or_stop, show_error, show_flash
 from pages.components.graph_canvas import graph_canvas, trigger
 from pages.components.note_panel import note_panel
-from pages.components.time_travel import banner, changes_since, past_view, time_control
+from pages.components.time_travel import banner, changes_view, past_view, time_control
 from pages.components.trace_panel import incoming_trace, trace_header, trace_table
 
 TAG_OPTIONS = 500  # the most frequent tags offered in the filter (a store can hold thousands)
@@ -210,14 +210,14 @@ if not notes_now:
 
 top_left, top_right = st.columns([3, 2], vertical_alignment="center")
 with top_left:
-    when = time_control(store, notes_now)
+    when = time_control(store, notes_now, "graph")
 if when:
     try:
-        notes, graph = past_view(store, when, notes_now)
+        notes, graph = past_view(store, when, notes_now, "graph")
     except MemexError as exc:
         show_error(exc, "Cannot fold the change log to that moment")
         st.stop()
-    banner(when, len(notes), len(notes_now))
+    banner(when, len(notes), len(notes_now), "graph")
 else:
     notes, graph = notes_now, store.graph_snapshot()
 
@@ -270,4 +270,4 @@ with col_detail:
 
 if st.toggle("🗓️ What changed between two dates", key="graph_changes",
              help="Every note added, changed or removed between two days, as before/after diffs."):
-    changes_since(store, notes_now)
+    changes_view(store, notes_now, "graph")

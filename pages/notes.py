@@ -5,7 +5,7 @@ Why it is built this way:
 - The page lays out widgets; the rules live in memory_core: filtering, sorting and paging in
   ``notes_table`` (one page of 200 rows reaches ``st.data_editor``), before/after diffs in ``diff``,
   the past views in ``timeview`` over the store's ``as_of``/``changes_between``. The detail section
-  is in ``pages/notes_detail.py``, the time views in ``pages/notes_time.py``.
+  is in ``pages/notes_detail.py``; the time views are the shared ``pages/components/time_travel.py``.
 - Edits are saved by diffing the edited frame against the frame that was shown
   (``notes_table.cell_changes``): only changed cells reach ``store.update(..., by="person")``.
 - The editor's key holds the ids of the rows it shows, so pending edits can never be applied to
@@ -34,11 +34,11 @@ from memory_core.explore.notes_table import (
     tag_choices,
 )
 from memory_core.explore.render import escape_markdown
-from memory_core.explore.timeview import graph_of
 from memory_core.memory.pipeline import MemoryPipeline
 from memory_core.notes import MAX_CONTENT_CHARS, Note
 from pages import common
 from pages.common import flash, open_store_or_stop, settings, show_error, show_flash
+from pages.components.time_travel import banner, changes_view, past_view, time_control
 from pages.notes_detail import (
     TAB_ADD,
     TAB_CHANGES,
@@ -51,7 +51,6 @@ from pages.notes_detail import (
     render_detail,
     resolve,
 )
-from pages.notes_time import past_banner, past_view, render_changes, render_time_control
 
 COLUMN_CONFIG = {
     "select": st.column_config.CheckboxColumn("✓", help="Select rows to delete or open", width="small"),
@@ -245,17 +244,17 @@ def _open_added_button(store: Any) -> None:
 # ---- the page ----------------------------------------------------------------------------------------
 st.title("🗒️ Notes")
 store = open_store_or_stop()
-when = render_time_control(store)
+notes_now = store.notes_view()
+when = time_control(store, notes_now, "notes")
 if when is not None:
     try:
-        view = past_view(store, when)
+        view, graph = past_view(store, when, notes_now, "notes")
     except MemexError as exc:
         show_error(exc, "The memory cannot be shown as of that date", escape=True)
         st.stop()
-    past_banner(when, len(view))
-    graph = graph_of(view)
+    banner(when, len(view), len(notes_now), "notes")
 else:
-    view = store.notes_view()
+    view = notes_now
     graph = store.graph_snapshot()
 
 # Which note is in focus: ?note=<id> in the address, focus_note set by another page, or a button here.
@@ -296,4 +295,4 @@ if TAB_ADD in sections:
     with sections[TAB_ADD]:
         render_add(store)
 with sections[TAB_CHANGES]:
-    render_changes(store)
+    changes_view(store, store.notes_view(), "notes")

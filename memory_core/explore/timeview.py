@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
 
-import networkx as nx
-
-from ..notes import Change, Link, Note, parse_time
+from ..notes import Change, Link, Note, parse_time, try_parse_time
 from .diff import FieldDiff, note_diff
 
 
@@ -34,14 +32,6 @@ def is_past(when: str, now: datetime | None = None) -> bool:
     return parse_time(when) < (now or datetime.now(timezone.utc))
 
 
-def graph_of(view: Mapping[str, Note]) -> nx.DiGraph:
-    """The link graph of a view (for degrees in the past table) without folding the log again."""
-    graph = nx.DiGraph()
-    graph.add_nodes_from(view)
-    graph.add_edges_from((n.id, x.target) for n in view.values() for x in n.links if x.target in view)
-    return graph
-
-
 def incoming(view: Mapping[str, Note], note_id: str) -> list[tuple[str, Link]]:
     """(source id, link) for every note of the view that links to ``note_id``, sorted by source id."""
     out = [(src.id, link) for src in view.values() for link in src.links if link.target == note_id]
@@ -53,11 +43,9 @@ def history_until(note: Note, when: str) -> list[Change]:
     limit = parse_time(when)
     out = []
     for change in note.history:
-        try:
-            if parse_time(change.at) > limit:
-                continue
-        except Exception:  # noqa: BLE001 - an unreadable time is shown rather than hidden
-            pass
+        at = try_parse_time(change.at)
+        if at is not None and at > limit:  # an unreadable time is shown rather than hidden
+            continue
         out.append(change)
     return out
 

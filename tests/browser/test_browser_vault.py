@@ -91,7 +91,7 @@ def test_history_diff_renders_hostile_text_literally(server: dict[str, Any], pag
 def test_notes_as_of_a_past_date(server: dict[str, Any], page: Any) -> None:
     page.goto(f"{server['base']}/notes")
     settle(page)
-    page.get_by_text("Show the memory as it was on").click()
+    page.get_by_text("Look back in time").click()
     settle(page)
     for part, value in (("year", "2024"), ("month", "03"), ("day", "02")):  # the date field's segments
         page.get_by_role("spinbutton", name=f"{part}, As of (UTC)").click()

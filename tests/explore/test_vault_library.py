@@ -269,9 +269,10 @@ def test_plotly_text_is_escaped() -> None:
     assert sample_ids([str(i) for i in range(50)], 10, seed=1) == sample_ids([str(i) for i in range(50)], 10, seed=1)
 
 
-def test_graph_of_a_view() -> None:
-    from memory_core.explore.timeview import graph_of
+def test_graph_of_a_past_view() -> None:
+    """The past has no live graph: the time views build it from the folded notes (store.build_graph)."""
+    from memory_core.store import build_graph
 
     a, b = Note("a", id="a", links=[Link("b", "x"), Link("gone", "y")]), Note("b", id="b")
-    g = graph_of({"a": a, "b": b})
+    g = build_graph({"a": a, "b": b})
     assert set(g.nodes) == {"a", "b"} and list(g.edges) == [("a", "b")]

@@ -143,5 +143,5 @@ def test_what_changed_between_two_dates(app_home: Settings, embedder) -> None:
     at.toggle(key="graph_changes").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("4 added" in c.value for c in at.caption)
-    titles = [e.label for e in at.expander]
-    assert any(t.startswith("added: ") and "\\<script\\>" in t for t in titles)
+    heads = [m.value for m in at.markdown if m.value.startswith(("🆕", "✏️", "🗑️"))]
+    assert any(h.startswith("🆕") and "\\<script\\>" in h and "· added" in h for h in heads), heads

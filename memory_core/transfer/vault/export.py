@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
-from ...notes import Note, parse_time
+from ...notes import Note, try_parse_time
 from .markdown import (
     dump_front_matter,
     first_line,
@@ -94,10 +94,7 @@ def vault_files(notes: Iterable[Note]) -> dict[str, tuple[str, str]]:
 
 def _zip_time(timestamp: str) -> tuple[int, int, int, int, int, int]:
     """A zip entry time from the note's own time (zip cannot store dates before 1980)."""
-    try:
-        dt = parse_time(timestamp).astimezone(timezone.utc)
-    except Exception:  # noqa: BLE001 - a bad time must not stop an export
-        dt = datetime.now(timezone.utc)
+    dt = (try_parse_time(timestamp) or datetime.now(timezone.utc)).astimezone(timezone.utc)  # never stops an export
     dt = max(dt, datetime(1980, 1, 1, tzinfo=timezone.utc))
     return (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
 
