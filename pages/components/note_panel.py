@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from memory_core.errors import MemexError
+from memory_core.explore.notes_table import form_changes
 from memory_core.notes import Note
 from pages.common import flash, note_card, show_error
 
@@ -92,15 +93,8 @@ def edit_form(store: Any, note: Note) -> None:
         saved = st.form_submit_button("Save", type="primary")
     if not saved:
         return
-    changes: dict[str, Any] = {}
-    if content != note.content:
-        changes["content"] = content
-    for name, raw, old in (("keywords", keywords, note.keywords), ("tags", tags, note.tags)):
-        new = [x.strip() for x in raw.split(",") if x.strip()]
-        if new != old:
-            changes[name] = new
-    if " ".join(context.split()) != note.context:
-        changes["context"] = context
+    # the same rule as the Notes page's form: whitespace-only changes and unchanged lists are no change
+    changes = form_changes(note, content=content, keywords=keywords, tags=tags, context=context, when=note.timestamp)
     if not changes:
         st.info("Nothing changed.")
         return
