@@ -22,7 +22,7 @@ from memory_core.chat import ChatSession, Conversation, ConversationStore, get_w
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown, safe_markdown
 from memory_core.notes import MAX_CONTENT_CHARS
-from pages.chat_widgets import memory_queue, show_message
+from pages.chat_widgets import better_model_offer, memory_queue, show_message
 from pages.common import llm, open_store_or_stop, settings, show_error, show_flash
 
 SIDEBAR_CONVERSATIONS = 12
@@ -189,6 +189,8 @@ with st.container():
             " Say something; relevant notes are recalled for every message." if n else
             " The memory is empty: what you say here is remembered (toggle in Chat settings).")
         st.caption(f"{escape_markdown(model.name)} · {n:,} note{'' if n == 1 else 's'} in memory.{hint}")
+        better_model_offer(conv.messages if conv is not None else [],
+                           bundled=s.llm_backend == "local" and not s.model_path.strip())
 
 if conv is not None:
     for message in conv.messages:

@@ -20,6 +20,7 @@ from memory_core.explore.render import escape_markdown, safe_markdown
 from pages.common import flash, show_error
 
 GRAPH_PAGE = "pages/graph.py"
+SETTINGS_PAGE = "pages/settings.py"
 NOTES_PAGE = "pages/notes.py"
 STAGES = ("queued", "enriching", "linking", "done")
 FINISHED_LINES = {Memory.STORED: "🧠 ", Memory.NOT_STORED: "💤 ", Memory.OFF: "💤 Not stored: ",
@@ -98,8 +99,14 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
 
 
 def from_memory_caption(message: dict[str, Any]) -> None:
-    """The notes the reply was given, as text beside it: the answer is visible even when the model fumbles."""
+    """The notes the reply was given, as text beside it: the answer is visible even when the model fumbles.
+    A reply that fell back to its note already quotes the first one; the model's own words follow, small."""
     used = [r for r in message.get("recalled") or [] if r.get("in_prompt") and r.get("text")]
+    if message.get("fallback"):
+        used = used[1:]
+        if message.get("model_reply", "").strip():
+            st.caption("The model's answer, which did not use your note: “"
+                       + escape_markdown(" ".join(message["model_reply"].split())[:300]) + "”")
     for r in used[:3]:
         when = str(r.get("timestamp", ""))[:10]
         st.caption("📎 From your memory: “" + escape_markdown(r["text"]) + "”" + (f" ({when})" if when else ""))
@@ -163,6 +170,32 @@ def show_message(message: dict[str, Any], conv: Conversation, session: ChatSessi
                        f"first token after {usage.get('first_token_seconds', 0):.2f}s · "
                        f"{escape_markdown(message.get('model', ''))}")
         show_recalled(message, conv.id)
+
+
+def better_model_offer(messages: list[dict[str, Any]], bundled: bool) -> None:
+    """After a few replies that fell back to the note (or always, small, with the bundled model): one
+    click opens the model manager with the recommended download, its size first."""
+    from memory_core.chat.fallback import MISSES_BEFORE_OFFER, misses
+    from memory_core.models import human_size
+    from memory_core.models.download import recommended_upgrade
+    from pages.model_manager import recommend
+
+    missed = misses(messages)
+    r = recommended_upgrade()
+    if missed >= MISSES_BEFORE_OFFER:
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1.info(f"{missed} answers in this conversation did not use your notes. A larger model answers from "
+                f"them far better: {escape_markdown(r.title)}, a {human_size(r.size_bytes)} download.")
+        clicked = c2.button("Get it", key="chat_better_model", icon="⬇️", type="primary")
+    elif bundled:
+        clicked = st.button("Answers are weak?", key="chat_better_model", icon="💡", type="tertiary",
+                            help=f"A larger model ({escape_markdown(r.title)}, {human_size(r.size_bytes)}) answers from "
+                                 "your notes far better than the bundled one.")
+    else:
+        return
+    if clicked:
+        recommend()
+        st.switch_page(SETTINGS_PAGE)
 
 
 def memory_queue(writer: Any, conversations: ConversationStore | None = None) -> None:

@@ -20,11 +20,12 @@ from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
 from memory_core.models import RECOMMENDED, ModelInfo, human_size, list_local_models, remote_file
 from memory_core.models import jobs as downloads
-from memory_core.models.download import partial_downloads, target_path
+from memory_core.models.download import partial_downloads, recommended_upgrade, target_path
 from memory_core.models.locate import is_current, model_folders, settings_for
 from pages.common import flash, show_error
 
 OTHER = "__other__"
+RECOMMEND_KEY = "mm_recommend"  # set by the Chat page's "Answers are weak?": show that download first
 FORM_KEYS = ("set_llm_backend", "set_model_path", "set_n_ctx")  # the settings form's widgets a switch changes
 MAX_SHOWN = 40
 
@@ -35,6 +36,7 @@ def model_manager(s: Settings, check_llm: Callable[[Settings], Any]) -> None:
     models = list_local_models(s)
     chat = [m for m in models if m.usable]
     st.subheader("Model manager")
+    _recommended(s, {Path(m.path).name for m in chat})
     folders = [str(f) for _src, f in model_folders(s) if f.is_dir()]
     st.caption(f"{len(chat)} chat model{'s' if len(chat) != 1 else ''} found: the bundled one and the GGUF files in "
                + (escape_markdown(", ".join(folders)) if folders else "no model folder yet")
@@ -50,6 +52,37 @@ def model_manager(s: Settings, check_llm: Callable[[Settings], Any]) -> None:
                 what = "embedding model" if info.embedding else f"unreadable: {info.error}"
                 st.caption(f"{escape_markdown(info.path)} — {escape_markdown(what)}")
     _downloads(s)
+
+
+def _recommended(s: Settings, local_names: set[str]) -> None:
+    """The download the Chat page recommended (its size first), one click to start it."""
+    key = st.session_state.get(RECOMMEND_KEY)
+    r = next((r for r in RECOMMENDED if r.key == key), None)
+    if r is None:
+        return
+    with st.container(border=True, key="mm_recommended"):
+        st.markdown(f"**{human_size(r.size_bytes)} download** · {escape_markdown(r.title)} ({r.parameters} parameters) — "
+                    "recommended for better answers from your notes.")
+        st.caption(escape_markdown(f"{r.note} From {r.repo_id} ({r.filename}). It runs on this computer; nothing "
+                             "else leaves it."))
+        c1, c2 = st.columns([3, 1], vertical_alignment="center")
+        if r.filename in local_names:
+            c1.success("Already downloaded: choose **Use** on it in the list below.")
+        elif c1.button(f"Download {human_size(r.size_bytes)}", key="mm_rec_download", type="primary", icon="⬇️"):
+            try:
+                downloads.start_download(r.repo_id, r.filename, s)
+            except MemexError as exc:
+                show_error(exc, "Cannot download this", escape=True)
+            else:
+                st.session_state.pop(RECOMMEND_KEY, None)
+                st.rerun()
+        c2.button("Not now", key="mm_rec_dismiss", type="tertiary",
+                  on_click=lambda: st.session_state.pop(RECOMMEND_KEY, None))
+
+
+def recommend(ram_bytes: int | None = None) -> None:
+    """Ask the model manager to show the recommended upgrade first (the Chat page calls this)."""
+    st.session_state[RECOMMEND_KEY] = recommended_upgrade(ram_bytes).key
 
 
 def _key(path: str) -> str:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..retrieval.floor import persons_words
+
 Message = dict[str, str]
 
 SYSTEM_PROMPT = "You are Memex, a friendly assistant. Answer the person's last message helpfully and briefly."
@@ -42,14 +44,6 @@ def is_question(text: str) -> bool:
     return t.endswith("?") or bool(_QUESTION_START.match(t))
 
 
-def persons_words(content: str) -> str:
-    """The person's own words of a note; older notes held a whole exchange ("Person: ... / Memex: ...")
-    and only the first part is the person's (a reply is never offered back to the model as a fact)."""
-    if content.startswith("Person: ") and "\nMemex:" in content:
-        return content[len("Person: "):content.index("\nMemex:")].strip()
-    return content
-
-
 @dataclass
 class Recalled:
     """A recalled note as the chat keeps it: enough to show it, to find it again (by id), and the
@@ -67,9 +61,11 @@ class Recalled:
     rank: int = 0
     speaker: str = ""
     trace: dict[str, Any] = field(default_factory=dict)
+    passage: str = ""  # what is quoted (to the model and under the reply): a long note's best sentence
+    strength: float = 0.0  # the unscaled cosine the relevance floor read
 
     @classmethod
-    def from_hit(cls, hit: Any, rank: int = 0) -> Recalled:
+    def from_hit(cls, hit: Any, rank: int = 0, passage: str = "", strength: float = 0.0) -> Recalled:
         note = hit.note
         rank = int(getattr(hit, "rank", 0) or rank)
         if hasattr(hit, "trace_dict"):
@@ -81,18 +77,19 @@ class Recalled:
         trace["rank"] = trace.get("rank") or rank
         return cls(id=note.id, title=note.title, content=note.content, timestamp=note.timestamp,
                    score=float(hit.score), reasons=list(hit.reasons), kind=hit.kind, via=hit.via, rank=trace["rank"],
-                   speaker=getattr(note, "speaker", ""), trace=trace)
+                   speaker=getattr(note, "speaker", ""), trace=trace, passage=passage, strength=float(strength))
 
     @property
     def words(self) -> str:
-        return persons_words(self.content)
+        """What is quoted of the note: its passage when one was chosen, else the person's words."""
+        return self.passage or persons_words(self.content)
 
     def brief(self, query: str = "") -> dict[str, Any]:
         """What is saved with the reply: the trace plus the query, and the words the model was given
         (so the reply's "From your memory" caption shows what it answered from, even if the note changes)."""
         out = {**self.trace, "id": self.id, "title": self.title, "timestamp": self.timestamp,
                "score": round(self.score, 4), "reasons": self.reasons, "kind": self.kind, "via": self.via,
-               "in_prompt": self.in_prompt, "query": query}
+               "in_prompt": self.in_prompt, "query": query, "strength": round(self.strength, 4)}
         if self.in_prompt:
             out["text"] = shorten_middle(self.words, 300)
         return out

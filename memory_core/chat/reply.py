@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import InputError, MemexError
 from .conversations import Conversation, ConversationStore, new_message
+from .fallback import fallback_text, uses_note
 from .gate import ReplyGate
 from .prompt import PromptPlan, Recalled
 
@@ -40,7 +41,9 @@ class Reply:
     When the iteration ends the assistant message is saved to the conversation (with ``recalled``:
     the trace of each recalled note plus the query) and, if the conversation is remembered, the
     person's message (never the reply) is queued for a memory write. A reply that stopped at the
-    token limit is marked ``stopped_at_limit`` (the page offers "continue"). ``continues``: the id
+    token limit is marked ``stopped_at_limit`` (the page offers "continue"). A memory answer that used
+    no word of its note is saved as the fallback (``fallback``: the note's own sentence, the model's
+    words kept as ``model_reply``). ``continues``: the id
     of an earlier reply this one extends (its text is appended to that message instead).
 
     ``on_saved(reply)`` runs once the assistant message is saved: the session records the recall
@@ -66,6 +69,8 @@ class Reply:
         self.started = started
         self.continues = continues
         self.text = ""
+        self.model_text = ""  # the model's own words when the reply fell back to the note (else "")
+        self.fallback = False
         self.error = ""
         self.finish_reason = ""
         self.message: dict[str, Any] | None = None
@@ -124,6 +129,9 @@ class Reply:
                         yield piece
                     completed = True
                     self.finish_reason = getattr(stream, "finish_reason", "") or ""
+                    extra = self._check_answer()
+                    if extra:
+                        yield extra
                 except MemexError as exc:
                     self.error = str(exc)
                 except Exception as exc:  # noqa: BLE001 - shown to the person, the turn is kept
@@ -132,6 +140,20 @@ class Reply:
                     close_stream(stream)
         finally:
             self._finish(stream, interrupted=not completed and not self.error)
+
+    def _check_answer(self) -> str:
+        """After a memory answer: if the reply used no content word of the notes it was given, the
+        reply becomes the plain fallback (the note's own sentence); returns the text to stream after
+        the model's words ("" when the answer used its note). See ``fallback``."""
+        if self.continues or not self.plan.memory_answer:
+            return ""
+        given = [r for r in self.recalled if r.in_prompt]
+        question = self.user_message["content"]
+        if not given or uses_note(self.text, [r.words for r in given], question):
+            return ""
+        self.model_text, self.fallback = self.text, True
+        self.text = fallback_text(given[0].words, given[0].timestamp[:10])
+        return "\n\n" + self.text
 
     def _usage(self, stream: Any) -> dict[str, Any]:
         usage = getattr(stream, "usage", None)
@@ -166,8 +188,10 @@ class Reply:
             extra["error"] = self.error
         if interrupted:
             extra["interrupted"] = True
-        if self.stopped_at_limit:
+        if self.stopped_at_limit and not self.fallback:
             extra["stopped_at_limit"] = True
+        if self.fallback:
+            extra.update(fallback=True, model_reply=self.model_text)
         conversations = self.conversations
         try:
             if self.continues:

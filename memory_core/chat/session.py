@@ -3,8 +3,10 @@
 Why apart from the page: the Chat page, ``memex chat``, the benchmarks and the tests all need the same
 turn logic, and none of it needs Streamlit. The flow of a turn (``ChatSession.reply``):
 
-  1. recall   - ``retrieval.search`` for the person's message; the recall counts are written after
-                the reply, off the first-token path;
+  1. recall   - ``retrieval.search`` for the person's message, then the relevance floor
+                (``retrieval.floor``: weak matches are neither shown nor given to the model, a long
+                note is quoted by its best sentence); nothing for "thanks!" or "hi"; the recall
+                counts are written after the reply, off the first-token path;
   2. prompt   - ``prompt.build_prompt`` (the person's own words from the top notes, with dates, a
                 short history, the question last);
   3. generate - ``Reply`` streams ``llm.stream``; background model calls give way at their next token;
@@ -24,6 +26,7 @@ from typing import Any
 from ..errors import InputError, MemexError, NotFoundError
 from ..memory.turns import turn_effect
 from .conversations import Conversation, ConversationStore, new_message
+from .fallback import ACK_MAX_TOKENS, ACK_SYSTEM, is_acknowledgement
 from .gate import ReplyGate
 from .jobs import WriteJob
 from .lifecycle import get_writer
@@ -81,19 +84,25 @@ class ChatSession:
         self.system_prompt = system_prompt
         self.max_notes = max_notes  # notes given to the model at most (``memex bench answers`` compares them)
         self.keep_ratio = keep_ratio  # ... and how close to the first a further note must score
+        self.relevance_floor: float | None = None  # None: retrieval.floor's, for the store's embedder
 
     @property
     def gate(self) -> ReplyGate:
         return self.writer.gate
 
     def recall(self, text: str, k: int) -> list[Recalled]:
-        """The k notes for ``text``. Their recall counts are updated later (``touch_later``): that update
-        is a store write (~50-150 ms at 10k notes) and the reply should not wait for it."""
+        """The notes for ``text`` among the top k that pass the relevance floor (``retrieval.floor``),
+        each with the passage to quote; nothing for an acknowledgement or a greeting. Their recall
+        counts are updated later (``touch_later``): that update is a store write (~50-150 ms at 10k
+        notes) and the reply should not wait for it."""
         from ..retrieval import search
+        from ..retrieval.floor import above_floor
 
-        if k <= 0 or not text.strip() or not len(self.store):
+        if k <= 0 or not text.strip() or not len(self.store) or is_acknowledgement(text):
             return []
-        return [Recalled.from_hit(h) for h in search(self.store, self.settings, text, k, touch=False)]
+        hits = search(self.store, self.settings, text, k, touch=False)
+        return [Recalled.from_hit(p.hit, passage=p.passage, strength=p.strength)
+                for p in above_floor(text, hits, self.store.embedder, floor=self.relevance_floor)]
 
     def touch_later(self, note_ids: list[str]) -> threading.Thread | None:
         """Record that notes were recalled (last_accessed, retrieval_count), in a background thread."""
@@ -118,7 +127,11 @@ class ChatSession:
         except MemexError as exc:  # the reply still comes, without memories
             recalled, recall_error = [], str(exc)
         recall_seconds = time.perf_counter() - started
-        plan = build_prompt(self.llm, text, recalled, history, max_tokens=max_tokens, system=self.system_prompt,
+        system = self.system_prompt
+        if is_acknowledgement(text):  # "thanks!": one short line, not a 384-token ramble
+            max_tokens = min(max_tokens, ACK_MAX_TOKENS)
+            system = ACK_SYSTEM if system == SYSTEM_PROMPT else system
+        plan = build_prompt(self.llm, text, recalled, history, max_tokens=max_tokens, system=system,
                             max_notes=self.max_notes, keep_ratio=self.keep_ratio)
         return recalled, plan, recall_seconds, recall_error
 

@@ -72,6 +72,25 @@ RECOMMENDED: tuple[Recommended, ...] = (
 )
 
 
+UPGRADE_KEYS = ("qwen2.5-1.5b", "qwen2.5-0.5b")  # for better answers from notes: the first that fits in RAM
+UPGRADE_MIN_RAM = {"qwen2.5-1.5b": 6 * 1024 ** 3, "qwen2.5-0.5b": 0}
+
+
+def recommended_upgrade(ram_bytes: int | None = None) -> Recommended:
+    """The download the chat recommends when the bundled model's answers are weak.
+
+    Why Qwen2.5: it follows "answer from what the user told you" far better than SmolLM2-135M, at
+    491 MB (0.5B) or 1.1 GB (1.5B, about 2 GB of RAM while running); the 1.5B is offered when the
+    machine has 6 GB of RAM or more, else the 0.5B."""
+    if ram_bytes is None:
+        try:
+            ram_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            ram_bytes = 0
+    by_key = {r.key: r for r in RECOMMENDED}
+    return next(by_key[k] for k in UPGRADE_KEYS if ram_bytes >= UPGRADE_MIN_RAM[k])
+
+
 @dataclass
 class RemoteFile:
     """What the hub says about a file before any byte is downloaded."""

@@ -25,6 +25,9 @@ class Hit:
     matched_terms: list[str] = field(default_factory=list)
     rank: int = 0  # 1-based position in the result list
     signals: dict[str, float] = field(default_factory=dict)  # keys among SIGNALS, each 0..1
+    # The unscaled values behind ``signals`` (cosines, BM25 scores): what the chat's relevance floor
+    # reads, since a scaled signal says only how a note compares with the other candidates.
+    raw: dict[str, float] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -37,7 +40,8 @@ class Hit:
     def trace_dict(self) -> dict[str, Any]:
         """Plain JSON: what the chat stores with a reply and the graph page draws."""
         return {"id": self.note.id, "rank": self.rank, "score": round(float(self.score), 6),
-                "signals": {k: round(float(v), 6) for k, v in self.signals.items()}, "via": self.via,
+                "signals": {k: round(float(v), 6) for k, v in self.signals.items()},
+                "raw": {k: round(float(v), 4) for k, v in self.raw.items()}, "via": self.via,
                 "reasons": list(self.reasons), "matched_terms": list(self.matched_terms)}
 
 

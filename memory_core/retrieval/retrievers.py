@@ -159,8 +159,9 @@ class ContextualRetriever(Retriever):
                 reasons.append(f"graph: shares a name with '{notes[via[nid]].title}'" if via[nid] in notes
                                else "graph")
             from_graph = nid in via and not (nid in lexical or nid in dense or nid in ctx_lexical)
+            raw = {name: float(values[nid]) for name, values in signals.items() if nid in values}
             hits.append(Hit(notes[nid], score, reasons, sig.get("lexical", 0.0), max(0.0, dense.get(nid, 0.0)),
-                            via.get(nid, "") if from_graph else "", terms, signals=sig))
+                            via.get(nid, "") if from_graph else "", terms, signals=sig, raw=raw))
         return hits
 
 
