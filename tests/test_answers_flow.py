@@ -110,11 +110,11 @@ def test_the_floor_reads_unscaled_cosines_so_the_best_of_weak_matches_stays_out(
     assert passed[0].passage == BIKE and passed[0].strength == pytest.approx(0.57)
 
 
-def test_a_note_with_context_passes_on_its_note_and_context_cosine() -> None:
-    reply_like = hit("Yes, it was amazing!", dense=0.1, raw={"dense": 0.1, "context_dense": 0.42})
-    passed = above_floor("How was the concert?", [reply_like], OneVector("zzz", 0.0), query_vec=np.array([1.0, 0.0]),
-                         floor=DENSE_FLOOR)
-    assert len(passed) == 1 and passed[0].strength == pytest.approx(0.42)
+def test_a_note_does_not_pass_on_its_context_alone() -> None:
+    """The context is what was said before the note: it ranks, it does not make a note relevant."""
+    neighbour = hit(VEGGIE, dense=0.04, raw={"dense": 0.04, "context_dense": 0.39, "context_lexical": 1.2})
+    assert above_floor("What color is my bike?", [neighbour], OneVector("zzz", 0.0), query_vec=np.array([1.0, 0.0]),
+                       floor=DENSE_FLOOR) == []
 
 
 def test_the_floor_is_the_measured_one_only_for_the_embedder_it_was_measured_on() -> None:

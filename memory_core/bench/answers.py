@@ -85,10 +85,11 @@ def measure(settings: Any, notes_variants: list[str], limit: int = 0, mode: str 
     results: dict[str, Any] = {"model": llm.name, "mode": mode, "max_tokens": max_tokens,
                                "load_average_before": os.getloadavg()[0]}
     started = time.perf_counter()
-    if "planted" in sets:
-        results.update(measure_planted(settings, llm, notes_variants, limit, mode, max_tokens, say))
-    if "realistic" in sets:
-        results["realistic"] = measure_realistic(settings, llm, limit, mode, max_tokens, say)
+    for name in sets:  # in the order asked
+        if name == "planted":
+            results.update(measure_planted(settings, llm, notes_variants, limit, mode, max_tokens, say))
+        elif name == "realistic":
+            results["realistic"] = measure_realistic(settings, llm, limit, mode, max_tokens, say)
     results["seconds"] = time.perf_counter() - started
     results["load_average_after"] = os.getloadavg()[0]
     return results

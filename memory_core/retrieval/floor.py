@@ -24,10 +24,13 @@ its scale moves with the number of notes), so it rescues nothing: adding "or BM2
 >= 0.2" gained no relevant pair. Hard negatives ("hives" the rash vs bee hives) stay the ranking's
 job, not the floor's.
 
-A note's strength is the best of: its cosine with the query, the cosine of the note with its context
-(a reply such as "Yes, it was amazing!" means something only with what came before), and, for a long
-note, the cosine of its best-matching sentence (a 50k-character diary is one vector of its first
-few hundred words). That sentence is also what the chat quotes: a long note is never quoted whole.
+A note's strength is its own words' cosine with the query and, for a long note, the cosine of its
+best-matching sentence (a 50k-character diary is one vector of its first few hundred words). That
+sentence is also what the chat quotes: a long note is never quoted whole. The note-with-context
+cosine is left out on purpose: the context is what was said before the note, so it pulls in a note
+for its neighbour's words (the issue's "I'm vegetarian since 2015." had a note+context cosine of
+0.39 for "What color is my bike?" because the turn before it spoke of a bike, and 0.04 on its own).
+The context still helps rank the notes that pass; what is shown must match by its own words.
 
 The Search page does not use the floor: an explicit search keeps its ranking and shows every note
 the words or the meaning matched, so nothing the person typed exactly is ever hidden there.
@@ -136,9 +139,8 @@ def floor_for(embedder: Any) -> float:
 
 
 def note_strength(hit: Hit) -> float:
-    """The unscaled cosine signals of a hit (note alone, note with its context); 0 when it had none."""
-    raw = hit.raw or {}
-    return max([0.0, hit.dense, float(raw.get("dense", 0.0)), float(raw.get("context_dense", 0.0))])
+    """The unscaled cosine of the note's own words with the query; 0 when the hit had none."""
+    return max(0.0, hit.dense, float((hit.raw or {}).get("dense", 0.0)))
 
 
 def above_floor(query: str, hits: list[Hit], embedder: Any, query_vec: np.ndarray | None = None,
