@@ -152,7 +152,10 @@ def show_message(message: dict[str, Any], conv: Conversation, session: ChatSessi
             st.markdown(escape_markdown(message["content"]) if message["content"] else "*(empty)*")
             memory_line(message, conv, session, writer)
             return
-        show_reply_text(message["content"])
+        if message.get("fallback"):  # our sentence and the person's own words: shown exactly as typed
+            st.markdown(md_escape(message["content"]))
+        else:
+            show_reply_text(message["content"])
         if message.get("error"):
             st.error(escape_markdown(message["error"]))
         if message.get("interrupted"):

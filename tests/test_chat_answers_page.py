@@ -69,10 +69,10 @@ def test_fallback_replies_show_the_note_and_offer_a_better_model(app_home: Setti
     replies = [m for m in at.chat_message if m.name == "assistant"]
     assert len(replies) == MISSES_BEFORE_OFFER
     text = replies[0].markdown[0].value
-    assert text.startswith(FALLBACK_LEAD) and "From your memory: “" + md_escape(FACT) in text
+    assert text.startswith(md_escape(FALLBACK_LEAD)) and "From your memory\\: “" + md_escape(FACT) in text
     captions = [c.value for c in at.caption]
-    assert any(c.startswith("The model's answer, which did not use your note: “I'm sorry for your loss.”")
-               for c in captions)
+    assert "The model's answer, which did not use your note: “" + md_escape("I'm sorry for your loss.") + "”" \
+        in captions
     assert not any(c.startswith("📎 From your memory") for c in captions)  # the note is the answer, not repeated
     r = recommended_upgrade()
     offer = [i.value for i in at.info if "did not use your notes" in i.value]
