@@ -153,7 +153,7 @@ def show_message(message: dict[str, Any], conv: Conversation, session: ChatSessi
             memory_line(message, conv, session, writer)
             return
         if message.get("fallback"):  # our sentence and the person's own words: shown exactly as typed
-            st.markdown(md_escape(message["content"]))
+            st.markdown(escape_markdown(message["content"]))
         else:
             show_reply_text(message["content"])
         if message.get("error"):

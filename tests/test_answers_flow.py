@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from fakes import HashEmbedder, ScriptedLLM
+
 from memory_core.bench.answers_realistic import contains_word, realistic_set
 from memory_core.chat import ChatSession, ConversationStore, MemoryWriter
 from memory_core.chat.fallback import (

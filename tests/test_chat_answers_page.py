@@ -5,7 +5,6 @@ the recommended download, its size first."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,13 @@ from streamlit.testing.v1 import AppTest
 from memory_core.chat import ConversationStore, get_writer, new_message
 from memory_core.chat.fallback import FALLBACK_LEAD, MISSES_BEFORE_OFFER, fallback_text
 from memory_core.config import Settings
+from memory_core.explore.render import escape_markdown as md_escape
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.models import human_size
 from memory_core.models.download import recommended_upgrade
 from memory_core.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from pages.common import md_escape  # noqa: E402
 
 pytestmark = pytest.mark.real_model
 
