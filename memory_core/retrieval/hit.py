@@ -40,8 +40,7 @@ class Hit:
     def trace_dict(self) -> dict[str, Any]:
         """Plain JSON: what the chat stores with a reply and the graph page draws."""
         return {"id": self.note.id, "rank": self.rank, "score": round(float(self.score), 6),
-                "signals": {k: round(float(v), 6) for k, v in self.signals.items()},
-                "raw": {k: round(float(v), 4) for k, v in self.raw.items()}, "via": self.via,
+                "signals": {k: round(float(v), 6) for k, v in self.signals.items()}, "via": self.via,
                 "reasons": list(self.reasons), "matched_terms": list(self.matched_terms)}
 
 
