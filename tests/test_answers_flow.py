@@ -251,3 +251,10 @@ def test_contains_word_scores_whole_words_only() -> None:
     assert contains_word("It is due in May.", ["May"]) and not contains_word("maybe later", ["May"])
     assert contains_word("Your blood group is O-.", ["O-"]) and contains_word("Le Guin!", ["Le Guin"])
     assert not contains_word("2150", ["15"])
+
+
+def test_sentence_vectors_are_kept_per_embedder() -> None:
+    text = "y" * 320 + ". The allotment is plot number 17."
+    _, first = best_sentence("plot", np.array([1.0, 0.0]), text, OneVector("plot number", 0.9))
+    _, second = best_sentence("plot", np.array([1.0, 0.0]), text, OneVector("plot number", 0.3))
+    assert first == pytest.approx(0.9, abs=1e-5) and second == pytest.approx(0.3, abs=1e-5)

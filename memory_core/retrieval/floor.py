@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -97,7 +98,17 @@ class _VectorCache:
             return out
 
 
-_CACHE = _VectorCache(_CACHE_SIZE)
+_CACHES: weakref.WeakKeyDictionary[Any, _VectorCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache(embedder: Any) -> _VectorCache:
+    """One cache per embedder: two models' vectors never meet."""
+    with _CACHES_LOCK:
+        cache = _CACHES.get(embedder)
+        if cache is None:
+            cache = _CACHES[embedder] = _VectorCache(_CACHE_SIZE)
+        return cache
 
 
 def _candidates(query: str, parts: list[str]) -> list[int]:
@@ -116,7 +127,7 @@ def best_sentence(query: str, query_vec: np.ndarray, text: str, embedder: Any) -
     if not parts:
         return text[:PASSAGE_CHARS], 0.0
     chosen = _candidates(query, parts)
-    vecs = _CACHE.vectors(embedder, [parts[i][:1000] for i in chosen])
+    vecs = _cache(embedder).vectors(embedder, [parts[i][:1000] for i in chosen])
     sims = [float(np.dot(v, query_vec)) for v in vecs]
     best = int(np.argmax(sims))
     i = chosen[best]
