@@ -19,7 +19,7 @@ from memory_core.models import human_size
 from memory_core.models.download import recommended_upgrade
 from memory_core.store import MemoryStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.real_model
 

@@ -19,7 +19,7 @@ from memory_core.store import MemoryStore
 
 pytestmark = pytest.mark.real_model
 
-PAIRS = Path(__file__).parent / "fixtures" / "relevance_pairs.json"
+PAIRS = Path(__file__).parents[1] / "fixtures" / "relevance_pairs.json"
 
 
 @pytest.fixture
