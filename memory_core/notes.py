@@ -8,6 +8,7 @@ this is what the store keeps on disk and what export/import moves around.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import unicodedata
 import uuid
 from dataclasses import dataclass, field, fields
@@ -76,7 +77,7 @@ class Change:
     old: Any
     new: Any
     by: str
-    at: str = field(default_factory=now_iso)
+    at: str = dataclasses.field(default_factory=now_iso)  # ``field`` is a field name here
     cause: str = ""  # why, when not obvious from ``by``: e.g. "proposal:<id>" for an accepted proposal
 
 

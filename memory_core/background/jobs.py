@@ -86,11 +86,13 @@ def run_in_background(job: J, work: Callable[[J], Any], *,
                       stopped_by: tuple[type[BaseException], ...] = ()) -> J:
     """Start ``work(job)`` in a daemon thread named after the job; return the job at once."""
 
+    stops: tuple[type[BaseException], ...] = (Cancelled, *stopped_by)
+
     def body() -> None:
         try:
             job.result = work(job)
             state = DONE
-        except (Cancelled, *stopped_by):
+        except stops:
             state = STOPPED
         except MemexError as exc:
             job.error, state = str(exc), FAILED

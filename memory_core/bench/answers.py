@@ -27,9 +27,13 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import print_table, save_results
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..models.llm import LLM
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +80,7 @@ def tell(session: Any, facts: list[dict[str, Any]], mode: str) -> tuple[str, dic
     return conv.id, note_of
 
 
-def measure(settings: Any, notes_variants: list[str], limit: int = 0, mode: str = "fast", max_tokens: int = 40,
+def measure(settings: Settings, notes_variants: list[str], limit: int = 0, mode: str = "fast", max_tokens: int = 40,
             say: Any = print, sets: tuple[str, ...] = ("planted",)) -> dict[str, Any]:
     """Run the chosen sets; each in a fresh store (the realistic set must not find the planted facts)."""
     from ..models.llm import get_llm
@@ -95,7 +99,7 @@ def measure(settings: Any, notes_variants: list[str], limit: int = 0, mode: str 
     return results
 
 
-def _session(settings: Any, llm: Any, tmp: str) -> Any:
+def _session(settings: Settings, llm: LLM, tmp: str) -> Any:
     from ..chat import ChatSession, ConversationStore, MemoryWriter
     from ..models.embeddings import get_embedder
     from ..store import MemoryStore
@@ -105,7 +109,7 @@ def _session(settings: Any, llm: Any, tmp: str) -> Any:
     return ChatSession(store, s, llm, ConversationStore(s.home), MemoryWriter())
 
 
-def measure_realistic(settings: Any, llm: Any, limit: int, mode: str, max_tokens: int, say: Any) -> dict[str, Any]:
+def measure_realistic(settings: Settings, llm: LLM, limit: int, mode: str, max_tokens: int, say: Any) -> dict[str, Any]:
     """The realistic set with the chat's own rule, plus the acknowledgement probes."""
     from .answers_realistic import ask, probe_acknowledgements, realistic_set, summarise, tell_realistic
 
@@ -128,7 +132,7 @@ def measure_realistic(settings: Any, llm: Any, limit: int, mode: str, max_tokens
     return out
 
 
-def measure_planted(settings: Any, llm: Any, notes_variants: list[str], limit: int, mode: str, max_tokens: int,
+def measure_planted(settings: Settings, llm: LLM, notes_variants: list[str], limit: int, mode: str, max_tokens: int,
                     say: Any) -> dict[str, Any]:
     from .answers_realistic import shown_texts
 

@@ -25,9 +25,14 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import print_table, save_results
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..models.llm import LLM
+    from ..store import Store
 
 MESSAGES = [
     "Do you remember when Anna and I went hiking in the Alps?",
@@ -99,7 +104,7 @@ def _median(rows: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(r[key] for r in rows) for key in rows[0]} if rows else {}
 
 
-def measure(settings: Any, sizes: list[int], turns: int = 24, runs: int = 3, max_tokens: int = 96,
+def measure(settings: Settings, sizes: list[int], turns: int = 24, runs: int = 3, max_tokens: int = 96,
             say: Any = print) -> dict[str, Any]:
     """Every figure of the benchmark as a dict (also used by ``memex bench all``)."""
     from ..chat import ChatSession, ConversationStore, MemoryWriter
@@ -155,7 +160,7 @@ def measure(settings: Any, sizes: list[int], turns: int = 24, runs: int = 3, max
     return results
 
 
-def _overhead(session: Any, store: Any, turns: int, max_tokens: int) -> dict[str, Any]:
+def _overhead(session: Any, store: Store, turns: int, max_tokens: int) -> dict[str, Any]:
     """Recall + prompt assembly over ``turns`` messages at the store's present size, and the deferred
     recall count (``store.touch``) the session does after each reply."""
     s = session.settings
@@ -184,7 +189,7 @@ def _overhead(session: Any, store: Any, turns: int, max_tokens: int) -> dict[str
     }
 
 
-def _replies(session: Any, llm: Any, runs: int, temperature: float, max_tokens: int, seed: int) -> dict[str, Any]:
+def _replies(session: Any, llm: LLM, runs: int, temperature: float, max_tokens: int, seed: int) -> dict[str, Any]:
     """``runs`` replies with memory, each compared (on a local model) with the bare model given the same
     prompt and given the message alone; the medians, and what memory added to the first token."""
     llama = getattr(llm, "llama", None)
@@ -223,7 +228,7 @@ INFLIGHT_FACT = ("Last Tuesday the doctor told me my blood pressure is fine, but
 INFLIGHT_DELAYS = (0.2, 0.6, 1.0, 1.5)  # seconds into the write's model call when the message is sent
 
 
-def measure_inflight(settings: Any, runs: int = 6, max_tokens: int = 32, say: Any = print) -> dict[str, Any]:
+def measure_inflight(settings: Settings, runs: int = 6, max_tokens: int = 32, say: Any = print) -> dict[str, Any]:
     """Time to first token of the same message, idle and while a memory write's model call is generating.
 
     The write (full mode: an enrichment call through the gated model) is sent first; the message is

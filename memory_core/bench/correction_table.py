@@ -8,9 +8,12 @@ person): closing a background note, or the older note when the row says "no", is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..models.embeddings import Embedder
 
 # (older note, new sentence, is the new sentence a correction of the older note?)
 PAIRS: list[tuple[str, str, bool]] = [
@@ -132,7 +135,7 @@ BACKGROUND = [
 class _Vectors:
     """Embeds each text once (the table repeats the background in every row)."""
 
-    def __init__(self, embedder: Any) -> None:
+    def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
         self.cache: dict[str, np.ndarray] = {}
 
@@ -144,7 +147,7 @@ class _Vectors:
         return np.vstack([self.cache[t] for t in texts])
 
 
-def verdict_for(embedder: Any, old: str | None, new: str, vectors: _Vectors | None = None) -> Any:
+def verdict_for(embedder: Embedder, old: str | None, new: str, vectors: _Vectors | None = None) -> Any:
     """The corrections rule's verdict for ``new`` among ``old`` (if any) and the background notes."""
     from ..memory.corrections import find
     from ..memory.dedup import Match
@@ -158,7 +161,7 @@ def verdict_for(embedder: Any, old: str | None, new: str, vectors: _Vectors | No
     return find(new, matches)
 
 
-def score_table(embedder: Any, pairs: list[tuple[str, str, bool]] | None = None) -> dict[str, Any]:
+def score_table(embedder: Embedder, pairs: list[tuple[str, str, bool]] | None = None) -> dict[str, Any]:
     """Precision and recall of "sure" verdicts and of "sure or asked" ones, with the rows it got wrong."""
     pairs = PAIRS if pairs is None else pairs
     vectors = _Vectors(embedder)

@@ -11,9 +11,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from . import print_table, save_results
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 PROMPT = [{"role": "system", "content": "You are a helpful assistant."},
           {"role": "user", "content": "Explain in a few sentences why people keep a diary."}]
@@ -48,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--notes", type=int, default=20, help="structured calls to make (max 20)")
 
 
-def measure(settings: Any, runs: int = 3, max_tokens: int = 128, n_notes: int = 20) -> dict[str, Any]:
+def measure(settings: Settings, runs: int = 3, max_tokens: int = 128, n_notes: int = 20) -> dict[str, Any]:
     from ..memory.pipeline import enrichment_messages
     from ..memory.validation import ENRICH_SCHEMA, fallback_enrichment, validate_enrichment
     from ..models.llm import LocalLLM
@@ -85,8 +89,8 @@ def measure(settings: Any, runs: int = 3, max_tokens: int = 128, n_notes: int = 
     for text in NOTES[: max(1, min(n_notes, len(NOTES)))]:
         started = time.perf_counter()
         result = llm.structured(
-            enrichment_messages(text), ENRICH_SCHEMA, validate=lambda d, t=text: validate_enrichment(d, t),
-            fallback=lambda t=text: fallback_enrichment(t), max_tokens=160)
+            enrichment_messages(text), ENRICH_SCHEMA, validate=partial(validate_enrichment, content=text),
+            fallback=partial(fallback_enrichment, text), max_tokens=160)
         latencies.append(time.perf_counter() - started)
         valid += result.valid
         retried += result.source == "model-retry"

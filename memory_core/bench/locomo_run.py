@@ -21,13 +21,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import InputError
 from ..transfer.locomo_format import LocomoData, Question, Sample, category_name
 from .locomo_charts import qa_rows, recall_rows
 from .locomo_metrics import KS, aggregate_qa, aggregate_retrieval, evidence_metrics, percentile, score_answer
 from .locomo_prompts import answer_messages, clean_prediction, turn_context
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..models.embeddings import Embedder
+    from ..models.llm import LLM
+    from ..store import Store
 
 __all__ = ["RETRIEVERS", "IngestResult", "TextProgress", "answer_messages", "clean_prediction", "ingest_sample",
            "qa_rows", "recall_rows", "run_benchmark", "select_questions", "select_samples", "turn_context",
@@ -107,15 +113,15 @@ class TextProgress:
 
 @dataclass
 class IngestResult:
-    store: Any  # MemoryStore
-    settings: Any
+    store: Store  # MemoryStore
+    settings: Settings
     ref_to_id: dict[str, str]
     id_to_ref: dict[str, str]
     stats: dict[str, Any]
 
 
-def ingest_sample(sample: Sample, settings: Any, home: str | Path, *, embedder: Any, mode: str = "fast",
-                  llm: Any = None, progress: bool = False) -> IngestResult:
+def ingest_sample(sample: Sample, settings: Settings, home: str | Path, *, embedder: Embedder, mode: str = "fast",
+                  llm: LLM | None = None, progress: bool = False) -> IngestResult:
     """Every turn of ``sample`` becomes a note in a fresh store at ``home`` (which must not hold one)."""
     from ..memory.pipeline import MODES, MemoryPipeline, NewItem
     from ..store import MemoryStore
@@ -193,8 +199,8 @@ class _Plan:
     qa: bool
     qa_retriever: str
     progress: bool
-    embedder: Any = None
-    model: Any = None
+    embedder: Embedder | None = None
+    model: LLM | None = None
 
     @property
     def depth(self) -> int:
@@ -214,10 +220,10 @@ class _Tally:
                                                                "completion_tokens": 0, "seconds": 0.0})
 
 
-def run_benchmark(data: LocomoData, settings: Any, *, mode: str = "fast", retrievers: Sequence[str] = RETRIEVERS,
+def run_benchmark(data: LocomoData, settings: Settings, *, mode: str = "fast", retrievers: Sequence[str] = RETRIEVERS,
                   ks: Sequence[int] = KS, qa: bool = False, k: int = 10, qa_retriever: str | None = None,
                   limit_questions: int | None = None, samples: str | int | Sequence[str] | None = None,
-                  seed: int = 42, work_dir: str | Path | None = None, embedder: Any = None, llm: Any = None,
+                  seed: int = 42, work_dir: str | Path | None = None, embedder: Embedder | None = None, llm: LLM | None = None,
                   progress: bool = True, source: str = "",
                   log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Ingest, evaluate retrieval (and answers with ``qa``), and return every figure as one JSON-able dict.
@@ -253,7 +259,7 @@ def run_benchmark(data: LocomoData, settings: Any, *, mode: str = "fast", retrie
                     limit_questions=limit_questions, source=source, started=started)
 
 
-def _plan(settings: Any, mode: str, retrievers: Sequence[str], ks: Sequence[int], qa: bool, k: int,
+def _plan(settings: Settings, mode: str, retrievers: Sequence[str], ks: Sequence[int], qa: bool, k: int,
           qa_retriever: str | None, progress: bool) -> _Plan:
     """The run's options checked (a clear InputError for each bad one); no model loaded yet."""
     from ..retrieval import RETRIEVERS as KNOWN
@@ -275,25 +281,25 @@ def _plan(settings: Any, mode: str, retrievers: Sequence[str], ks: Sequence[int]
     return _Plan(mode=mode, retrievers=retrievers, ks=ks, k=k, qa=qa, qa_retriever=qa_retriever, progress=progress)
 
 
-def _load_models(plan: _Plan, settings: Any, embedder: Any, llm: Any) -> None:
+def _load_models(plan: _Plan, settings: Settings, embedder: Embedder | None, llm: LLM | None) -> None:
     """The embedder (given, or the settings'), and the model when answers or full-mode ingest need one."""
     if embedder is None:
         from ..models.embeddings import get_embedder
 
         embedder = get_embedder(settings)
-    model: Any = llm
-    if (plan.qa or plan.mode == "full") and model is None:
+    if (plan.qa or plan.mode == "full") and llm is None:
         from ..models.llm import get_llm
 
-        model = get_llm(settings)
-    plan.embedder, plan.model = embedder, model
+        llm = get_llm(settings)
+    plan.embedder, plan.model = embedder, llm
 
 
-def _run_sample(sample: Sample, sample_qs: list[Question], settings: Any, home: Path, plan: _Plan, tally: _Tally,
+def _run_sample(sample: Sample, sample_qs: list[Question], settings: Settings, home: Path, plan: _Plan, tally: _Tally,
                 say: Callable[[str], None]) -> None:
     """Ingest one sample into its own store, then ask each of its questions (retrieval, and answers)."""
     from ..retrieval import make_retriever
 
+    assert plan.embedder is not None, "_load_models first"
     ing = ingest_sample(sample, settings, home, embedder=plan.embedder, mode=plan.mode, llm=plan.model,
                         progress=plan.progress)
     tally.ingest_stats.append(ing.stats)
@@ -330,6 +336,7 @@ def _answer(q: Question, ing: IngestResult, plan: _Plan, tally: _Tally) -> dict[
     """The model's answer to one question from the notes the QA retriever finds, scored."""
     from ..retrieval import make_retriever
 
+    assert plan.model is not None, "_load_models loads the model when answers are asked for"
     t0 = time.perf_counter()
     hits = make_retriever(ing.store, ing.settings, plan.qa_retriever).search(q.question, plan.k)
     result = plan.model.chat(answer_messages(q.question, [h.note for h in hits]), max_tokens=32, temperature=0.0)
@@ -359,7 +366,7 @@ def _retrieval_summary(plan: _Plan, tally: _Tally) -> dict[str, Any]:
     return retrieval
 
 
-def _results(data: LocomoData, settings: Any, plan: _Plan, tally: _Tally, *, chosen: list[Sample],
+def _results(data: LocomoData, settings: Settings, plan: _Plan, tally: _Tally, *, chosen: list[Sample],
              questions: list[Question], seed: int, limit_questions: int | None, source: str,
              started: float) -> dict[str, Any]:
     """Every figure of the run as one JSON-able dict."""

@@ -28,9 +28,17 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import print_table, save_results
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..config import Settings
+    from ..models.embeddings import Embedder
+    from ..models.llm import LLM
+    from ..store import Store
 
 STORED_KINDS = ("fact", "repeat", "correction", "chat")
 
@@ -69,7 +77,7 @@ def current_fact_notes(turns: list[dict[str, Any]], outcomes: list[dict[str, Any
     return notes
 
 
-def changed_without_person(store: Any) -> list[str]:
+def changed_without_person(store: Store) -> list[str]:
     """Notes whose content, or a field the person had written, was changed by someone else."""
     bad = []
     for note in store.all_notes():
@@ -83,7 +91,7 @@ def changed_without_person(store: Any) -> list[str]:
     return bad
 
 
-def evaluate(store: Any, turns: list[dict[str, Any]], outcomes: list[dict[str, Any]],
+def evaluate(store: Store, turns: list[dict[str, Any]], outcomes: list[dict[str, Any]],
              recalled: list[list[str]], replies: list[str]) -> dict[str, Any]:
     """Every figure, from the store and the conversation (no model needed)."""
     from ..retrieval.hit import current_version
@@ -153,14 +161,14 @@ def link_figures(notes: dict[str, Any]) -> dict[str, Any]:
             "notes_linked": len(linked), "links_by": by}
 
 
-def _pending(store: Any) -> int:
+def _pending(store: Store) -> int:
     from ..memory.inbox import inbox
 
     return inbox(store).count("pending")
 
 
-def run_conversation(settings: Any, turns: list[dict[str, Any]], *, max_tokens: int,
-                     say: Any = print, llm: Any = None, embedder: Any = None, write_mode: str = "full",
+def run_conversation(settings: Settings, turns: list[dict[str, Any]], *, max_tokens: int,
+                     say: Callable[[str], None] = print, llm: LLM | None = None, embedder: Embedder | None = None, write_mode: str = "full",
                      partial: Any = None) -> dict[str, Any]:
     from ..chat import ChatSession, ConversationStore, MemoryWriter
     from ..models.embeddings import get_embedder
@@ -220,7 +228,7 @@ def run_conversation(settings: Any, turns: list[dict[str, Any]], *, max_tokens: 
     return figures
 
 
-def correction_figures(embedder: Any) -> dict[str, Any]:
+def correction_figures(embedder: Embedder) -> dict[str, Any]:
     """The corrections rule on its tables (MiniLM only, a few seconds)."""
     from .correction_table import HELD_OUT, PAIRS, score_table
 

@@ -30,11 +30,15 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import print_table, save_results
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..store import Store
 
 PEOPLE = ["Anna", "Tom", "Carla", "Ravi", "Mei", "Jonas", "Fatima", "Luis", "Grace", "Omar", "Yuki", "Ben"]
 PLACES = ["Berlin", "the Alps", "Lisbon", "the office", "the gym", "Kyoto", "the lake", "the library",
@@ -105,7 +109,7 @@ def du(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
-def ingest_real(store: Any, settings: Any, size: int, timed: TimedEmbedder) -> dict[str, Any]:
+def ingest_real(store: Store, settings: Settings, size: int, timed: TimedEmbedder) -> dict[str, Any]:
     from ..memory.pipeline import MemoryPipeline, NewItem
 
     pipe = MemoryPipeline(store, settings, llm=None)
@@ -118,7 +122,7 @@ def ingest_real(store: Any, settings: Any, size: int, timed: TimedEmbedder) -> d
             "embed_chars_per_text": timed.chars / max(1, timed.texts)}
 
 
-def ingest_synthetic(store: Any, size: int, dim: int, seed: int = 11) -> dict[str, Any]:
+def ingest_synthetic(store: Store, size: int, dim: int, seed: int = 11) -> dict[str, Any]:
     """Notes with random unit vectors through ``store.writing()``; one note in three links an earlier one."""
     from ..notes import Note
 
@@ -175,7 +179,7 @@ def cold_open(home: Path, dim: int) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def time_searches(store: Any, settings: Any, n_queries: int) -> dict[str, dict[str, float]]:
+def time_searches(store: Store, settings: Settings, n_queries: int) -> dict[str, dict[str, float]]:
     from ..retrieval import make_retriever, search
 
     queries = [QUERIES[i % len(QUERIES)] + ("" if i < len(QUERIES) else f" {i}") for i in range(n_queries)]
@@ -195,7 +199,7 @@ def time_searches(store: Any, settings: Any, n_queries: int) -> dict[str, dict[s
     return out
 
 
-def time_edits(store: Any, home: Path, edits: int) -> dict[str, Any]:
+def time_edits(store: Store, home: Path, edits: int) -> dict[str, Any]:
     """Edit one note ``edits`` times (its timestamp: nothing to re-embed) and time each edit."""
     note = store.all_notes()[0]
     base = datetime(2021, 1, 1, tzinfo=timezone.utc)
@@ -266,7 +270,7 @@ def measure(sizes: list[int], *, synthetic: bool = False, synthetic_above: int =
     return results
 
 
-def measure_full(store: Any, settings: Any, writes: int) -> dict[str, Any]:
+def measure_full(store: Store, settings: Settings, writes: int) -> dict[str, Any]:
     from ..memory.pipeline import MemoryPipeline
     from ..models.llm import get_llm
 

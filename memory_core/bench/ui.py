@@ -19,9 +19,14 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import print_table, save_results
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..config import Settings
 
 PAGES = ("chat", "graph", "notes", "search", "review", "insights", "transfer", "settings")
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,11 +123,14 @@ def synthetic_notes(n: int, seed: int = 7) -> tuple[list[Any], Any]:
 class _NoEmbedder:
     """Seeding passes every vector; anything that asks for an embedding is a bug in the benchmark."""
 
-    def embed(self, texts: list[str]) -> Any:  # pragma: no cover - never called
+    name = "none"
+    dim = 384
+
+    def embed(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - never called
         raise RuntimeError("the ui benchmark seeds precomputed vectors; nothing should be embedded here")
 
 
-def prepare(home: Path, settings: Any, n: int, seed: int) -> dict[str, float]:
+def prepare(home: Path, settings: Settings, n: int, seed: int) -> dict[str, float]:
     """Seed ``home`` with ``n`` notes. Returns the seconds spent building notes and writing them."""
     from ..store import MemoryStore
 
@@ -165,7 +173,7 @@ def time_page(app: Path, page: str, timeout: float, runs: int) -> dict[str, Any]
             "exception": problem, "errors": [e.value for e in at.error][:3] if problem is None else []}
 
 
-def measure(settings: Any, sizes: list[int], pages: list[str] | None = None, runs: int = 2,
+def measure(settings: Settings, sizes: list[int], pages: list[str] | None = None, runs: int = 2,
             timeout: float = 300.0, seed: int = 7, log: Any = print) -> dict[str, Any]:
     import logging
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, NotFoundError
 from .conversations import PENDING_STATES
 from .pending import pending_report
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 WAIT_SECONDS = 900.0
 
@@ -45,7 +48,7 @@ def memory_summary(info: dict[str, Any] | None) -> dict[str, Any]:
     return info
 
 
-def run(args: argparse.Namespace, settings: Any) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     from ..models.llm import get_llm
     from ..store import open_store
     from .conversations import ConversationStore

@@ -10,9 +10,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..models.llm import Interrupted
+
+if TYPE_CHECKING:
+    from ..models.llm import LLM
 
 
 class ReplyGate:
@@ -69,7 +72,7 @@ class GatedLLM:
     cancelled this write) ends the call the same way and raises ``WriteCancelled``.
     """
 
-    def __init__(self, llm: Any, gate: ReplyGate, on_wait: Callable[[bool], None] | None = None,
+    def __init__(self, llm: LLM, gate: ReplyGate, on_wait: Callable[[bool], None] | None = None,
                  cancelled: Callable[[], bool] | None = None, max_retries: int = 50) -> None:
         self._llm = llm
         self._gate = gate

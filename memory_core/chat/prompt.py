@@ -10,7 +10,10 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..models.llm import LLM
 
 from ..retrieval.floor import persons_words
 
@@ -157,7 +160,7 @@ def memory_turn(text: str, lines: list[str]) -> str:
     return "\n".join([*lines, f"Question: {text}", ANSWER_LINE])
 
 
-def build_prompt(llm: Any, message: str, notes: list[Recalled], history: list[Message], *,
+def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Message], *,
                  max_tokens: int, system: str = SYSTEM_PROMPT, today: str | None = None,
                  max_notes: int = MAX_NOTES, history_messages: int = HISTORY_MESSAGES,
                  keep_ratio: float = NOTE_KEEP_RATIO) -> PromptPlan:

@@ -11,9 +11,12 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .pending import pending_report
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 RUN_TIMEOUT = 1800.0
 
@@ -25,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     run.add_argument("--timeout", type=float, default=RUN_TIMEOUT, help="seconds to wait at most")
 
 
-def run(args: argparse.Namespace, settings: Any) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     from .conversations import ConversationStore
 
     conversations = ConversationStore(settings.home)

@@ -12,14 +12,17 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MemexError
 from .conversations import Conversation, ConversationStore, new_message
 from .fallback import fallback_text, uses_note
 from .gate import ReplyGate
 from .prompt import PromptPlan, Recalled
+
+if TYPE_CHECKING:
+    from ..models.llm import LLM
 
 # llama.cpp's repeat penalty counts the prompt's tokens too: it would push a memory answer away from
 # the very words it should copy ("Volvo"), so it is off for those.
@@ -50,7 +53,7 @@ class Reply:
     and queues the person's words there (setting ``touch_thread`` and ``job_id``).
     """
 
-    def __init__(self, *, llm: Any, gate: ReplyGate, conversations: ConversationStore,
+    def __init__(self, *, llm: LLM, gate: ReplyGate, conversations: ConversationStore,
                  on_saved: Callable[[Reply], None], conversation: Conversation, user_message: dict[str, Any],
                  recalled: list[Recalled], plan: PromptPlan, temperature: float, remember: bool,
                  recall_seconds: float, recall_error: str, started: float, continues: str = "") -> None:
@@ -92,7 +95,7 @@ class Reply:
     def __iter__(self) -> Iterator[str]:
         return self.pieces()
 
-    def pieces(self) -> Iterator[str]:
+    def pieces(self) -> Generator[str, None, None]:
         """The reply's text pieces as the model writes them (a generator: close it if you stop early,
         in the thread that iterated it, so the model's lock is released there)."""
         if self._started:
@@ -110,7 +113,7 @@ class Reply:
             pieces.close()
         return self.text
 
-    def _generate(self) -> Iterator[str]:
+    def _generate(self) -> Generator[str, None, None]:
         llm = self.llm
         stream = None
         completed = False
@@ -119,9 +122,9 @@ class Reply:
                 try:
                     # A question answered from memory is decoded greedily: the likeliest words are the told ones.
                     temperature = 0.0 if self.plan.memory_answer else self.temperature
-                    kwargs = {"repeat_penalty": MEMORY_REPEAT_PENALTY} if self.plan.memory_answer else {}
+                    penalty = MEMORY_REPEAT_PENALTY if self.plan.memory_answer else None  # None: the model's own
                     stream = llm.stream(self.plan.messages, max_tokens=self.plan.reply_tokens,
-                                        temperature=temperature, **kwargs)
+                                        temperature=temperature, repeat_penalty=penalty)
                     for piece in stream:
                         if self.first_token_seconds is None:
                             self.first_token_seconds = time.perf_counter() - self.started

@@ -21,9 +21,9 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError, MemexError, NotFoundError
+from ..errors import InputError, MemexError, ModelError, NotFoundError
 from ..memory.turns import turn_effect
 from .conversations import Conversation, ConversationStore, new_message
 from .fallback import ACK_MAX_TOKENS, ACK_SYSTEM, is_acknowledgement
@@ -43,6 +43,11 @@ from .prompt import (
 )
 from .reply import Reply, close_stream
 from .writer import MemoryWriter
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..models.llm import LLM
+    from ..store import Store
 
 __all__ = ["ChatSession", "Reply", "close_stream", "job_outcome", "turn_context"]
 CONTEXT_CHARS = 400  # each previous message in a turn context is cut (in the middle) to this
@@ -73,7 +78,7 @@ def history_of(conv: Conversation) -> list[Message]:
 class ChatSession:
     """Chat turns over one store, one model and one conversation folder."""
 
-    def __init__(self, store: Any, settings: Any, llm: Any, conversations: ConversationStore | None = None,
+    def __init__(self, store: Store, settings: Settings, llm: LLM | None, conversations: ConversationStore | None = None,
                  writer: MemoryWriter | None = None, system_prompt: str = SYSTEM_PROMPT,
                  max_notes: int = MAX_NOTES, keep_ratio: float = NOTE_KEEP_RATIO) -> None:
         self.store = store
@@ -85,6 +90,12 @@ class ChatSession:
         self.max_notes = max_notes  # notes given to the model at most (``memex bench answers`` compares them)
         self.keep_ratio = keep_ratio  # ... and how close to the first a further note must score
         self.relevance_floor: float | None = None  # None: retrieval.floor's, for the store's embedder
+
+    def model(self) -> LLM:
+        """The chat model. A session made only to resume queued memory writes (``llm`` None) has none."""
+        if self.llm is None:
+            raise ModelError("This chat session was opened without a model: it can only resume memory writes.")
+        return self.llm
 
     @property
     def gate(self) -> ReplyGate:
@@ -131,7 +142,7 @@ class ChatSession:
         if is_acknowledgement(text):  # "thanks!": one short line, not a 384-token ramble
             max_tokens = min(max_tokens, ACK_MAX_TOKENS)
             system = ACK_SYSTEM if system == SYSTEM_PROMPT else system
-        plan = build_prompt(self.llm, text, recalled, history, max_tokens=max_tokens, system=system,
+        plan = build_prompt(self.model(), text, recalled, history, max_tokens=max_tokens, system=system,
                             max_notes=self.max_notes, keep_ratio=self.keep_ratio)
         return recalled, plan, recall_seconds, recall_error
 
@@ -195,7 +206,7 @@ class ChatSession:
 
     def _reply_needs(self) -> dict[str, Any]:
         """What a ``Reply`` uses from this session: the model, the gate, the conversations, ``_saved``."""
-        return {"llm": self.llm, "gate": self.gate, "conversations": self.conversations, "on_saved": self._saved}
+        return {"llm": self.model(), "gate": self.gate, "conversations": self.conversations, "on_saved": self._saved}
 
     def _saved(self, reply: Reply) -> None:
         """After a reply's message is saved: count the recall (in the background) and queue the person's words."""

@@ -364,15 +364,10 @@ class MemoryWriter:
         def paused(flag: bool) -> None:
             self._set(job, paused=flag)
 
-        def gated() -> Any:
-            model = original
-            if model is None:
-                from ..models.llm import get_llm
+        def gated() -> GatedLLM:
+            from ..memory.pipeline import model_of
 
-                model = get_llm(pipeline.settings)
-            elif callable(model) and not hasattr(model, "structured"):
-                model = model()
-            wrapped = GatedLLM(model, self.gate, paused, cancelled=lambda: job.cancel_requested or self._leaving)
+            wrapped = GatedLLM(model_of(original, pipeline.settings), self.gate, paused, cancelled=lambda: job.cancel_requested or self._leaving)
             gated_models.append(wrapped)
             return wrapped
 

@@ -8,10 +8,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, load_settings
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -34,7 +37,7 @@ def pipeline_of(args: argparse.Namespace) -> Any:
     return MemoryPipeline(store, store.settings)
 
 
-def resume_queued(store: Any) -> None:
+def resume_queued(store: Store) -> None:
     """A process that writes does the memory writes earlier runs left queued too (in the background;
     at exit, ``entry`` lets the running one finish within a grace period and leaves the rest queued)."""
     from ..chat.session import ChatSession

@@ -157,7 +157,7 @@ def _bench_commands(add: AddCommand, common: argparse.ArgumentParser) -> None:
             if exc.name != f"{runs.BENCH_PACKAGE}.{name}":
                 raise
             continue
-        bp = bench_sub.add_parser(name, parents=[common], help=module.__doc__.strip().splitlines()[0],
+        bp = bench_sub.add_parser(name, parents=[common], help=(module.__doc__ or name).strip().splitlines()[0],
                                   description=module.__doc__)
         module.add_arguments(bp)
         bp.set_defaults(func=runs.cmd_bench)

@@ -13,10 +13,11 @@ character diff for notes and stays linear enough for the 100,000-character limit
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -49,10 +50,10 @@ class FieldDiff:
     kind: str
     old_text: str
     new_text: str
-    segments: list[Segment] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
+    segments: list[Segment] = dataclasses.field(default_factory=list)  # ``field`` is a field name here
+    added: list[str] = dataclasses.field(default_factory=list)
+    removed: list[str] = dataclasses.field(default_factory=list)
+    kept: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -119,7 +120,7 @@ def list_diff(old: Iterable[Any], new: Iterable[Any], describe: Callable[[Any], 
 
 def link_text(link: Any, title_of: Callable[[str], str] | None = None) -> str:
     """A link (Link or its dict form) as one line: "→ title (reason) · by linker"."""
-    data = asdict(link) if is_dataclass(link) else dict(link) if isinstance(link, Mapping) else {"target": str(link)}
+    data = asdict(link) if is_dataclass(link) and not isinstance(link, type) else dict(link) if isinstance(link, Mapping) else {"target": str(link)}
     target = str(data.get("target", ""))
     name = title_of(target) if title_of else target
     reason = " ".join(str(data.get("reason", "")).split())
@@ -160,7 +161,8 @@ def note_fields(note: Any) -> dict[str, Any]:
         data = dict(note)
     else:
         data = {name: getattr(note, name) for name in COMPARED_FIELDS}
-    data["links"] = [asdict(x) if is_dataclass(x) else dict(x) for x in data.get("links", [])]
+    data["links"] = [asdict(x) if is_dataclass(x) and not isinstance(x, type) else dict(x)
+                     for x in data.get("links", [])]
     return {name: data.get(name) for name in COMPARED_FIELDS}
 
 

@@ -63,8 +63,8 @@ def proposal_diff(p: Any, notes: Mapping[str, Note], title_of: Callable[[str], s
     if p.kind == "link":
         target = notes.get(p.target_id)
         before = list(target.links) if target is not None else []
-        after = p.after if isinstance(p.after, Mapping) else {}
-        new = Link(target=str(after.get("target", "")), reason=str(after.get("reason", "")),
+        wanted = p.after if isinstance(p.after, Mapping) else {}
+        new = Link(target=str(wanted.get("target", "")), reason=str(wanted.get("reason", "")),
                    by=str(p.proposed_by).split(":")[0] or "linker")
         return field_diff("links", before, [*before, new], title_of)
     if p.kind == "supersede":  # "Does this replace ...?": the old note's superseded_by, as note titles

@@ -22,7 +22,7 @@ from ..notes import Change, Link, Note, clean_content, creator, normalise_time, 
 from .validation import fallback_enrichment
 
 if TYPE_CHECKING:
-    from ..store import MemoryStore
+    from ..store import Store
     from .records import BulkReport, NewItem
 
 
@@ -59,13 +59,13 @@ def enrich(chunk: list[NewItem], offset: int) -> Prepared:
     return Prepared(offset, len(chunk), notes, errors)
 
 
-def embed(store: MemoryStore, batch: Prepared) -> np.ndarray:
+def embed(store: Store, batch: Prepared) -> np.ndarray:
     if not batch.notes:
         return np.zeros((0, 0), dtype=np.float32)
     return np.asarray(store.embedder.embed([n.text_for_embedding() for n in batch.notes]), dtype=np.float32)
 
 
-def link_and_write(store: MemoryStore, batch: Prepared, vecs: np.ndarray, *, k: int, threshold: float) -> None:
+def link_and_write(store: Store, batch: Prepared, vecs: np.ndarray, *, k: int, threshold: float) -> None:
     """Link each note to its nearest stored notes and earlier notes of this batch, then write the batch.
 
     A note's links are set in one change (one history entry), not one change per link.
@@ -87,7 +87,7 @@ def link_and_write(store: MemoryStore, batch: Prepared, vecs: np.ndarray, *, k: 
             w.put(note, vec)
 
 
-def add_fast(store: MemoryStore, items: list[NewItem], report: BulkReport, *, k: int, threshold: float,
+def add_fast(store: Store, items: list[NewItem], report: BulkReport, *, k: int, threshold: float,
              batch_size: int, total: int, progress: Callable[[int, int], None] | None = None,
              cancel: threading.Event | None = None) -> None:
     """Add ``items`` batch by batch: embed batch k+1 on a worker while batch k is written (module doc)."""

@@ -10,7 +10,10 @@ treat models from ``MIN_CAPABLE_B`` billion parameters up as capable. Unknown si
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models.llm import LLM
 
 MIN_CAPABLE_B = 3.0
 _SIZE_RE = re.compile(r"(?<![a-z0-9])(\d+(?:\.\d+)?)\s*([mb])(?![a-z])", re.IGNORECASE)
@@ -22,12 +25,12 @@ def parameter_billions(name: str) -> float | None:
     return max(sizes) if sizes else None
 
 
-def model_is_capable(llm: Any) -> bool:
+def model_is_capable(llm: LLM) -> bool:
     size = parameter_billions(str(getattr(llm, "name", "")))
     return size is not None and size >= MIN_CAPABLE_B
 
 
-def model_label(llm: Any) -> str:
+def model_label(llm: LLM) -> str:
     """A short name for ``proposed_by`` ("evolver:SmolLM2-135M-Instruct")."""
     name = str(getattr(llm, "name", "model"))
     name = re.sub(r"\.gguf$", "", name.rsplit("/", 1)[-1], flags=re.IGNORECASE)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 def _short(value: Any, limit: int = 70) -> str:
@@ -31,7 +34,7 @@ def add_review_arguments(p: argparse.ArgumentParser) -> None:
                    help="list the model's proposals the checker turned down, with why (accept one anyway by id)")
 
 
-def run_review(args: argparse.Namespace, store: Any, out: Any) -> int:
+def run_review(args: argparse.Namespace, store: Store, out: Any) -> int:
     from . import review
     from .inbox import inbox
 
@@ -58,8 +61,8 @@ def run_review(args: argparse.Namespace, store: Any, out: Any) -> int:
     if args.action == "accept":
         edited: Any = None
         if args.edit is not None:
-            p = box.get(args.id) if args.id in [x.id for x in box.list(None)] else None
-            kind = p.kind if p else ""
+            known = box.get(args.id) if args.id in [x.id for x in box.list(None)] else None
+            kind = known.kind if known else ""
             edited = [t.strip() for t in args.edit.split(",") if t.strip()] if kind == "tags" else args.edit
         p = review.accept(store, args.id, edited_after=edited)
         out(args, review.describe(p), f"accepted {p.id[:8]}: {p.kind} of {p.target_id[:8]} is now "
@@ -78,7 +81,7 @@ def add_revert_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--yes", action="store_true", help="apply without asking (required when not on a terminal)")
 
 
-def run_revert(args: argparse.Namespace, store: Any, out: Any) -> int:
+def run_revert(args: argparse.Namespace, store: Store, out: Any) -> int:
     nid = store.resolve_id(args.id)
     plan = store.revert_plan(nid, args.version, args.fields)
     rows = [{"field": fc.field, "current": fc.current, "target": fc.target, "conflict": fc.conflict} for fc in plan]

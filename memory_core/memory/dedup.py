@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from ..notes import Note
 from ..retrieval.entities import entities, mentions
 from . import corrections
 from .corrections import Verdict
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 DUPLICATE_THRESHOLD = 0.91
 CORRECTION_THRESHOLD = corrections.MARKER_SIMILARITY
@@ -53,7 +56,7 @@ def facts_of(text: str) -> set[str]:
     return entities(text) | set(_NUMBER_RE.findall(text))
 
 
-def candidates(store: Any, vec: np.ndarray, speaker: str, content_vec_of: Any, text: str = "") -> list[Match]:
+def candidates(store: Store, vec: np.ndarray, speaker: str, content_vec_of: Any, text: str = "") -> list[Match]:
     """Current notes of the same speaker nearest to ``vec``, and those naming a relation or name ``text``
     names, with their content-to-content cosine.
 
@@ -79,7 +82,7 @@ def find_duplicate(text: str, matches: list[Match]) -> Match | None:
     return None
 
 
-def _same_names(store: Any, text: str) -> list[Note]:
+def _same_names(store: Store, text: str) -> list[Note]:
     """The most recent current notes naming a relation or name ``text`` names ("my brother", "Lena")."""
     keys = set(mentions(text)) if text else set()
     if not keys:

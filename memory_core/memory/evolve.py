@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,10 @@ from ..notes import Note
 from .capability import model_label
 from .inbox import Proposal, inbox
 from .proposals import clean_reason, judge_context, judge_link, judge_tags
+
+if TYPE_CHECKING:
+    from ..models.embeddings import Embedder
+    from ..store import Store, WriteBatch
 
 JUDGE = "judge"  # resolved_by of a proposal the judge turned down (the person may accept it anyway)
 UNREADABLE_REASON = "Related, as the model proposed."
@@ -38,7 +42,7 @@ def _declined(judged: Judged, p: Proposal, why: str) -> None:
     judged.declined.append(p)
 
 
-def similarity_fn(embedder: Any) -> Any:
+def similarity_fn(embedder: Embedder) -> Any:
     """Cosine of two texts with the store's embedder (cached: a proposal compares a few texts)."""
 
     @functools.lru_cache(maxsize=256)
@@ -114,14 +118,14 @@ def judge_decision(pipe: Any, note: Note, neighbours: list[Any], decision: dict[
     return judged
 
 
-def _put(w: Any, note: Note, cause: str) -> None:
+def _put(w: WriteBatch, note: Note, cause: str) -> None:
     try:
         w.put(note, cause=cause)
     except TypeError:  # a store without causes on puts
         w.put(note)
 
 
-def apply_judged(w: Any, note: Note, judged: Judged, report: Any) -> None:
+def apply_judged(w: WriteBatch, note: Note, judged: Judged, report: Any) -> None:
     """Apply grounded proposals inside the write that creates ``note`` (capable model only)."""
     for p in judged.items:
         cause = f"proposal:{p.id}"
@@ -144,7 +148,7 @@ def apply_judged(w: Any, note: Note, judged: Judged, report: Any) -> None:
     report.applied += sum(p.status == "accepted" for p in judged.items)
 
 
-def record_proposals(store: Any, judged: Judged, applied: bool) -> list[str]:
+def record_proposals(store: Store, judged: Judged, applied: bool) -> list[str]:
     """Store the grounded proposals: applied ones as accepted (by the system), the rest pending; and
     the turned-down ones as rejected by the judge, with why (not among the returned ids)."""
     box = inbox(store)

@@ -6,15 +6,18 @@ through ``inbox(store)`` and resolve the short ids people type with ``resolve_pi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, NotFoundError
 from ..store.proposals import Proposal, ProposalInbox
 
+if TYPE_CHECKING:
+    from ..store import Store
+
 __all__ = ["Proposal", "inbox", "resolve_pid"]
 
 
-def inbox(store: Any) -> ProposalInbox:
+def inbox(store: Store) -> ProposalInbox:
     """The store's proposals inbox."""
     return store.proposals
 

@@ -27,8 +27,9 @@ The model's link ideas come on top of these (``evolve``), judged one by one.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from ..notes import Note
 from ..retrieval.entities import display, entities, mentions, relations
 from ..retrieval.signals import context_index
 from ..store.lexical import STOPWORDS, TOKEN_RE, stem
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 MAX_PER_ENTITY = 3
 MAX_LINKS = 5  # entity links per new note
@@ -81,7 +85,7 @@ def aliases(text: str) -> dict[str, str]:
     return out
 
 
-def entity_links(note: Note, store: Any) -> list[tuple[str, str, str]]:
+def entity_links(note: Note, store: Store) -> list[tuple[str, str, str]]:
     """(target id, reason, actor) for the notes that name an entity this note names."""
     notes = store.notes_view()
     if not notes:
@@ -125,7 +129,7 @@ def _content_stems(text: str) -> set[str]:
             if w not in STOPWORDS and w not in GENERIC and len(w) > 3 and not w.isdigit()}
 
 
-def topic_links(note: Note, store: Any, exclude: set[str] = frozenset()) -> list[tuple[str, str, str]]:
+def topic_links(note: Note, store: Store, exclude: AbstractSet[str] = frozenset()) -> list[tuple[str, str, str]]:
     """(target id, reason, actor) for notes sharing a specific content word and close in meaning."""
     mine = _content_stems(note.content)
     notes = store.notes_view()
@@ -149,7 +153,7 @@ def topic_links(note: Note, store: Any, exclude: set[str] = frozenset()) -> list
     vecs = np.asarray(store.embedder.embed([note.content, *(o.content for o, _ in pool)]), dtype=np.float32)
     sims = vecs[1:] @ vecs[0]
     ranked = sorted(zip(pool, sims), key=lambda x: -float(x[1]))
-    out = []
+    out: list[tuple[str, str, str]] = []
     for (other, shared), sim in ranked:
         if float(sim) >= TOPIC_FLOOR and len(out) < MAX_TOPIC_LINKS:
             words = _surface(note.content, shared)
@@ -168,7 +172,7 @@ def _surface(text: str, stems: list[str]) -> str:
     return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else words[0]
 
 
-def continuation_link(note: Note, store: Any) -> list[tuple[str, str, str]]:
+def continuation_link(note: Note, store: Store) -> list[tuple[str, str, str]]:
     """The note this one continues: it follows it in the conversation and opens with "She", "It was", ...
     or is close to it in meaning."""
     if not note.conversation_id or _WEATHER_RE.match(note.content):
@@ -199,7 +203,7 @@ def _seconds(a: str, b: str) -> float:
         return float("inf")
 
 
-def rule_links(note: Note, store: Any) -> list[tuple[str, str, str]]:
+def rule_links(note: Note, store: Store) -> list[tuple[str, str, str]]:
     """Every link the rules draw for a new note, one per target (the most telling reason wins: a shared
     name, then a shared word, then "continues")."""
     out: dict[str, tuple[str, str, str]] = {}

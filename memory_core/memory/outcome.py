@@ -41,7 +41,7 @@ class RememberOutcome:
         return self.status != "not_stored"
 
     def to_dict(self) -> dict[str, Any]:
-        report = asdict(self.report) if is_dataclass(self.report) else self.report
+        report = asdict(self.report) if is_dataclass(self.report) and not isinstance(self.report, type) else self.report
         counts = {name: int((report or {}).get(name, 0) or 0) if isinstance(report, dict) else 0
                   for name in ("proposed", "grounded", "applied")}
         return {"status": self.status, "note_id": self.note_id, "reason": self.reason,

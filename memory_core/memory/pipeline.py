@@ -19,11 +19,12 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
 from ..models.llm import LLM, Usage
 from ..notes import Change, Note, clean_content, creator, normalise_time, now_iso
-from ..store import MemoryStore, Neighbour
+from ..store import Neighbour, Store
 from . import bulk, linking, supersede
 from .capability import model_is_capable
 from .evolve import Judged, apply_judged, judge_decision, record_proposals
@@ -36,6 +37,9 @@ from .validation import (
     fallback_enrichment,
     validate_enrichment,
 )
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 MODES = ("full", "fast")
 Progress = Callable[[str], None]
@@ -69,10 +73,22 @@ def short_ids(ids: list[str]) -> dict[str, str]:
     return {i[:size]: i for i in ids}
 
 
+def model_of(source: LLM | Callable[[], LLM] | None, settings: Settings) -> LLM:
+    """The model ``source`` stands for: itself, what it returns (a function that loads the model on
+    first use), or the configured model (None)."""
+    if source is None:
+        from ..models.llm import get_llm
+
+        return get_llm(settings)
+    if callable(source) and not hasattr(source, "structured"):
+        return source()
+    return cast("LLM", source)
+
+
 class MemoryPipeline:
     """Adds notes through the A-MEM path. ``llm`` may be a model or a function returning one (lazy load)."""
 
-    def __init__(self, store: MemoryStore, settings: Any, llm: LLM | Callable[[], LLM] | None = None) -> None:
+    def __init__(self, store: Store, settings: Settings, llm: LLM | Callable[[], LLM] | None = None) -> None:
         self.store = store
         self.settings = settings
         self._llm = llm
@@ -82,13 +98,9 @@ class MemoryPipeline:
 
     @property
     def llm(self) -> LLM:
-        if self._llm is None:
-            from ..models.llm import get_llm
-
-            self._llm = get_llm(self.settings)
-        if callable(self._llm) and not hasattr(self._llm, "structured"):
-            self._llm = self._llm()
-        return self._llm  # type: ignore[return-value]
+        model = model_of(self._llm, self.settings)
+        self._llm = model
+        return model
 
     # -- one note -----------------------------------------------------------------------------
     def add(self, content: str, *, source: str = "manual", source_ref: str = "", timestamp: str | None = None,
@@ -324,7 +336,7 @@ class MemoryPipeline:
             content = note.content
             result = self.llm.structured(
                 enrichment_messages(content),
-                ENRICH_SCHEMA, validate=lambda d, c=content: validate_enrichment(d, c),
+                ENRICH_SCHEMA, validate=partial(validate_enrichment, content=content),
                 fallback=lambda: {}, max_tokens=160)
             report.usage.add(result.usage)
             report.problems.extend(result.problems)

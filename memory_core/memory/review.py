@@ -10,13 +10,16 @@ person's version stays.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MemexError
 from . import supersede
 from .evolve import JUDGE
 from .inbox import inbox, resolve_pid
 from .proposals import clean_reason, has_fragment
+
+if TYPE_CHECKING:
+    from ..store import Proposal, Store
 
 
 @dataclass
@@ -31,29 +34,29 @@ class ReviewResult:
                 "problems": self.problems}
 
 
-def pending(store: Any) -> list[Any]:
+def pending(store: Store) -> list[Any]:
     return inbox(store).list("pending")
 
 
-def is_declined(p: Any) -> bool:
+def is_declined(p: Proposal) -> bool:
     """Turned down by the judge when it was made (not by the person): it may still be accepted."""
     return p.status == "rejected" and p.resolved_by == JUDGE
 
 
-def declined(store: Any) -> list[Any]:
+def declined(store: Store) -> list[Any]:
     """The model's proposals the judge turned down, newest first, each with why (``resolution_note``)."""
     return sorted((p for p in inbox(store).list("rejected") if is_declined(p)), key=lambda p: p.created,
                   reverse=True)
 
 
-def _current(store: Any, p: Any) -> Any:
+def _current(store: Store, p: Proposal) -> Any:
     note = store.get(p.target_id)
     if p.kind == "link":
         return [x.target for x in note.links]
     return getattr(note, p.kind)
 
 
-def is_stale(store: Any, p: Any) -> bool:
+def is_stale(store: Store, p: Proposal) -> bool:
     """Has the field changed since the proposal was made? (Then applying it would overwrite that change.)"""
     if p.target_id not in store:
         return True
@@ -65,7 +68,7 @@ def is_stale(store: Any, p: Any) -> bool:
     return _current(store, p) != p.before
 
 
-def apply(store: Any, p: Any, value: Any = None, by: str = "evolver") -> None:
+def apply(store: Store, p: Proposal, value: Any = None, by: str = "evolver") -> None:
     """Write the proposal's change (or ``value``, the person's edited version) to its note."""
     value = p.after if value is None else value
     cause = f"proposal:{p.id}"
@@ -92,7 +95,7 @@ def apply(store: Any, p: Any, value: Any = None, by: str = "evolver") -> None:
         raise InputError(f"Unknown proposal kind {p.kind!r}.")
 
 
-def accept(store: Any, pid: str, edited_after: Any = None, by: str = "person") -> Any:
+def accept(store: Store, pid: str, edited_after: Any = None, by: str = "person") -> Any:
     """Apply one pending proposal (``edited_after``: the person's corrected value) and mark it accepted.
 
     The change is written by the evolver (it is the model's change, and the person approved it);
@@ -115,7 +118,7 @@ def accept(store: Any, pid: str, edited_after: Any = None, by: str = "person") -
     return box.set_status(p.id, "accepted", by=by, note=note)
 
 
-def reject(store: Any, pid: str, by: str = "person", note: str = "") -> Any:
+def reject(store: Store, pid: str, by: str = "person", note: str = "") -> Any:
     box = inbox(store)
     p = box.get(resolve_pid(box, pid))
     if p.status != "pending":
@@ -123,7 +126,7 @@ def reject(store: Any, pid: str, by: str = "person", note: str = "") -> Any:
     return box.set_status(p.id, "rejected", by=by, note=note)
 
 
-def decide_many(store: Any, pids: list[str], action: str, by: str = "person") -> ReviewResult:
+def decide_many(store: Store, pids: list[str], action: str, by: str = "person") -> ReviewResult:
     """Accept (``action="accept"``) or reject every proposal in ``pids``, one by one: one that cannot be
     applied does not stop the others. Out-of-date ones end in ``stale`` (they were rejected); the rest
     that failed in ``problems``, as "<id>: <why>"."""
@@ -144,13 +147,13 @@ def decide_many(store: Any, pids: list[str], action: str, by: str = "person") ->
     return result
 
 
-def accept_all(store: Any, by: str = "person") -> dict[str, int]:
+def accept_all(store: Store, by: str = "person") -> dict[str, int]:
     """Accept every pending proposal that still applies; stale ones are rejected. Returns counts."""
     result = decide_many(store, [p.id for p in pending(store)], "accept", by=by)
     return {"accepted": len(result.accepted), "stale": len(result.stale), "failed": len(result.problems)}
 
 
-def describe(p: Any) -> dict[str, Any]:
+def describe(p: Proposal) -> dict[str, Any]:
     """A proposal as plain JSON, with the before/after the person decides on."""
     return {"id": p.id, "target_id": p.target_id, "kind": p.kind, "before": p.before, "after": p.after,
             "source_id": p.source_id, "proposed_by": p.proposed_by, "grounding": p.grounding,

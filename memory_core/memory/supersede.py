@@ -9,10 +9,13 @@ retrieval ranks the old one below the new one and the graph shows what replaced 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..notes import Note
 from .inbox import Proposal, inbox
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 LINK_REASON = "Corrects an earlier note."
 KIND = "supersede"
@@ -31,7 +34,7 @@ def close(w: Any, old_id: str, new: Note, when: str, by: str = "system", cause: 
     return True
 
 
-def ask(store: Any, verdict: Any, new_id: str) -> str:
+def ask(store: Store, verdict: Any, new_id: str) -> str:
     """Record "Does this replace ...?" for the person (an unsure verdict). Returns the proposal id."""
     old = verdict.note
     p = Proposal(target_id=old.id, kind=KIND, before=old.superseded_by or "",
@@ -40,7 +43,7 @@ def ask(store: Any, verdict: Any, new_id: str) -> str:
     return inbox(store).add(p)
 
 
-def accept(store: Any, p: Any, by: str, cause: str) -> None:
+def accept(store: Store, p: Any, by: str, cause: str) -> None:
     """Apply an accepted "supersede" proposal: the old note is closed from the new note's time."""
     from ..errors import InputError
 
@@ -53,7 +56,7 @@ def accept(store: Any, p: Any, by: str, cause: str) -> None:
         w.put(new, cause=cause)
 
 
-def is_stale(store: Any, p: Any) -> bool:
+def is_stale(store: Store, p: Any) -> bool:
     """The old note was closed (or reopened) since, or either note is gone."""
     new_id = (p.after or {}).get("by", "") if isinstance(p.after, dict) else ""
     if p.target_id not in store or new_id not in store:

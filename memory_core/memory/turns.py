@@ -8,7 +8,7 @@ both for the duplicate check and, through the store, for the neighbours.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from .dedup import candidates, find_corrected, find_duplicate
 from .outcome import RememberOutcome
 from .worth import judge_turn
 
+if TYPE_CHECKING:
+    from ..store import Store
+
 SPEAKER = "person"
 
 
@@ -28,7 +31,7 @@ def turn_key(conversation_id: str, message_id: str) -> str:
     return f"turn:{conversation_id}:{message_id}"
 
 
-def turn_effect(store: Any, conversation_id: str, message_id: str) -> dict[str, Any] | None:
+def turn_effect(store: Store, conversation_id: str, message_id: str) -> dict[str, Any] | None:
     """What an earlier write of this chat turn committed (its outcome), or None if it committed nothing."""
     events = store.caused_by(turn_key(conversation_id, message_id))
     if not events:
@@ -67,18 +70,18 @@ def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str
         return RememberOutcome("merged", note_id=dup.note.id, similarity=dup.similarity,
                                reason=f"same as note {dup.note.id[:8]} (similarity {dup.similarity:.2f}); "
                                       f"seen {seen} times")
-    verdict = find_corrected(text, matches)
-    corrected = verdict if verdict is not None and verdict.sure else None
+    correction = find_corrected(text, matches)
+    corrected = correction if correction is not None and correction.sure else None
     report = pipe.add(text, source="chat", source_ref=f"{conversation_id}:{message_id}", timestamp=timestamp,
                       mode=mode, progress=progress, speaker=SPEAKER, conversation_id=conversation_id,
                       message_id=message_id, turn_context=turn_context,
                       supersedes=corrected.note.id if corrected else "", cause=key)
-    if verdict is not None and corrected is None:  # unsure: ask the person instead of staying silent
-        pid = supersede.ask(store, verdict, report.note_id)
+    if correction is not None and corrected is None:  # unsure: ask the person instead of staying silent
+        pid = supersede.ask(store, correction, report.note_id)
         return RememberOutcome("stored", note_id=report.note_id, proposals=[*report.proposals, pid],
-                               links=list(report.links), report=report, similarity=verdict.similarity,
+                               links=list(report.links), report=report, similarity=correction.similarity,
                                reason=f"stored as a new note; Review asks whether it replaces note "
-                                      f"{verdict.note.id[:8]} ({verdict.why})")
+                                      f"{correction.note.id[:8]} ({correction.why})")
     if corrected is not None:
         return RememberOutcome("superseded", note_id=report.note_id, superseded_id=corrected.note.id,
                                similarity=corrected.similarity, proposals=list(report.proposals),
@@ -89,7 +92,7 @@ def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str
                            links=list(report.links), report=report, reason="stored as a new note")
 
 
-def _seen_again(store: Any, note_id: str, timestamp: str | None, cause: str = "") -> int:
+def _seen_again(store: Store, note_id: str, timestamp: str | None, cause: str = "") -> int:
     """Count the repeat on the existing note (its content is untouched); history records it."""
     with store.writing() as w:
         note = w.get(note_id)

@@ -165,7 +165,7 @@ def clean_context(value: Any) -> tuple[str, list[str]]:
     top = Counter(w.lower() for w in words).most_common(1)[0][1]
     if top > max(3, len(words) // 3):
         return "", ["context repeats one word"]
-    if text.lower() == ENRICH_EXAMPLE_ANSWER["context"].lower():
+    if text.lower() == str(ENRICH_EXAMPLE_ANSWER["context"]).lower():
         return "", ["context copies the prompt's example"]
     text = text[:MAX_CONTEXT_CHARS].rstrip()
     if text[-1] not in ".!?":

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MemexError
 from .download import (
@@ -30,6 +30,9 @@ from .download import (
 )
 from .gguf_info import human_size
 from .locate import list_local_models, model_folders, resolve_model_path
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
@@ -46,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
     parser.add_argument("--chat-only", action="store_true", help=argparse.SUPPRESS)
 
 
-def run(args: argparse.Namespace, settings: Any) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     action = getattr(args, "models_command", None) or "list"
     if action == "recommended":
         return _recommended(args)
@@ -61,7 +64,7 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def _list(args: argparse.Namespace, settings: Any) -> int:
+def _list(args: argparse.Namespace, settings: Settings) -> int:
     models = list_local_models(settings, include_embedding=not getattr(args, "chat_only", False))
     current = _current_path(settings)
     if args.json:
@@ -110,7 +113,7 @@ def _resolve(args: argparse.Namespace) -> tuple[str, str]:
     raise InputError(f"Give a repository and a file, or one of the recommended keys: {keys}.")
 
 
-def _download(args: argparse.Namespace, settings: Any) -> int:
+def _download(args: argparse.Namespace, settings: Settings) -> int:
     repo_id, filename = _resolve(args)
     target = target_path(settings, filename)
     remote = remote_file(repo_id, filename, revision=args.revision)
@@ -155,7 +158,7 @@ def _same(a: str, b: str) -> bool:
         return False
 
 
-def _current_path(settings: Any) -> str:
+def _current_path(settings: Settings) -> str:
     try:
         return str(resolve_model_path(settings.model_path))
     except MemexError:

@@ -24,12 +24,15 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import ModelError
 from .gguf_info import is_gguf
 from .locate import models_dir
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 PART_SUFFIX = ".part"
@@ -111,7 +114,7 @@ class DownloadCancelled(ModelError):
     """The person stopped the download; the part already downloaded is kept for resuming."""
 
 
-def target_path(settings: Any, filename: str) -> Path:
+def target_path(settings: Settings, filename: str) -> Path:
     """``<data dir>/models/<basename>``: a file in a repository folder lands in models/ all the same."""
     name = (filename or "").replace("\\", "/").split("/")[-1]
     if not name or name in (".", "..") or not _SAFE_NAME.match(name):
@@ -139,7 +142,7 @@ def remote_file(repo_id: str, filename: str, revision: str = "main", token: str 
                       sha256=etag if _SHA256.match(etag) else "", url=meta.location or url, etag=etag)
 
 
-def download_model(repo_id: str, filename: str, settings: Any, progress: Progress | None = None,
+def download_model(repo_id: str, filename: str, settings: Settings, progress: Progress | None = None,
                    revision: str = "main", token: str | bool | None = None,
                    cancel: threading.Event | None = None, remote: RemoteFile | None = None) -> Path:
     """Download ``filename`` of ``repo_id`` to ``<data dir>/models/`` and return its path.
@@ -181,7 +184,7 @@ def download_model(repo_id: str, filename: str, settings: Any, progress: Progres
     return target
 
 
-def partial_downloads(settings: Any) -> list[dict[str, Any]]:
+def partial_downloads(settings: Settings) -> list[dict[str, Any]]:
     """Interrupted downloads that can be resumed: file name, bytes so far, total, repository."""
     out = []
     folder = models_dir(settings)
@@ -298,8 +301,8 @@ def _fetch(remote: RemoteFile, part: Path, done: int, progress: Progress | None,
         kwargs["tqdm_class"] = bar
     else:  # older huggingface_hub: hand it the bar itself
         kwargs["_tqdm_bar"] = bar(total=remote.size_bytes, initial=done)
-    mode = "r+b" if part.exists() else "wb"
-    with part.open(mode) as fh, hub_online(), _hub_errors(remote.repo_id, remote.filename):
+    fh = part.open("r+b") if part.exists() else part.open("wb")
+    with fh, hub_online(), _hub_errors(remote.repo_id, remote.filename):
         fh.seek(0, os.SEEK_END)
         http_get(remote.url, fh, **kwargs)
 

@@ -22,8 +22,12 @@ SMALL_BATCH = 8  # up to this many texts are embedded on a single thread
 
 
 class Embedder(Protocol):
-    name: str
-    dim: int
+    """Read-only ``name`` and ``dim``: a plain attribute or a property (LazyEmbedder) both do."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
 

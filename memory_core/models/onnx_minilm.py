@@ -27,7 +27,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -89,7 +89,7 @@ def export(model_dir: Path, target: Path) -> OnnxSession:
 
     hub_offline()
     st = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-    bert = st[0].auto_model.eval()
+    bert = cast(torch.nn.Module, st[0].auto_model).eval()  # typed Tensor | Module by torch's __getattr__
 
     class Encoder(torch.nn.Module):
         """Keyword arguments in, last hidden state out: the exporter traces positional inputs."""

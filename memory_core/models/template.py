@@ -142,7 +142,9 @@ def _render(template: str, bos: str, eos: str) -> str:
         return ""
     for messages in (SAMPLE, SAMPLE[1:]):  # some templates refuse a system message
         try:
-            return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)(messages=messages).prompt
+            formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+            # llama_cpp types messages as one TypedDict per role; ours are plain dicts with the same keys
+            return formatter(messages=messages).prompt  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001, S112 - a template that raises: try without the system turn
             continue
     return ""

@@ -43,12 +43,15 @@ import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..store.lexical import tokenize
 from .hit import Hit
+
+if TYPE_CHECKING:
+    from ..models.embeddings import Embedder
 
 DENSE_FLOOR = 0.25
 MEASURED_EMBEDDER = "all-MiniLM-L6-v2"  # the floor was measured on this model's cosines
@@ -80,7 +83,7 @@ class _VectorCache:
         self._data: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def vectors(self, embedder: Any, texts: list[str]) -> list[np.ndarray]:
+    def vectors(self, embedder: Embedder, texts: list[str]) -> list[np.ndarray]:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._data]
         if missing:
@@ -102,7 +105,7 @@ _CACHES: weakref.WeakKeyDictionary[Any, _VectorCache] = weakref.WeakKeyDictionar
 _CACHES_LOCK = threading.Lock()
 
 
-def _cache(embedder: Any) -> _VectorCache:
+def _cache(embedder: Embedder) -> _VectorCache:
     """One cache per embedder: two models' vectors never meet."""
     with _CACHES_LOCK:
         cache = _CACHES.get(embedder)
@@ -120,7 +123,7 @@ def _candidates(query: str, parts: list[str]) -> list[int]:
     return shared + rest
 
 
-def best_sentence(query: str, query_vec: np.ndarray, text: str, embedder: Any) -> tuple[str, float]:
+def best_sentence(query: str, query_vec: np.ndarray, text: str, embedder: Embedder) -> tuple[str, float]:
     """The sentence of ``text`` closest in meaning to the query (its cosine); a very short one is
     quoted with the next sentence, so "Yes!" never stands alone."""
     parts = sentences(text)
@@ -139,7 +142,7 @@ def best_sentence(query: str, query_vec: np.ndarray, text: str, embedder: Any) -
     return passage, sims[best]
 
 
-def floor_for(embedder: Any) -> float:
+def floor_for(embedder: Embedder) -> float:
     """The floor for this embedder's cosines: ``DENSE_FLOOR`` for the bundled MiniLM it was measured on.
 
     Another embedding model (a GGUF one) has its own cosine scale, on which 0.25 may mean "related"
@@ -154,7 +157,7 @@ def note_strength(hit: Hit) -> float:
     return max(0.0, hit.dense, float((hit.raw or {}).get("dense", 0.0)))
 
 
-def above_floor(query: str, hits: list[Hit], embedder: Any, query_vec: np.ndarray | None = None,
+def above_floor(query: str, hits: list[Hit], embedder: Embedder, query_vec: np.ndarray | None = None,
                 floor: float | None = None) -> list[Passed]:
     """The hits whose strength reaches ``floor`` (default: ``floor_for(embedder)``), in their order,
     each with the passage to quote.

@@ -32,7 +32,7 @@ def entity_graph(seeds: dict[str, float], entities: dict[str, set[str]], links: 
     cap = max(3, int(MAX_ENTITY_SHARE * max(1, len(notes))))
     by_entity: dict[str, list[str]] = {}
     g = nx.Graph()
-    frontier, visited = set(seeds), set()
+    frontier, visited = set(seeds), set[str]()
     for _hop in range(2):
         nxt: set[str] = set()
         for nid in frontier - visited:

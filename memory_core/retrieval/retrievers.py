@@ -9,13 +9,17 @@ Every retriever ends in ``finalize``: superseded notes rank below their replacem
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..notes import Note
 from .fusion import fuse
 from .graph import PPR_SEEDS, expand_links, personalized_pagerank
 from .hit import Hit, finalize, rank_key
 from .signals import context_index, dense_signal, lexical_signal
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..store import Store
 
 RETRIEVERS = ("contextual+ppr", "contextual", "hybrid+links", "hybrid", "bm25", "dense")
 DEFAULT_RETRIEVER = "contextual"
@@ -26,7 +30,7 @@ GRAPH_WEIGHT = 0.5  # the PPR signal's weight next to the four fused signals (wh
 class Retriever:
     name = "base"
 
-    def __init__(self, store: Any, settings: Any) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
 
@@ -180,7 +184,7 @@ _CLASSES: dict[str, type[Retriever]] = {
 }
 
 
-def make_retriever(store: Any, settings: Any, name: str | None = None) -> Retriever:
+def make_retriever(store: Store, settings: Settings, name: str | None = None) -> Retriever:
     """The retriever called ``name`` (default: the contextual fusion; PPR is opt-in, it lost MRR on LoCoMo)."""
     if name is None:
         name = DEFAULT_RETRIEVER
@@ -191,7 +195,7 @@ def make_retriever(store: Any, settings: Any, name: str | None = None) -> Retrie
     return _CLASSES[name](store, settings)
 
 
-def search(store: Any, settings: Any, query: str, k: int = 5, retriever: str | None = None,
+def search(store: Store, settings: Settings, query: str, k: int = 5, retriever: str | None = None,
            touch: bool = True) -> list[Hit]:
     """Search the memory. ``touch`` asks the store to count the recall (the store keeps those stats
     outside its write path: a search never writes a note)."""

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..notes import Note
 from ..store.lexical import BM25Index
 from .entities import mentions
+
+if TYPE_CHECKING:
+    from ..models.embeddings import Embedder
+    from ..store import Store
 
 LexicalHits = dict[str, tuple[float, list[str]]]
 
@@ -46,7 +50,7 @@ class ContextIndex:
         self._entities: dict[str, set[str]] | None = None
         self._revision: int | None = None  # the store revision last synced with (None: unknown)
 
-    def sync(self, notes: dict[str, Note], embedder: Any, revision: int | None = None) -> None:
+    def sync(self, notes: dict[str, Note], embedder: Embedder, revision: int | None = None) -> None:
         """Index what changed in ``notes``. With the store revision ``notes`` was taken at, an
         unchanged store costs nothing instead of a look at every note (~10 ms per 10k notes)."""
         with self._lock:
@@ -114,7 +118,7 @@ _INDEXES: weakref.WeakKeyDictionary[Any, ContextIndex] = weakref.WeakKeyDictiona
 _INDEXES_LOCK = threading.Lock()
 
 
-def context_index(store: Any, notes: dict[str, Note]) -> ContextIndex:
+def context_index(store: Store, notes: dict[str, Note]) -> ContextIndex:
     """The store's context index, brought up to date with ``notes`` (embeds new contexts only).
     A ``notes_view()`` carries the store revision it was taken at: then an unchanged store costs nothing."""
     with _INDEXES_LOCK:
@@ -125,11 +129,11 @@ def context_index(store: Any, notes: dict[str, Note]) -> ContextIndex:
     return index
 
 
-def dense_signal(store: Any, query_vec: np.ndarray, n: int) -> dict[str, float]:
+def dense_signal(store: Store, query_vec: np.ndarray, n: int) -> dict[str, float]:
     if not len(store) or n <= 0:
         return {}
     return dict(store.nearest_ids(query_vec, n))
 
 
-def lexical_signal(store: Any, query: str, n: int) -> LexicalHits:
+def lexical_signal(store: Store, query: str, n: int) -> LexicalHits:
     return {doc: (score, terms) for doc, score, terms in store.lexical.search(query, n)}

@@ -121,7 +121,7 @@ def _entry(raw: Mapping[str, Any], position: int) -> TraceEntry | None:
         rank=int(rank) if isinstance(rank, int) and not isinstance(rank, bool) and rank > 0 else position,
         score=_num(raw.get("score")),
         signals=signals,
-        via=raw.get("via") if isinstance(raw.get("via"), str) else "",
+        via=via if isinstance(via := raw.get("via"), str) else "",
         reasons=[str(r) for r in reasons] if isinstance(reasons, list) else [],
         matched_terms=[str(t) for t in terms] if isinstance(terms, list) else [],
         in_prompt=raw["in_prompt"] if isinstance(raw.get("in_prompt"), bool) else None,
@@ -192,7 +192,7 @@ def from_message(message: Mapping[str, Any], notes: Mapping[str, Any] | None = N
     recalled = message.get("recalled")
     if not isinstance(recalled, list):
         raise InputError("That reply was saved without its recall trace.")
-    query = message.get("query") if isinstance(message.get("query"), str) else ""
+    query = query if isinstance(query := message.get("query"), str) else ""
     return from_recalled(recalled, query, notes=notes)
 
 

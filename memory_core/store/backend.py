@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 EVENTS = "memex_events"
 VIEW = "memex_notes_view"
@@ -37,13 +40,13 @@ class Collections:
     max_batch: int
 
 
-def describe(settings: Any, path: Path | None = None) -> str:
+def describe(settings: Settings, path: Path | None = None) -> str:
     if settings.store_backend == "server":
         return f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
     return f"the database in {path}"
 
 
-def server_problem(settings: Any, exc: BaseException) -> StoreError:
+def server_problem(settings: Settings, exc: BaseException) -> StoreError:
     """The message a person reads when the server is gone (or the request failed on the way)."""
     return StoreError(
         f"The Chroma server at {settings.chroma_host}:{settings.chroma_port} did not answer "
@@ -53,7 +56,7 @@ def server_problem(settings: Any, exc: BaseException) -> StoreError:
     )
 
 
-def client_for(settings: Any, path: Path) -> Any:
+def client_for(settings: Settings, path: Path) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -64,7 +67,7 @@ def client_for(settings: Any, path: Path) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
-def open_collections(settings: Any, path: Path, *, create: bool = True) -> Collections:
+def open_collections(settings: Settings, path: Path, *, create: bool = True) -> Collections:
     """The client and the three collections of a format-2 store (created when missing)."""
     try:
         import chromadb  # noqa: F401
@@ -98,7 +101,7 @@ def open_collections(settings: Any, path: Path, *, create: bool = True) -> Colle
     return Collections(client, events, view, proposals, max_batch)
 
 
-def release(settings: Any, client: Any) -> None:
+def release(settings: Settings, client: Any) -> None:
     """Drop this process's cached Chroma system for a local folder.
 
     Chroma keeps one in-memory system (with its HNSW index) per folder and process. When another

@@ -134,7 +134,7 @@ def diff(current: Note | None, new: Note, *, ids: Any, by: str = "system", cause
         old_v, new_v = field_value(current, name), field_value(new, name)
         if old_v == new_v:
             continue
-        c = last_change.get(name)
-        out.append(Event(ids.next(), new.id, name, old_v, new_v, c.by if c else by, (c.at if c else "") or now,
-                         cause=(c.cause if c else "") or cause))
+        last = last_change.get(name)
+        out.append(Event(ids.next(), new.id, name, old_v, new_v, last.by if last else by,
+                         (last.at if last else "") or now, cause=(last.cause if last else "") or cause))
     return out

@@ -228,6 +228,6 @@ def open_store(settings: Settings, embedder: Embedder | None = None) -> MemorySt
     if embedder is None:
         from ..models.embeddings import LazyEmbedder
 
-        embedder = LazyEmbedder(settings)
+        return MemoryStore(settings, LazyEmbedder(settings))
     return MemoryStore(settings, embedder)
 

@@ -26,7 +26,7 @@ import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
 from ..notes import Note, now_iso
@@ -38,8 +38,11 @@ from .events import CREATE, Event, EventClock, EventLog, at_ms, event_ms
 from .fold import Fold, creation_actor
 from .recall import FILE as RECALL_FILE
 
+if TYPE_CHECKING:
+    from ..config import Settings
 
-def migrate(settings: Any, home: Path, version: int) -> None:
+
+def migrate(settings: Settings, home: Path, version: int) -> None:
     if version == 1:
         v1_to_v2(settings, Path(home))
     write_marker(home, FORMAT_VERSION, migrated_from=version, migrated=now_iso())
@@ -138,7 +141,7 @@ def _backup(home: Path, live: Path) -> None:
     os.rename(tmp, folder / f"chroma-format1-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-def v1_to_v2(settings: Any, home: Path) -> None:
+def v1_to_v2(settings: Settings, home: Path) -> None:
     if settings.store_backend == "server":
         return _v1_to_v2_server(settings)
     recover(home)
@@ -170,7 +173,7 @@ def v1_to_v2(settings: Any, home: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _v1_to_v2_server(settings: Any) -> None:
+def _v1_to_v2_server(settings: Settings) -> None:
     """On a server the old collection stays (it is the backup); the new ones are written beside it."""
     cols = backend.open_collections(settings, Path("."))
     try:
@@ -190,7 +193,7 @@ def _v1_to_v2_server(settings: Any) -> None:
     _keep_recall_counts(Path(settings.home), notes)  # counts live beside this machine's marker
 
 
-def _not_migrated(settings: Any, step: str, exc: BaseException) -> StoreError:
+def _not_migrated(settings: Settings, step: str, exc: BaseException) -> StoreError:
     return StoreError(
         f"Migrating the memories on {backend.describe(settings)} to store format {FORMAT_VERSION} stopped while "
         f"{step} ({type(exc).__name__}: {str(exc)[:200]}). Nothing was lost: the old notes are untouched and "

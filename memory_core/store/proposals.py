@@ -8,6 +8,7 @@ so the applied change is an ordinary event that names the proposal.
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import uuid
@@ -101,7 +102,7 @@ class ProposalInbox:
             self._live().delete(ids=doomed)
         return len(doomed)
 
-    def dump(self) -> list[dict[str, Any]]:
+    def dump(self) -> builtins.list[dict[str, Any]]:  # ``list`` is a method here
         got = self._read().get(include=["metadatas"])
         return [dict(m) | {"_id": pid} for pid, m in zip(got["ids"], got["metadatas"])]
 

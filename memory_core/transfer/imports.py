@@ -12,13 +12,18 @@ import json
 import zipfile
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..background import Job, run_in_background
 from ..errors import ImportFormatError
 from ..memory.pipeline import BulkReport, MemoryPipeline, NewItem
 from .locomo_format import Sample
 from .memex_json import FORMAT
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..models.llm import LLM
+    from ..store import Store
 
 
 def looks_like_locomo(data: Any) -> bool:
@@ -71,7 +76,7 @@ class IngestJob(Job):
         return self.error
 
 
-def start_ingest(store: Any, settings: Any, items: list[NewItem], mode: str, name: str, llm: Any = None,
+def start_ingest(store: Store, settings: Settings, items: list[NewItem], mode: str, name: str, llm: LLM | None = None,
                  batch_size: int = 64) -> IngestJob:
     """Start adding ``items`` in a thread; ``job.stop()`` stops it between batches (the notes already
     added stay)."""

@@ -267,8 +267,8 @@ def _parse_sample(sid: str, item: dict[str, Any], evidence: EvidenceReport, prob
             problems.append(f"{sid}: question {qi + 1} has no text; skipped")
             continue
         try:
-            category = int(q.get("category"))
-        except (TypeError, ValueError):
+            category = int(q["category"])
+        except (KeyError, TypeError, ValueError):
             problems.append(f"{sid}: question {qi + 1} has no numeric category; skipped")
             continue
         if category == ADVERSARIAL:

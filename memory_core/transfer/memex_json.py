@@ -14,14 +14,14 @@ from typing import Any
 
 from ..errors import ImportFormatError, InputError
 from ..notes import Note, check_text, clean_content, now_iso
-from ..store import MemoryStore
+from ..store import Store
 
 FORMAT = "memex-export"
 VERSION = 1
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 
-def export_data(store: MemoryStore) -> dict[str, Any]:
+def export_data(store: Store) -> dict[str, Any]:
     from .. import __version__
 
     notes = store.all_notes()
@@ -29,11 +29,11 @@ def export_data(store: MemoryStore) -> dict[str, Any]:
             "count": len(notes), "notes": [n.to_dict() for n in notes]}
 
 
-def export_json(store: MemoryStore) -> str:
+def export_json(store: Store) -> str:
     return json.dumps(export_data(store), ensure_ascii=False, indent=1)
 
 
-def export_to_file(store: MemoryStore, path: str | Path) -> int:
+def export_to_file(store: Store, path: str | Path) -> int:
     """Write the export next to the destination first, then rename: a crash never leaves half a file."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -91,7 +91,7 @@ def parse_export(raw: bytes | str) -> list[Note]:
     return notes
 
 
-def import_notes(store: MemoryStore, notes: list[Note], replace: bool = False) -> ImportReport:
+def import_notes(store: Store, notes: list[Note], replace: bool = False) -> ImportReport:
     """Add checked notes. Existing ids are skipped (or replaced with ``replace``); links must resolve."""
     report = ImportReport()
     ids = {n.id for n in notes}
@@ -113,5 +113,5 @@ def import_notes(store: MemoryStore, notes: list[Note], replace: bool = False) -
     return report
 
 
-def import_file(store: MemoryStore, raw: bytes | str, replace: bool = False) -> ImportReport:
+def import_file(store: Store, raw: bytes | str, replace: bool = False) -> ImportReport:
     return import_notes(store, parse_export(raw), replace=replace)

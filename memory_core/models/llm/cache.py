@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..locate import resolve_model_path
 from .base import _Base
 from .local import LocalLLM
 from .server import ServerLLM
 
+if TYPE_CHECKING:
+    from ...config import Settings
+
 _CACHE: dict[tuple[Any, ...], _Base] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def get_llm(settings: Any) -> _Base:
+def get_llm(settings: Settings) -> _Base:
     """The model for these settings, loaded once per process and shared by every caller.
 
     Loading a GGUF takes seconds and hundreds of MB; the chat page, the background writer and the

@@ -6,13 +6,18 @@ import os
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ...errors import ModelError
 from ..locate import resolve_model_path
 from ..template import TemplateGuard  # the template's turn markers never reach a reply
 from .base import REPEAT_PENALTY, _Base
 from .results import AbortCheck, Interrupted, Message
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from llama_cpp.llama_types import CreateChatCompletionStreamResponse
 
 PREFILL_CHUNK = 32  # a background call's prompt is read this many tokens at a time (a reply may cut in)
 
@@ -140,10 +145,12 @@ class LocalLLM(_Base):
                     raise
                 except Exception:  # noqa: BLE001 - an optimisation only: generation evaluates the prompt anyway
                     self._llm.n_tokens = 0
-            for chunk in self._llm.create_chat_completion(**raw_stream):
+            # stream=True: chunks (llama_cpp types the call as returning either a response or chunks)
+            chunks = cast("Iterator[CreateChatCompletionStreamResponse]", self._llm.create_chat_completion(**raw_stream))
+            for chunk in chunks:
                 choice = chunk["choices"][0]
                 if choice.get("finish_reason"):
                     info["finish_reason"] = choice["finish_reason"]
                 piece = choice.get("delta", {}).get("content")
-                if piece:
+                if piece and isinstance(piece, str):
                     yield piece

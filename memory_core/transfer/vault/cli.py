@@ -7,10 +7,13 @@ is named with the reason; the rest was imported), 2 when nothing could be read a
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .export import export_to_path
 from .importer import VaultImportReport, import_vault
+
+if TYPE_CHECKING:
+    from ...store import Store
 
 
 def report_text(report: VaultImportReport) -> str:
@@ -26,7 +29,7 @@ def report_text(report: VaultImportReport) -> str:
     return "\n".join(lines)
 
 
-def run(args: Any, store: Any) -> int:
+def run(args: Any, store: Store) -> int:
     if args.vault_command == "export":
         kind, n = export_to_path(store, args.target)
         data = {"exported": n, "kind": kind, "target": args.target}

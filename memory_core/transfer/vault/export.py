@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import InputError
 from ...notes import Note, try_parse_time
@@ -33,6 +33,9 @@ from .markdown import (
     unique_stems,
     wiki_link,
 )
+
+if TYPE_CHECKING:
+    from ...store import Store
 
 ROOT = "memex-vault"
 NOTES_DIR = "notes"
@@ -110,7 +113,7 @@ def build_vault(notes: Iterable[Note]) -> bytes:
     return buf.getvalue()
 
 
-def export_vault(store: Any) -> bytes:
+def export_vault(store: Store) -> bytes:
     """The whole store as a vault zip."""
     return build_vault(store.all_notes())
 
@@ -125,7 +128,7 @@ def _memex_id(path: Path) -> str:
     return value if isinstance(value, str) else ""
 
 
-def export_to_dir(store: Any, folder: str | Path) -> int:
+def export_to_dir(store: Store, folder: str | Path) -> int:
     """Write the vault into a folder (created if needed); returns the number of notes written.
 
     Exporting again into the same folder replaces the files Memex wrote before (a renamed note would
@@ -154,7 +157,7 @@ def export_to_dir(store: Any, folder: str | Path) -> int:
     return len(notes)
 
 
-def export_to_path(store: Any, target: str | Path) -> tuple[str, int]:
+def export_to_path(store: Store, target: str | Path) -> tuple[str, int]:
     """``memex vault export``: a ``.zip`` path gets a zip, anything else a folder. Returns (kind, notes)."""
     target = Path(target)
     if target.suffix.lower() == ".zip":

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import InputError, MemexError
 from ...notes import Link, Note, clean_content, normalise_time, now_iso
@@ -49,6 +49,9 @@ from .markdown import (
     wikilinks,
 )
 from .reader import MAX_FILE_BYTES, VaultFile, read_source
+
+if TYPE_CHECKING:
+    from ...store import Store
 
 REF_PREFIX = "vault:"
 TIME_KEYS = ("timestamp", "created", "date")
@@ -168,7 +171,7 @@ def _merge_tags(base: list[str], extra: Iterable[str]) -> list[str]:
 
 
 class _Importer:
-    def __init__(self, store: Any, source_name: str, files: list[VaultFile]) -> None:
+    def __init__(self, store: Store, source_name: str, files: list[VaultFile]) -> None:
         self.store = store
         self.view: dict[str, Note] = dict(store.notes_view())
         self.report = VaultImportReport(source_name)
@@ -216,7 +219,7 @@ class _Importer:
         if not content:
             raise InputError("no text after the front matter: a note needs some text")
         if not given_id and not first_heading(content):  # a hand-made file: its name is its title
-            title = front.get("title") if isinstance(front.get("title"), str) and front["title"].strip() else f.stem
+            title = given if isinstance(given := front.get("title"), str) and given.strip() else f.stem
             if base_stem(safe_stem(first_line(content))).casefold() != base_stem(safe_stem(title)).casefold():
                 content = f"# {title.strip()}\n\n{content}"
         content = _norm(clean_content(content))
@@ -257,7 +260,7 @@ class _Importer:
         aliases = str_list(front.get("aliases"), "aliases") if front.get("aliases") else []
 
         if existing is None:
-            fields = {"content": content, "timestamp": timestamp or f.modified or now_iso(),
+            fields: dict[str, Any] = {"content": content, "timestamp": timestamp or f.modified or now_iso(),
                       "keywords": keywords or [], "tags": _merge_tags(tags or [], new_tags),
                       "context": context or ""}
             rep.status = "added"
@@ -358,7 +361,7 @@ class _Importer:
         return note
 
 
-def import_vault(store: Any, source: str | Path | bytes) -> VaultImportReport:
+def import_vault(store: Store, source: str | Path | bytes) -> VaultImportReport:
     """Import a vault folder, a zip file path, or zip bytes; the report says what happened to each file.
 
     Raises InputError (nothing imported) when the source itself cannot be read: not a folder or zip,

@@ -169,7 +169,7 @@ def base_stem(stem: str) -> str:
 def link_text(title: str) -> str:
     """A title usable as the shown text of a wiki-link: no ``[``, ``]``, ``|`` or line breaks."""
     text = " ".join(title.split())
-    return text.translate(str.maketrans({"[": "(", "]": ")", "|": "/"})) or "note"
+    return text.translate(str.maketrans("[]|", "()/")) or "note"
 
 
 def obsidian_tag(tag: str) -> str:
