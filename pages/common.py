@@ -8,13 +8,18 @@ for the person; ``show_error`` displays it, never a traceback.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from memory_core.config import Settings, load_settings
 from memory_core.errors import MemexError
 from memory_core.explore.render import diff_markdown, escape_markdown, safe_markdown
+
+if TYPE_CHECKING:
+    from memory_core.models.embeddings import Embedder
+    from memory_core.models.llm import LLM
+    from memory_core.store import Store
 
 
 def _insist_on_navigation() -> None:
@@ -44,21 +49,21 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the embedding model...")
-def _embedder(key: tuple[Any, ...], _settings: Settings) -> Any:
+def _embedder(key: tuple[Any, ...], _settings: Settings) -> Embedder:
     from memory_core.models.embeddings import get_embedder
 
     return get_embedder(_settings)
 
 
 @st.cache_resource(show_spinner="Opening the memory store...")
-def _store(key: tuple[Any, ...], _settings: Settings) -> Any:
+def _store(key: tuple[Any, ...], _settings: Settings) -> Store:
     from memory_core.store import MemoryStore
 
     emb = _embedder((_settings.embedding_backend, _settings.embedding_model_path), _settings)
     return MemoryStore(_settings, emb)
 
 
-def store(s: Settings | None = None) -> Any:
+def store(s: Settings | None = None) -> Store:
     """The MemoryStore for the configured data directory (raises MemexError with a clear message)."""
     s = s or settings()
     key = (str(s.home), s.store_backend, s.chroma_host, s.chroma_port, s.embedding_backend, s.embedding_model_path)
@@ -66,13 +71,13 @@ def store(s: Settings | None = None) -> Any:
 
 
 @st.cache_resource(show_spinner="Loading the language model...")
-def _llm(key: tuple[Any, ...], _settings: Settings) -> Any:
+def _llm(key: tuple[Any, ...], _settings: Settings) -> LLM:
     from memory_core.models.llm import get_llm
 
     return get_llm(_settings)
 
 
-def llm(s: Settings | None = None) -> Any:
+def llm(s: Settings | None = None) -> LLM:
     """The language model for these settings, loaded once per process."""
     s = s or settings()
     key = (s.llm_backend, s.model_path, s.server_url, s.n_ctx, s.threads, s.seed)
@@ -92,7 +97,7 @@ def show_error(exc: BaseException, what: str = "", *, escape: bool = False) -> N
     st.error(f"{what}: {text}" if what else text)
 
 
-def open_store_or_stop() -> Any:
+def open_store_or_stop() -> Store:
     """The store, or an error message and ``st.stop()`` when the data directory cannot be used.
 
     Opening it also resumes the memory writes left queued on disk (by ``memex chat``, a closed tab, an
@@ -114,7 +119,7 @@ def _last_sweeps() -> dict[str, float]:
     return {}
 
 
-def _resume_queued_writes(the_store: Any) -> None:
+def _resume_queued_writes(the_store: Store) -> None:
     from memory_core.chat import ChatSession, ConversationStore, get_writer
 
     s, sweeps, now = the_store.settings, _last_sweeps(), time.monotonic()

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 from . import print_table, save_results
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..config import Settings
     from ..models.llm import LLM
 
@@ -81,7 +83,7 @@ def tell(session: Any, facts: list[dict[str, Any]], mode: str) -> tuple[str, dic
 
 
 def measure(settings: Settings, notes_variants: list[str], limit: int = 0, mode: str = "fast", max_tokens: int = 40,
-            say: Any = print, sets: tuple[str, ...] = ("planted",)) -> dict[str, Any]:
+            say: Callable[[str], None] = print, sets: tuple[str, ...] = ("planted",)) -> dict[str, Any]:
     """Run the chosen sets; each in a fresh store (the realistic set must not find the planted facts)."""
     from ..models.llm import get_llm
 
@@ -109,7 +111,7 @@ def _session(settings: Settings, llm: LLM, tmp: str) -> Any:
     return ChatSession(store, s, llm, ConversationStore(s.home), MemoryWriter())
 
 
-def measure_realistic(settings: Settings, llm: LLM, limit: int, mode: str, max_tokens: int, say: Any) -> dict[str, Any]:
+def measure_realistic(settings: Settings, llm: LLM, limit: int, mode: str, max_tokens: int, say: Callable[[str], None]) -> dict[str, Any]:
     """The realistic set with the chat's own rule, plus the acknowledgement probes."""
     from .answers_realistic import ask, probe_acknowledgements, realistic_set, summarise, tell_realistic
 
@@ -133,7 +135,7 @@ def measure_realistic(settings: Settings, llm: LLM, limit: int, mode: str, max_t
 
 
 def measure_planted(settings: Settings, llm: LLM, notes_variants: list[str], limit: int, mode: str, max_tokens: int,
-                    say: Any) -> dict[str, Any]:
+                    say: Callable[[str], None]) -> dict[str, Any]:
     from .answers_realistic import shown_texts
 
     facts = planted_facts()

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from . import print_table, save_results
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..config import Settings
     from ..models.llm import LLM
     from ..store import Store
@@ -105,7 +107,7 @@ def _median(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def measure(settings: Settings, sizes: list[int], turns: int = 24, runs: int = 3, max_tokens: int = 96,
-            say: Any = print) -> dict[str, Any]:
+            say: Callable[[str], None] = print) -> dict[str, Any]:
     """Every figure of the benchmark as a dict (also used by ``memex bench all``)."""
     from ..chat import ChatSession, ConversationStore, MemoryWriter
     from ..memory.pipeline import MemoryPipeline, NewItem
@@ -228,7 +230,7 @@ INFLIGHT_FACT = ("Last Tuesday the doctor told me my blood pressure is fine, but
 INFLIGHT_DELAYS = (0.2, 0.6, 1.0, 1.5)  # seconds into the write's model call when the message is sent
 
 
-def measure_inflight(settings: Settings, runs: int = 6, max_tokens: int = 32, say: Any = print) -> dict[str, Any]:
+def measure_inflight(settings: Settings, runs: int = 6, max_tokens: int = 32, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Time to first token of the same message, idle and while a memory write's model call is generating.
 
     The write (full mode: an enrichment call through the gated model) is sent first; the message is

@@ -8,9 +8,12 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .pending import FINAL_STATES
+
+if TYPE_CHECKING:
+    from ..memory.pipeline import MemoryPipeline
 
 
 @dataclass
@@ -108,7 +111,7 @@ def compact_outcome(outcome: Any) -> dict[str, Any]:
     return data
 
 
-def run_write(pipeline: Any, job: WriteJob, progress: Callable[[str], None]) -> dict[str, Any]:
+def run_write(pipeline: MemoryPipeline, job: WriteJob, progress: Callable[[str], None]) -> dict[str, Any]:
     """One attempt at the job: MEMORY's ``remember_turn`` (the person's words only, never a reply)."""
     outcome = pipeline.remember_turn(job.content, conversation_id=job.source_ref, message_id=job.message_id,
                                      turn_context=job.turn_context, timestamp=job.timestamp, force=job.force,

@@ -28,12 +28,15 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MemexError
 from .gate import GatedLLM, ReplyGate, WriteCancelled
 from .jobs import WriteJob, run_write, snapshot
 from .pending import ClaimBusy, label_for
+
+if TYPE_CHECKING:
+    from ..memory.pipeline import MemoryPipeline
 
 RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before attempts 2, 3 and 4; then the job is "failed"
 CALLBACK_RETRIES = (0.2, 1.0, 3.0)  # pauses before trying a failed callback again
@@ -46,7 +49,7 @@ Guard = Callable[[WriteJob], AbstractContextManager["dict[str, Any] | None"]]
 @dataclass
 class _Task:
     job: WriteJob
-    pipeline: Any
+    pipeline: MemoryPipeline
     on_done: Callable[[WriteJob], None] | None
     guard: Guard | None = None
 
@@ -86,7 +89,7 @@ class MemoryWriter:
         """A job id, for callers that must record it before the job can possibly finish."""
         return f"w{next(self._ids)}-{uuid.uuid4().hex[:6]}"
 
-    def submit(self, pipeline: Any, content: str, *, source: str = "chat", source_ref: str = "",
+    def submit(self, pipeline: MemoryPipeline, content: str, *, source: str = "chat", source_ref: str = "",
                mode: str = "full", timestamp: str | None = None, label: str = "", message_id: str = "",
                turn_context: str = "", force: bool = False,
                on_done: Callable[[WriteJob], None] | None = None, job_id: str | None = None,

@@ -19,7 +19,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, is_dataclass
 from difflib import SequenceMatcher
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..notes import Note
 
 TEXT_FIELDS = ("content", "context", "timestamp", "source", "source_ref", "turn_context", "superseded_by",
                "valid_until")
@@ -155,7 +158,7 @@ def _is_link_list(value: Any) -> bool:
         (isinstance(x, Mapping) and "target" in x) or hasattr(x, "target") for x in value)
 
 
-def note_fields(note: Any) -> dict[str, Any]:
+def note_fields(note: Note | Mapping[str, Any]) -> dict[str, Any]:
     """The compared fields of a Note (or of a ``Note.state_at`` dict), links as plain dicts."""
     if isinstance(note, Mapping):
         data = dict(note)

@@ -20,12 +20,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..notes import Note
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 HOVER_CHARS = 200
 HOVER_LINES = 6
@@ -113,7 +116,7 @@ def tag_counts(notes: Iterable[Note], top: int) -> list[tuple[str, int]]:
     return Counter(t for n in notes for t in dict.fromkeys(n.tags)).most_common(top)
 
 
-def degree_counts(graph: Any) -> list[tuple[int, int]]:
+def degree_counts(graph: nx.DiGraph) -> list[tuple[int, int]]:
     """(links per note, how many notes have that many), ascending."""
     return sorted(Counter(d for _n, d in graph.degree()).items())
 

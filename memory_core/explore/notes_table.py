@@ -17,13 +17,16 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..errors import InputError
 from ..notes import Note
 from ..store.note_filter import NoteFilter, note_time, ranked_tags
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 PAGE_SIZE = 200
 ANY = "(any)"
@@ -93,7 +96,7 @@ def filter_notes(notes: Iterable[Note], q: NoteQuery) -> list[Note]:
     return q.rule().apply(notes)
 
 
-def sort_notes(notes: list[Note], by: str, descending: bool, graph: Any = None) -> list[Note]:
+def sort_notes(notes: list[Note], by: str, descending: bool, graph: nx.DiGraph | None = None) -> list[Note]:
     """Notes in the chosen order; ties are broken by id so the order is stable between runs."""
     if by not in SORTS:
         raise InputError(f"Unknown sort {by!r}; choose one of {', '.join(SORTS)}.")
@@ -107,7 +110,7 @@ def sort_notes(notes: list[Note], by: str, descending: bool, graph: Any = None) 
     return sorted(notes, key=keys[by], reverse=descending)
 
 
-def degree(graph: Any, note_id: str) -> int:
+def degree(graph: nx.DiGraph, note_id: str) -> int:
     """Links in + out of a note in the store's graph (0 when there is no graph or no such node)."""
     return graph.degree(note_id) if graph is not None and note_id in graph else 0
 
@@ -120,7 +123,7 @@ def paginate(notes: list[Note], page: int, size: int = PAGE_SIZE) -> Page:
     return Page(rows=notes[start:start + size], page=page, pages=pages, matching=len(notes), start=start)
 
 
-def query_page(view: Mapping[str, Note], q: NoteQuery, page: int = 1, graph: Any = None,
+def query_page(view: Mapping[str, Note], q: NoteQuery, page: int = 1, graph: nx.DiGraph | None = None,
                size: int = PAGE_SIZE) -> Page:
     """Filter, sort and page the notes of a view in one call (what the Notes page shows)."""
     return paginate(sort_notes(filter_notes(view.values(), q), q.sort_by, q.descending, graph), page, size)
@@ -131,7 +134,7 @@ def tag_choices(view: Mapping[str, Note], limit: int = 1000) -> list[str]:
     return [ANY, *ranked_tags(view, limit)]
 
 
-def table_frame(notes: list[Note], graph: Any = None) -> pd.DataFrame:
+def table_frame(notes: list[Note], graph: nx.DiGraph | None = None) -> pd.DataFrame:
     """The rows the editor shows, one per note, in ``COLUMNS`` order (time as UTC datetimes)."""
     return pd.DataFrame({
         "select": [False] * len(notes),

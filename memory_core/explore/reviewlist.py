@@ -13,10 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..notes import Link, Note
 from .diff import FieldDiff, field_diff, show_value
+
+if TYPE_CHECKING:
+    from ..store import Proposal
 
 KIND_FIELD = {"context": "context", "tags": "tags", "link": "links", "supersede": "superseded_by"}
 KIND_LABEL = {"context": "new context", "tags": "new tags", "link": "new link", "supersede": "replaced by a newer note?"}
@@ -57,7 +60,7 @@ def _numbers(grounding: Mapping[str, Any], prefix: str = "") -> dict[str, float]
     return out
 
 
-def proposal_diff(p: Any, notes: Mapping[str, Note], title_of: Callable[[str], str] | None = None) -> FieldDiff:
+def proposal_diff(p: Proposal, notes: Mapping[str, Note], title_of: Callable[[str], str] | None = None) -> FieldDiff:
     """The change the proposal would make, as a field diff (a link: the note's links before and after)."""
     title_of = title_of or (lambda nid: _title(notes, nid))
     if p.kind == "link":
@@ -85,7 +88,7 @@ def question(it: ReviewItem) -> str:
     return f"{KIND_LABEL.get(it.proposal.kind, it.proposal.kind)} for “{it.target_title}”"
 
 
-def item(p: Any, notes: Mapping[str, Note]) -> ReviewItem:
+def item(p: Proposal, notes: Mapping[str, Note]) -> ReviewItem:
     grounding = p.grounding if isinstance(p.grounding, Mapping) else {}
     why = str(grounding.get("why", "") or "").strip() or "The judge gave no reason."
     shared = grounding.get("shared")
@@ -102,7 +105,7 @@ def items(proposals: Iterable[Any], notes: Mapping[str, Note]) -> list[ReviewIte
     return [item(p, notes) for p in proposals]
 
 
-def editable_text(p: Any) -> str:
+def editable_text(p: Proposal) -> str:
     """The proposed value as the person edits it: a sentence, a comma list, or a link's reason."""
     if p.kind == "link":
         return str((p.after or {}).get("reason", "")) if isinstance(p.after, Mapping) else ""
@@ -111,7 +114,7 @@ def editable_text(p: Any) -> str:
     return show_value(p.after) if p.after is not None else ""
 
 
-def edited_value(p: Any, text: str) -> Any:
+def edited_value(p: Proposal, text: str) -> Any:
     """The person's edited text turned back into the value ``review.accept(..., edited_after=)`` takes."""
     if p.kind == "link":
         after = dict(p.after) if isinstance(p.after, Mapping) else {}

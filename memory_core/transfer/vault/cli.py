@@ -13,6 +13,8 @@ from .export import export_to_path
 from .importer import VaultImportReport, import_vault
 
 if TYPE_CHECKING:
+    import argparse
+
     from ...store import Store
 
 
@@ -29,7 +31,7 @@ def report_text(report: VaultImportReport) -> str:
     return "\n".join(lines)
 
 
-def run(args: Any, store: Store) -> int:
+def run(args: argparse.Namespace, store: Store) -> int:
     if args.vault_command == "export":
         kind, n = export_to_path(store, args.target)
         data = {"exported": n, "kind": kind, "target": args.target}
