@@ -16,7 +16,11 @@ Printed and saved:
   them (the rules, the model's accepted proposals);
 * the correction table (``correction_table``): precision and recall of the corrections rule on pairs
   written for it and on held-out pairs;
-* seconds per turn: the reply, and the memory write.
+* seconds per turn: the reply, and the memory write;
+* write latency p50/p95: from the write being queued (right after the reply) until the note is
+  stored (searchable) and until the model's enrichment of it is over, and from the message being
+  sent until stored. The bench waits for each turn's note to be stored (the next turn recalls it)
+  but not for enrichment, which runs behind the following turns as it does in the chat.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
+import statistics
 import tempfile
 import time
 from importlib import resources
@@ -161,6 +167,46 @@ def link_figures(notes: dict[str, Any]) -> dict[str, Any]:
             "notes_linked": len(linked), "links_by": by}
 
 
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of ``values`` by nearest rank; 0.0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def write_latency(writer: Any, turns_sent: list[tuple[str, float]]) -> dict[str, Any]:
+    """Per stored turn: seconds from queued to stored, to enriched, and from sent to stored.
+
+    ``turns_sent``: (the message's store job id, wall time the message was sent). A note's enrichment
+    is the writer's enrichment job for the same message; a write with none (fast mode, or a write path
+    that enriches in the same step) is enriched when stored."""
+    jobs = writer.jobs()
+    enrich = {j.message_id: j for j in jobs if getattr(j, "kind", "store") == "enrich" and j.message_id}
+    stored, enriched, sent_to_stored = [], [], []
+    for job_id, sent in turns_sent:
+        job = writer.job(job_id)
+        if job is None or job.state != "done" or job.outcome.get("status") not in ("stored", "superseded"):
+            continue
+        stored.append(job.finished - job.created)
+        sent_to_stored.append(job.finished - sent)
+        later = enrich.get(job.message_id)
+        if later is None:
+            enriched.append(job.finished - job.created)
+        elif later.state == "done":
+            enriched.append(later.finished - job.created)
+    return {"writes": len(stored), "enriched_writes": len(enriched),
+            "stored_p50": pct(stored, 0.5), "stored_p95": pct(stored, 0.95),
+            "enriched_p50": pct(enriched, 0.5), "enriched_p95": pct(enriched, 0.95),
+            "sent_to_stored_p50": pct(sent_to_stored, 0.5), "sent_to_stored_p95": pct(sent_to_stored, 0.95),
+            "stored_mean": statistics.fmean(stored) if stored else 0.0}
+
+
+def _reread(session: Any, conversation_id: str, message_id: str) -> dict[str, Any]:
+    msg = session.conversations.load(conversation_id).message(message_id) or {}
+    return dict(msg.get("memory") or {})
+
+
 def _pending(store: Store) -> int:
     from ..memory.inbox import inbox
 
@@ -169,7 +215,7 @@ def _pending(store: Store) -> int:
 
 def run_conversation(settings: Settings, turns: list[dict[str, Any]], *, max_tokens: int,
                      say: Callable[[str], None] = print, llm: LLM | None = None, embedder: Embedder | None = None, write_mode: str = "full",
-                     partial: Any = None) -> dict[str, Any]:
+                     partial: Any = None, enrich_timeout: float = 3600.0) -> dict[str, Any]:
     from ..chat import ChatSession, ConversationStore, MemoryWriter
     from ..models.embeddings import get_embedder
     from ..models.llm import get_llm
@@ -182,7 +228,10 @@ def run_conversation(settings: Settings, turns: list[dict[str, Any]], *, max_tok
     replies: list[str] = []
     reply_s: list[float] = []
     write_s: list[float] = []
+    sent: list[tuple[str, float]] = []
+    where: list[tuple[str, str]] = []  # (conversation, message) of each turn
     started = time.perf_counter()
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="memex-bench-memory-") as tmp:
         s = settings.replace(data_dir=str(Path(tmp) / "home"), remember_chat=True, max_tokens=max_tokens)
         store = MemoryStore(s, embedder or get_embedder(s))
@@ -192,16 +241,19 @@ def run_conversation(settings: Settings, turns: list[dict[str, Any]], *, max_tok
         conv_ids: dict[int, str] = {}
         for i, turn in enumerate(turns):
             t0 = time.perf_counter()
+            sent_at = time.time()
             reply = session.reply(conv_ids.get(turn["session"]), turn["text"])
             text = reply.consume()
             conv_ids[turn["session"]] = reply.conversation_id
             t1 = time.perf_counter()
-            if reply.job_id:  # as `memex chat --wait`: the next turn sees this one's note
+            if reply.job_id:  # the next turn sees this one's note (its enrichment may come later)
                 writer.wait(reply.job_id, timeout=600)
+                sent.append((reply.job_id, sent_at))
             t2 = time.perf_counter()
             conv = session.conversations.load(reply.conversation_id)
             msg = conv.message(reply.user_message["id"]) or {}
             outcomes.append(dict(msg.get("memory") or {}))
+            where.append((reply.conversation_id, reply.user_message["id"]))
             assistant = reply.message or {}
             recalled.append([r.get("id", "") for r in assistant.get("recalled", []) if isinstance(r, dict)])
             replies.append(text)
@@ -214,9 +266,16 @@ def run_conversation(settings: Settings, turns: list[dict[str, Any]], *, max_tok
                     so_far = evaluate(store, turns[:i + 1], outcomes, recalled, replies)
                     partial({**so_far, "partial": True, "model": llm.name, "write_mode": write_mode,
                              "seconds_per_turn": (sum(reply_s) + sum(write_s)) / len(reply_s)})
+        enrich_started = time.perf_counter()
+        writer.wait_idle(timeout=enrich_timeout)  # the enrichment still queued behind the last turns
+        drain = time.perf_counter() - enrich_started
+        latency = write_latency(writer, sent)
         writer.stop()
+        outcomes = [_reread(session, c, m) for c, m in where]  # with what enrichment added (proposals)
         figures = evaluate(store, turns, outcomes, recalled, replies)
         figures["correction_table"] = correction_figures(store.embedder)
+        figures["write_latency"] = {**latency, "drain_seconds": drain, "load_start": load_start,
+                                    "load_end": os.getloadavg()[0]}
         figures["notes_dump"] = [n.to_dict() for n in store.all_notes()]
         figures["replies"] = replies
         store.close()
@@ -237,6 +296,18 @@ def correction_figures(embedder: Embedder) -> dict[str, Any]:
         res = score_table(embedder, pairs)
         out[name] = {k: v for k, v in res.items() if k != "wrong"} | {"wrong": res["wrong"]}
     return out
+
+
+def latency_rows(lat: dict[str, Any]) -> list[list[Any]]:
+    """The write-latency rows of the printed table."""
+    return [["write: queued -> stored p50 / p95 (s)", f"{lat['stored_p50']:.2f} / {lat['stored_p95']:.2f}",
+             f"{lat['writes']} notes"],
+            ["write: queued -> enriched p50 / p95 (s)", f"{lat['enriched_p50']:.2f} / {lat['enriched_p95']:.2f}",
+             f"{lat['enriched_writes']} enriched"],
+            ["write: message sent -> stored p50 / p95 (s)",
+             f"{lat['sent_to_stored_p50']:.2f} / {lat['sent_to_stored_p95']:.2f}", "includes the reply"],
+            ["load average (1 min) at start / end", f"{lat.get('load_start', 0):.2f} / {lat.get('load_end', 0):.2f}",
+             "the machine's other work"]]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -280,7 +351,8 @@ def run(args: argparse.Namespace) -> int:
              f"{res['questions_with_planted_fact']} questions"],
             ["seconds per turn (reply + memory)",
              f"{res['seconds_per_turn']:.2f} ({res['seconds_per_turn_reply']:.2f} + "
-             f"{res['seconds_per_turn_memory']:.2f})", ""]]
+             f"{res['seconds_per_turn_memory']:.2f})", ""],
+            *latency_rows(res["write_latency"])]
     print_table(["figure", "value", "note"], rows)
     missed = [r for r in res["question_rows"] if r["planted"] and r["rank"] is None]
     if missed:
