@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from memory_core.chat import ChatSession, Conversation, ConversationStore, WriteJob
+from memory_core.chat.jobs import STEPS, describe_enrichment, plain_step
 from memory_core.chat.memory_state import Memory, Offer, message_memory
 from memory_core.chat.pending import pending_report
 from memory_core.errors import MemexError
@@ -22,7 +23,6 @@ from pages.common import flash, show_error
 GRAPH_PAGE = "pages/graph.py"
 SETTINGS_PAGE = "pages/settings.py"
 NOTES_PAGE = "pages/notes.py"
-STAGES = ("queued", "enriching", "linking", "done")
 FINISHED_LINES = {Memory.STORED: "🧠 ", Memory.NOT_STORED: "💤 ", Memory.OFF: "💤 Not stored: ",
                   Memory.CANCELLED: "✋ Not stored: you cancelled this memory write."}
 
@@ -37,14 +37,20 @@ def show_reply_text(text: str) -> None:
     st.markdown(safe_markdown(text) if text else "*(no text)*")
 
 
+def steps_line(current: str, why: str = "") -> str:
+    """queued → storing → stored → enriching → enriched, the steps done ticked and the current one in bold
+    (any other state, e.g. "retrying", in bold after them)."""
+    at = STEPS.index(current) if current in STEPS else -1
+    parts = [f"✓ {step}" if i < at else f"**{step}**" if i == at else step for i, step in enumerate(STEPS)]
+    if at < 0:
+        parts.append(f"**{escape_markdown(current)}**")
+    return " → ".join(parts) + (f" ({escape_markdown(why)})" if why else "")
+
+
 def stage_line(job: WriteJob) -> str:
-    """queued → enriching → linking → done, with the current stage in bold."""
-    current = job.state if job.state in STAGES else ""
-    parts = [f"**{stage}**" if stage == current else stage for stage in STAGES]
-    if not current:
-        parts.append(f"**{escape_markdown(job.state)}**")
-    why = " (paused while a reply is written)" if job.paused else f" ({escape_markdown(job.waiting)})" if job.waiting else ""
-    return " → ".join(parts) + why
+    """Where a queued write is, as ``steps_line``, with why it waits when it does."""
+    why = "paused while a reply is written" if job.paused else job.waiting
+    return steps_line(plain_step(job), why)
 
 
 def remember_button(session: ChatSession | None, conv: Conversation, mid: str, label: str = "Remember this",
@@ -76,7 +82,9 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
     if kind in FINISHED_LINES:
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
         line = FINISHED_LINES[kind] + (escape_markdown(state.text) if kind is not Memory.CANCELLED else "")
-        c1.caption(line + (f" · {state.proposals} proposal(s) for review" if state.proposals else ""))
+        c1.caption(line + (f" · {state.proposals} proposal(s) for review" if state.proposals else "")
+                   + (enrichment_note((message.get("memory") or {}).get("enrichment"), writer, mid)
+                      if kind is Memory.STORED else ""))
         if state.offer is Offer.REMEMBER:
             with c2:
                 remember_button(session, conv, mid)
@@ -96,6 +104,22 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
         st.caption("🧠 Writing to memory: " + stage_line(state.job))
     else:
         st.caption("🧠 " + escape_markdown(state.text))
+
+
+def enrichment_note(enrichment: Any, writer: Any, message_id: str) -> str:
+    """" · enriching…" after a stored note's line: where the model's enrichment of it is."""
+    if not isinstance(enrichment, dict) or not enrichment.get("state"):
+        return ""
+    state = enrichment["state"]
+    if state == "done":
+        return " · " + escape_markdown(describe_enrichment(enrichment))
+    if state == "failed":
+        return " · not enriched: " + escape_markdown(enrichment.get("error", "the model failed"))
+    if state == "cancelled":
+        return " · enrichment cancelled"
+    job = writer.active_job_for(message_id, kind="enrich") if writer is not None else None
+    step = plain_step(job) if job is not None else "stored"
+    return " · enriching…" if step == "enriching" else " · waiting to be enriched by the model"
 
 
 def from_memory_caption(message: dict[str, Any]) -> None:
@@ -205,20 +229,27 @@ def memory_queue(writer: Any, conversations: ConversationStore | None = None) ->
     """Every memory write not finished yet, labelled with its message, each with "Cancel"; below them the
     writes on disk this app is not doing (another process has them, or they wait for one), and why."""
     queued = writer.queue_view()
-    elsewhere = [p for p in pending_report(conversations, writer) if not writer.active_job_for(p["message_id"])] \
-        if conversations is not None else []
+    elsewhere = [p for p in pending_report(conversations, writer)
+                 if not writer.active_job_for(p["message_id"], kind=p["kind"])] if conversations is not None else []
     st.markdown(f"**Memory queue** ({len(queued) + len(elsewhere)})")
     if not queued and not elsewhere:
         st.caption("Nothing waiting: every message is written.")
     for item in elsewhere:
-        st.caption(escape_markdown(item["message"]) + "  \n" + escape_markdown(item["why"]))
+        st.caption(escape_markdown(item["message"]) + "  \n" + steps_line(item["state"], item["why"]))
     for job in queued:
         c1, c2 = st.columns([4, 1], vertical_alignment="center")
         c1.caption(escape_markdown(job.label) + "  \n" + (escape_markdown(job.describe()) if job.state == "retrying"
                                                     else stage_line(job)))
-        if c2.button("Cancel", key=f"chat_cancel_{job.id}", type="tertiary", help="Cancel this memory write (nothing is stored)"):
+        help_text = "Cancel the model's enrichment (the note stays stored as it is)" if job.kind == "enrich" \
+            else "Cancel this memory write (nothing is stored)"
+        if c2.button("Cancel", key=f"chat_cancel_{job.id}", type="tertiary", help=help_text):
             writer.cancel(job.id)
             st.rerun()
+    ids = {job.id for job in queued}
+    finished = set(st.session_state.get("_chat_queue_ids", ())) - ids
+    st.session_state["_chat_queue_ids"] = sorted(ids)
     if st.session_state.get("_chat_polling") and not queued:
         st.session_state["_chat_polling"] = False
         st.rerun()  # once: the messages then show their final memory state and polling stops
+    elif finished and queued:
+        st.rerun()  # a note was stored (its enrichment may still run): its message says so now

@@ -79,6 +79,7 @@ def tell(session: Any, facts: list[dict[str, Any]], mode: str) -> tuple[str, dic
         job = session.writer.wait(job_id, 600)
         if job is not None and job.state == "done":
             note_of[i] = job.outcome.get("note_id", "")
+    session.writer.wait_idle(3600)  # full mode: the model's enrichment of each note too, before any question
     return conv.id, note_of
 
 

@@ -233,7 +233,7 @@ INFLIGHT_DELAYS = (0.2, 0.6, 1.0, 1.5)  # seconds into the write's model call wh
 def measure_inflight(settings: Settings, runs: int = 6, max_tokens: int = 32, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Time to first token of the same message, idle and while a memory write's model call is generating.
 
-    The write (full mode: an enrichment call through the gated model) is sent first; the message is
+    The write (a stored note's enrichment: model calls through the gated model) is sent first; the message is
     sent ``INFLIGHT_DELAYS`` seconds after the write's model call started, so it lands in the
     middle of that call's generation. Both sides start from a KV cache that does not hold their
     prompt (idle: reset; in flight: it holds the write's prompt), so both pay their whole prefill.
@@ -264,11 +264,13 @@ def measure_inflight(settings: Settings, runs: int = 6, max_tokens: int = 32, sa
             row = _timed(session.reply(None, INFLIGHT_MESSAGE, remember=False, max_tokens=max_tokens).pieces(), t0)
             out["idle_ms"].append(row["ttft_ms"])
             delay = INFLIGHT_DELAYS[r % len(INFLIGHT_DELAYS)]
-            job_id = session.remember(f"{INFLIGHT_FACT} (run {r})", conversation_id="", message_id="", mode="full")
+            fact = f"{INFLIGHT_FACT} (run {r})"
+            stored = writer.wait(session.remember(fact, conversation_id="", message_id="", mode="fast"), 120)
+            job_id = session.enrich(stored.note_id if stored else "", fact)  # the write's model calls
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:  # until the write's first model call runs
                 job = writer.job(job_id)
-                if job is None or job.state not in ("queued", "checking for duplicates"):
+                if job is None or job.state != "queued":
                     break
                 time.sleep(0.01)
             time.sleep(delay)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, NotFoundError
@@ -28,7 +29,8 @@ WAIT_SECONDS = 900.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("message", help="what you say")
     parser.add_argument("--conversation", metavar="ID", help="continue this conversation (default: a new one)")
-    parser.add_argument("--wait", action="store_true", help="wait for the memory write and report its outcome")
+    parser.add_argument("--wait", action="store_true",
+                        help="wait for the memory write (and the model's enrichment of the note) and report its outcome")
     parser.add_argument("-k", type=int, default=None, help="notes recalled (default: the setting)")
     parser.add_argument("--max-tokens", type=int, default=None, help="reply length cap (default: the setting)")
     parser.add_argument("--timeout", type=float, default=WAIT_SECONDS, help="seconds --wait waits at most")
@@ -80,8 +82,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.wait:
         if reply.touch_thread is not None:
             reply.touch_thread.join(30)
-        for job in [j for j in writer.jobs(reply.conversation_id) if j.active]:
-            writer.wait(job.id, args.timeout)
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:  # the store, then the enrichment it queues
+            active = [j for j in writer.jobs(reply.conversation_id) if j.active]
+            if not active:
+                break
+            writer.wait(active[0].id, max(0.0, deadline - time.monotonic()))
     conv = conversations.load(reply.conversation_id)
     user = conv.message(reply.user_message["id"]) or reply.user_message
     assistant = conv.message(reply.message["id"]) if reply.message else None

@@ -28,7 +28,10 @@ from ..notes import now_iso
 
 TITLE_CHARS = 60
 # A message's memory write is not over in these states (pending.py resumes them; defined here, below it).
-PENDING_STATES = ("queued", "enriching", "checking for duplicates", "linking", "retrying")
+# (Older files may hold the one-step write's stage names: they mean "storing".)
+PENDING_STATES = ("queued", "storing", "enriching", "checking for duplicates", "linking", "retrying")
+# A stored note's enrichment (``memory["enrichment"]["state"]``) is not over in these (chat/enrichment.py).
+ENRICH_PENDING = ("queued", "enriching", "retrying")
 CONVERSATION_FORMAT = 1
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -72,6 +75,14 @@ def is_pending(message: dict[str, Any]) -> bool:
     return message.get("role") == "user" and (message.get("memory") or {}).get("state") in PENDING_STATES
 
 
+def enrichment_pending(message: dict[str, Any]) -> bool:
+    """A person's message stored as a note whose enrichment by the model is not over."""
+    memory = message.get("memory") or {}
+    enrichment = memory.get("enrichment") if isinstance(memory, dict) else None
+    return message.get("role") == "user" and memory.get("state") == "done" and isinstance(enrichment, dict) \
+        and enrichment.get("state") in ENRICH_PENDING
+
+
 @dataclass
 class ConversationSummary:
     id: str
@@ -79,6 +90,7 @@ class ConversationSummary:
     updated: str
     messages: int
     pending: int = 0  # the person's messages whose memory write is not over (pending.py)
+    enriching: int = 0  # ... stored, whose enrichment is not over (enrichment.py)
 
 
 def make_title(text: str) -> str:
@@ -285,8 +297,9 @@ class ConversationStore:
                 self.broken.append((path.name, f"it holds conversation {conv.id}"))
                 continue
             pending = sum(1 for m in conv.messages if is_pending(m))
+            enriching = sum(1 for m in conv.messages if enrichment_pending(m))
             summary = ConversationSummary(conv.id, conv.title or "(untitled)", conv.updated, len(conv.messages),
-                                          pending)
+                                          pending, enriching)
             _SUMMARY_CACHE[key] = (st.st_mtime_ns, st.st_size, summary)
             out.append(summary)
         return sorted(out, key=lambda s: (s.updated, s.id), reverse=True)

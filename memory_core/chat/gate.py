@@ -63,21 +63,29 @@ class WriteCancelled(Exception):  # noqa: N818 - the person's choice, not a fail
     """The person cancelled a memory write (from the chat's queue); nothing of it is stored."""
 
 
+class GaveWay(Exception):  # noqa: N818 - a turn given up, not a failure
+    """A background model call stopped to let a write that needs no model (a new note) go first."""
+
+
 class GatedLLM:
     """The writer's view of the model: the reply always goes first.
 
     Before each call it waits until no reply streams; during the call, ``abort`` is checked at every
     token, so a reply that starts meanwhile interrupts the call at its next token (``Interrupted``)
     and the call runs again, from the start, once the reply is done. ``cancelled`` (the person
-    cancelled this write) ends the call the same way and raises ``WriteCancelled``.
+    cancelled this write) ends the call the same way and raises ``WriteCancelled``; ``give_way`` (a new
+    note waits to be stored behind this enrichment) ends it and raises ``GaveWay``, so the writer can
+    store the note first and run this call again later.
     """
 
     def __init__(self, llm: LLM, gate: ReplyGate, on_wait: Callable[[bool], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None, max_retries: int = 50) -> None:
+                 cancelled: Callable[[], bool] | None = None, max_retries: int = 50,
+                 give_way: Callable[[], bool] | None = None) -> None:
         self._llm = llm
         self._gate = gate
         self._on_wait = on_wait
         self._cancelled = cancelled or (lambda: False)
+        self._give_way = give_way or (lambda: False)
         self._max_retries = max_retries
         self.interruptions = 0
 
@@ -91,8 +99,8 @@ class GatedLLM:
         return clear
 
     def _abort_check(self, gate_clear: bool) -> Callable[[], bool]:
-        gate, cancelled = self._gate, self._cancelled
-        return lambda: cancelled() or (gate_clear and gate.active > 0)
+        gate, cancelled, give_way = self._gate, self._cancelled, self._give_way
+        return lambda: cancelled() or give_way() or (gate_clear and gate.active > 0)
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         for _attempt in range(self._max_retries + 1):
@@ -101,6 +109,8 @@ class GatedLLM:
             clear = self._wait()
             if self._cancelled():
                 raise WriteCancelled("cancelled")
+            if self._give_way():
+                raise GaveWay("a new note is stored first")
             # A gate that never cleared (a stuck reply) must not interrupt us forever: then only
             # cancelling stops the call.
             try:
@@ -108,6 +118,8 @@ class GatedLLM:
             except Interrupted:
                 if self._cancelled():
                     raise WriteCancelled("cancelled") from None
+                if self._give_way():
+                    raise GaveWay("a new note is stored first") from None
                 self.interruptions += 1
         raise Interrupted(f"gave way to replies {self.interruptions} times; will be retried")
 

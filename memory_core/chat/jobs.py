@@ -1,5 +1,10 @@
 """A memory write as the person sees it: ``WriteJob`` (what it writes, where it is, how it ended) and the
 words for its outcome. The writer (``writer.py``) runs jobs; pages and ``memex chat`` read them.
+
+A chat message is written in two jobs (``ChatSession.remember``): a *store* job (no model: the note is
+searchable when it ends) and, for a new note, an *enrich* job that runs the model later. The person
+sees one line of plain steps for both, in order: queued -> storing -> stored -> enriching -> enriched
+(``STEPS``, ``plain_step``).
 """
 
 from __future__ import annotations
@@ -15,13 +20,23 @@ from .pending import FINAL_STATES
 if TYPE_CHECKING:
     from ..memory.pipeline import MemoryPipeline
 
+KINDS = ("store", "enrich")
+STEPS = ("queued", "storing", "stored", "enriching", "enriched")
+# What a write's progress reports (``remember_turn``, ``MemoryPipeline.add``, ``enrich_stored``) means
+# as a plain step; a one-step write (the model inside the store job) goes from storing to enriching.
+PROGRESS_STEPS = {"checking for duplicates": "storing", "storing": "storing", "enriching": "enriching",
+                  "linking": "enriching"}
+
 
 @dataclass
 class WriteJob:
     """One memory write of a person's message and where it is.
 
-    queued -> enriching -> linking -> ... -> done | failed | cancelled (``retrying`` between attempts).
-    ``outcome`` is ``RememberOutcome.to_dict()`` (without its bulky report) once done.
+    ``state``: queued -> storing (-> enriching) -> done | failed | cancelled (``retrying`` between
+    attempts); an enrich job: queued -> enriching -> done | ... ``outcome`` is
+    ``RememberOutcome.to_dict()`` (without its bulky report) once a store job is done, and
+    ``enrich_stored``'s record once an enrich job is. ``enrich``: a store job whose note is then queued
+    for its enrichment.
     """
 
     id: str
@@ -34,6 +49,8 @@ class WriteJob:
     turn_context: str = ""
     timestamp: str | None = None
     force: bool = False
+    kind: str = "store"
+    enrich: bool = False
     state: str = "queued"
     stages: list[str] = field(default_factory=lambda: ["queued"])
     paused: bool = False  # waiting for a streaming reply to finish
@@ -65,20 +82,66 @@ class WriteJob:
 
     def describe(self) -> str:
         """One line for a person."""
+        enrich = self.kind == "enrich"
         if self.state == "done":
-            return describe_outcome(self.outcome) + f" ({self.seconds:.1f}s)"
+            text = describe_enrichment(self.outcome) if enrich else describe_outcome(self.outcome)
+            return text + f" ({self.seconds:.1f}s)"
         if self.state == "failed":
-            return f"not stored after {self.attempts} attempts: {self.error}"
+            return (f"stored, but not enriched after {self.attempts} attempts: {self.error}" if enrich
+                    else f"not stored after {self.attempts} attempts: {self.error}")
         if self.state == "cancelled":
-            return "cancelled: not stored"
+            return "stored; enrichment cancelled" if enrich else "cancelled: not stored"
         if self.state == "retrying":
             wait = max(0.0, self.retry_at - time.time())
             return f"failed ({self.error}); trying again in {wait:.0f}s"
+        step = plain_step(self)
         if self.paused:
-            return f"{self.state} (paused while a reply is written)"
+            return f"{step} (paused while a reply is written)"
         if self.waiting:
-            return f"{self.state} ({self.waiting})"
-        return self.state + "…"
+            return f"{step} ({self.waiting})"
+        return step + "…"
+
+
+def plain_step(job: WriteJob) -> str:
+    """Where a message's write is, as one of ``STEPS`` (or "failed", "cancelled", "retrying").
+
+    An enrich job waiting its turn is at "stored": the note is there, its enrichment not begun."""
+    if job.state in ("failed", "cancelled", "retrying"):
+        return job.state
+    if job.kind == "enrich":
+        return {"done": "enriched", "queued": "stored"}.get(job.state, "enriching")
+    if job.state == "done":
+        return "stored"
+    return job.state if job.state in STEPS else "storing"
+
+
+def step_for(job: WriteJob, stage: str) -> str:
+    """The job state a progress report moves to: a plain step, never back to an earlier one."""
+    if job.kind == "enrich":
+        return "enriching"
+    if job.mode != "full":  # no model in this write: all of it is storing
+        return "storing"
+    step = "enriching" if stage.startswith("evolved") else PROGRESS_STEPS.get(stage, "storing")
+    if job.state in STEPS and STEPS.index(step) < STEPS.index(job.state):
+        return job.state
+    return step
+
+
+def describe_enrichment(outcome: dict[str, Any]) -> str:
+    """What a finished enrichment did, in a few words."""
+    status = outcome.get("status", "")
+    if status == "gone":
+        return "not enriched: the note was deleted"
+    if status == "already":
+        return "enriched (by another Memex process)"
+    source = outcome.get("enrichment_source", "")
+    bits = ["enriched" if source != "fallback" else "enriched without the model's keywords (its answer was "
+                                                     "not usable)"]
+    if outcome.get("links"):
+        bits.append(f"{len(outcome['links'])} more link(s)")
+    if outcome.get("proposals"):
+        bits.append(f"{len(outcome['proposals'])} proposal(s) for review")
+    return ", ".join(bits)
 
 
 def describe_outcome(outcome: dict[str, Any]) -> str:
@@ -112,7 +175,13 @@ def compact_outcome(outcome: Any) -> dict[str, Any]:
 
 
 def run_write(pipeline: MemoryPipeline, job: WriteJob, progress: Callable[[str], None]) -> dict[str, Any]:
-    """One attempt at the job: MEMORY's ``remember_turn`` (the person's words only, never a reply)."""
+    """One attempt at the job: MEMORY's ``remember_turn`` (the person's words only, never a reply), or
+    for an enrich job ``enrich_stored`` of the note it stored."""
+    if job.kind == "enrich":
+        from ..memory.enrich_later import enrich_stored
+
+        return enrich_stored(pipeline, job.note_id, progress)
+    progress("storing")
     outcome = pipeline.remember_turn(job.content, conversation_id=job.source_ref, message_id=job.message_id,
                                      turn_context=job.turn_context, timestamp=job.timestamp, force=job.force,
                                      mode=job.mode, progress=progress)

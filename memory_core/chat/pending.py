@@ -13,6 +13,10 @@ someone else may have finished it meanwhile. Under the claim it then asks the st
 effect is already there (every event it commits carries the write's key, ``memory.turns.turn_key``): a process killed
 between its commit and the conversation update left exactly that, and the write is then adopted, not
 done twice.
+
+A stored note's enrichment by the model is a second write of the same message, queued and claimed
+the same way (enrichment.py); ``pending_report`` lists both, in the plain steps the person sees
+(queued -> storing -> stored -> enriching -> enriched).
 """
 
 from __future__ import annotations
@@ -111,22 +115,44 @@ def claim_held(conversations: ConversationStore, conversation_id: str) -> bool:
     return False
 
 
-def why_pending(item: PendingWrite, writer: Any, conversations: ConversationStore) -> str:
-    """Why a write is not done yet, in words a person reads (the Chat page, ``memex chat --json``)."""
-    job = writer.active_job_for(item.message_id) if writer is not None else None
+def why_pending(item: Any, writer: Any, conversations: ConversationStore, kind: str = "store") -> str:
+    """Why a write (or, ``kind="enrich"``, a stored note's enrichment) is not done yet, in words a person
+    reads (the Chat page, ``memex queue``, ``memex chat --json``)."""
+    job = writer.active_job_for(item.message_id, kind=kind) if writer is not None else None
+    enrich = kind == "enrich"
     if job is not None:
         if job.waiting:
             return job.waiting
         if job.paused:
             return "paused while a reply is written"
-        return "being written now" if job.started else "waiting its turn in this process's queue"
-    if claim_held(conversations, item.conversation_id):
+        if job.started and job.state != "queued":
+            return "being enriched by the model now" if enrich else "being stored now"
+        return ("stored and searchable; the model enriches it after the notes waiting to be stored" if enrich
+                else "waiting its turn in this process's queue")
+    claim = f"{item.conversation_id}.enrich" if enrich else item.conversation_id
+    if claim_held(conversations, claim):
         return "another Memex process is writing this conversation's memories"
-    return "queued by an earlier run; the next Memex process that writes will do it (or `memex queue run`)"
+    return (("stored and searchable; " if enrich else "") + "queued by an earlier run; the next Memex process "
+            "that writes will do it (or `memex queue run`)")
 
 
 def pending_report(conversations: ConversationStore, writer: Any = None) -> list[dict[str, Any]]:
-    """Every unfinished write with its reason, for scripts."""
-    return [{"conversation_id": p.conversation_id, "message_id": p.message_id, "message": label_for(p.content),
-             "state": p.state, "why": why_pending(p, writer, conversations)}
-            for p in pending_writes(conversations)]
+    """Every unfinished write and enrichment with its plain step and reason, for scripts and pages."""
+    from .enrichment import pending_enrichments
+    from .jobs import plain_step
+
+    def step(message_id: str, kind: str, on_disk: str) -> str:
+        job = writer.active_job_for(message_id, kind=kind) if writer is not None else None
+        if job is not None:
+            return plain_step(job)
+        if kind == "enrich":
+            return "retrying" if on_disk == "retrying" else "stored"
+        return on_disk if on_disk in ("queued", "retrying") else "storing"
+
+    out = [{"conversation_id": p.conversation_id, "message_id": p.message_id, "message": label_for(p.content),
+            "kind": "store", "state": step(p.message_id, "store", p.state),
+            "why": why_pending(p, writer, conversations)} for p in pending_writes(conversations)]
+    out += [{"conversation_id": e.conversation_id, "message_id": e.message_id, "message": label_for(e.content),
+             "kind": "enrich", "state": step(e.message_id, "enrich", e.state),
+             "why": why_pending(e, writer, conversations, kind="enrich")} for e in pending_enrichments(conversations)]
+    return out

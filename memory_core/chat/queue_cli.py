@@ -46,6 +46,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"writing {len(jobs)} pending memory write(s)…", file=sys.stderr, flush=True)
     for jid in jobs:
         writer.wait(jid, max(0.0, args.timeout - (time.monotonic() - started)))
+    # a stored note's enrichment is queued as its store ends: wait for those too
+    writer.wait_idle(max(0.0, args.timeout - (time.monotonic() - started)))
     finished = [writer.job(j) for j in jobs]
     counts: dict[str, int] = {}
     for job in finished:

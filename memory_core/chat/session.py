@@ -11,8 +11,10 @@ turn logic, and none of it needs Streamlit. The flow of a turn (``ChatSession.re
                 short history, the question last);
   3. generate - ``Reply`` streams ``llm.stream``; background model calls give way at their next token;
   4. remember - the person's message (never the reply) is queued on the ``MemoryWriter`` with the
-                previous turn as its context; the outcome is written back onto the message. A write
-                another process left queued is resumed by ``resume_pending`` (see pending.py).
+                previous turn as its context; the outcome is written back onto the message. It is
+                stored without the model first, and a new note is then queued for the model's
+                enrichment (enrichment.py). A write or an enrichment another process left queued is
+                resumed by ``resume_pending`` (see pending.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError, MemexError, ModelError, NotFoundError
 from ..memory.turns import turn_effect
 from .conversations import Conversation, ConversationStore, new_message
+from .enrichment import enrichment_guard, needs_enrichment, pending_enrichments, record_enrichment
 from .fallback import ACK_MAX_TOKENS, ACK_SYSTEM, is_acknowledgement
 from .gate import ReplyGate
 from .jobs import WriteJob
@@ -242,27 +245,64 @@ class ChatSession:
                  job_id: str | None = None, record: bool = True) -> str:
         """Queue a memory write of the person's ``content``; its outcome goes onto the message's ``memory``.
 
-        ``record``: mark the message "queued" first (False when resuming: it says so already)."""
+        ``mode="full"``: stored without the model now, and a new note then queued for the model's
+        enrichment (``enrich``), behind every new store. ``record``: mark the message "queued" first (False
+        when resuming: it says so already)."""
         from ..memory.pipeline import MemoryPipeline
 
         pipeline = MemoryPipeline(self.store, self.settings, self.llm)
         conversations = self.conversations
         job_id = job_id or self.writer.new_id()
+        later = mode == "full"
         if record and conversation_id and message_id:
             conversations.update_message(conversation_id, message_id,
                                          memory={"state": "queued", "job": job_id, "force": force})
 
         def on_done(job: WriteJob) -> None:
+            memory = job_outcome(job)
+            if later and needs_enrichment(memory) and not memory.get("enrichment"):
+                memory["enrichment"] = {"state": "queued"}  # recorded with the note: never lost with the process
             if conversation_id and message_id:
-                conversations.update_message(conversation_id, message_id, memory=job_outcome(job))
-            if job.state == "done" and self.writer.pending() <= 1:  # the last write of the queue: idle now
-                with contextlib.suppress(Exception):  # a cache: failing to write it costs only speed
-                    self.store.checkpoint()
+                conversations.update_message(conversation_id, message_id, memory=memory)
+            pending = (memory.get("enrichment") or {}).get("state") in ("queued", "retrying")
+            if later and needs_enrichment(memory) and (pending or not conversation_id):
+                self.enrich(memory["note_id"], content, conversation_id=conversation_id, message_id=message_id)
+            self._checkpoint_if_idle(job)
 
         guard = self._guard(conversation_id, message_id) if conversation_id and message_id else None
-        return self.writer.submit(pipeline, content, source=source, source_ref=conversation_id, mode=mode,
-                                  message_id=message_id, turn_context=turn_context, timestamp=timestamp,
-                                  force=force, on_done=on_done, job_id=job_id, guard=guard)
+        return self.writer.submit(pipeline, content, source=source, source_ref=conversation_id,
+                                  mode="fast" if later else mode, message_id=message_id, turn_context=turn_context,
+                                  timestamp=timestamp, force=force, on_done=on_done, job_id=job_id, guard=guard,
+                                  enrich=later)
+
+    def enrich(self, note_id: str, content: str, *, conversation_id: str = "", message_id: str = "") -> str:
+        """Queue the model's enrichment of a stored note (behind every store); its state goes onto the
+        message's ``memory["enrichment"]``. Returns the job id ("" when the writer is ending: the message
+        keeps "queued" on disk and the next Memex process that writes enriches it)."""
+        from ..memory.pipeline import MemoryPipeline
+
+        if conversation_id and message_id and self.writer.active_job_for(message_id, kind="enrich") is not None:
+            return ""
+        conversations = self.conversations
+
+        def on_done(job: WriteJob) -> None:
+            if conversation_id and message_id:
+                record_enrichment(conversations, conversation_id, message_id, job)
+            self._checkpoint_if_idle(job)
+
+        guard = enrichment_guard(conversations, self.store, conversation_id, message_id, note_id) \
+            if conversation_id and message_id else None
+        try:
+            return self.writer.submit(MemoryPipeline(self.store, self.settings, self.llm), content, source="chat",
+                                      source_ref=conversation_id, mode="full", message_id=message_id,
+                                      on_done=on_done, guard=guard, kind="enrich", note_id=note_id)
+        except MemexError:  # the writer has stopped: the enrichment stays queued on the message
+            return ""
+
+    def _checkpoint_if_idle(self, job: WriteJob) -> None:
+        if job.state == "done" and self.writer.pending() <= 1:  # the last write of the queue: idle now
+            with contextlib.suppress(Exception):  # a cache: failing to write it costs only speed
+                self.store.checkpoint()
 
     def _guard(self, conversation_id: str, message_id: str) -> Any:
         """The job's guard: this process alone writes the conversation's memories meanwhile (its claim),
@@ -298,6 +338,12 @@ class ChatSession:
             if self.writer.active_job_for(item.message_id) is None:
                 with contextlib.suppress(MemexError):
                     jobs.append(self._resume(item))
+        for later in pending_enrichments(self.conversations, conversation_id):
+            if self.writer.active_job_for(later.message_id, kind=None) is None and later.note_id:
+                job_id = self.enrich(later.note_id, later.content, conversation_id=later.conversation_id,
+                                     message_id=later.message_id)
+                if job_id:
+                    jobs.append(job_id)
         return jobs
 
     def _resume(self, item: PendingWrite) -> str:

@@ -1,7 +1,13 @@
 """The background memory writer: one queue and one worker thread for every session, tab and store.
 
 Why a single thread: writes use the one local model and the store's single writer; one worker keeps
-them ordered and lets the page poll a job's progress (queued -> enriching -> linking -> done).
+them ordered and lets the page poll a job's progress (queued -> storing -> stored -> enriching -> enriched).
+
+Why two priorities: a chat message is stored without the model first (a *store* job, about a second),
+and enriched by the model later (an *enrich* job, tens of seconds on a small CPU). Store jobs always go
+first, and an enrichment in its model call gives way at its next token when a store job is waiting
+(``gate.GaveWay``): it goes back to the queue and runs again later. So a backlog of enrichment never
+delays storing what the person says next.
 
 Why jobs are labelled, cancellable and retried: the person sees what is being written (the message
 it writes, not an id), may cancel what they do not want remembered, and a write that fails is never
@@ -31,8 +37,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MemexError
-from .gate import GatedLLM, ReplyGate, WriteCancelled
-from .jobs import WriteJob, run_write, snapshot
+from .gate import GatedLLM, GaveWay, ReplyGate, WriteCancelled
+from .jobs import WriteJob, run_write, snapshot, step_for
 from .pending import ClaimBusy, label_for
 
 if TYPE_CHECKING:
@@ -41,6 +47,8 @@ if TYPE_CHECKING:
 RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before attempts 2, 3 and 4; then the job is "failed"
 CALLBACK_RETRIES = (0.2, 1.0, 3.0)  # pauses before trying a failed callback again
 BUSY_DELAY = 2.0  # seconds before a job whose conversation another process is writing looks again
+PRIORITY = {"store": 0, "enrich": 1}  # lower runs first
+FIRST, LAST = -1, 9  # the end-of-queue marker: now (the process ends) or after every queued job (stop)
 # What a guard yields: None (run the write), or {"state": ..., "outcome": {...}} of the same write already
 # done (or cancelled) elsewhere.
 Guard = Callable[[WriteJob], AbstractContextManager["dict[str, Any] | None"]]
@@ -70,7 +78,8 @@ class MemoryWriter:
                  retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
         self.gate = gate or ReplyGate()
         self.retry_delays = tuple(retry_delays)
-        self._queue: queue.Queue[_Task | None] = queue.Queue()
+        self._queue: queue.PriorityQueue[tuple[int, int, _Task | None]] = queue.PriorityQueue()
+        self._seq = itertools.count()
         self._delayed: list[tuple[float, _Task]] = []
         self._tasks: dict[str, _Task] = {}
         self._jobs: dict[str, WriteJob] = {}
@@ -93,16 +102,19 @@ class MemoryWriter:
                mode: str = "full", timestamp: str | None = None, label: str = "", message_id: str = "",
                turn_context: str = "", force: bool = False,
                on_done: Callable[[WriteJob], None] | None = None, job_id: str | None = None,
-               guard: Guard | None = None) -> str:
+               guard: Guard | None = None, kind: str = "store", note_id: str = "", enrich: bool = False) -> str:
         """Queue a write of the person's ``content`` through ``pipeline`` and return its job id at once.
 
         ``guard(job)``: entered around each attempt (and its report); raises ``ClaimBusy`` while another
-        process holds the write, yields the outcome when the write turns out to be done already."""
+        process holds the write, yields the outcome when the write turns out to be done already.
+        ``kind="enrich"``: the model's enrichment of the stored note ``note_id``, run after every store job.
+        ``enrich``: recorded on a store job whose caller queues the enrichment once it is stored."""
         if self._stopped:
             raise MemexError("The memory writer has been stopped.")
         job = WriteJob(id=job_id or self.new_id(), content=content, source=source, source_ref=source_ref,
                        mode=mode, label=label or label_for(content), message_id=message_id,
-                       turn_context=turn_context, timestamp=timestamp, force=force)
+                       turn_context=turn_context, timestamp=timestamp, force=force, kind=kind, note_id=note_id,
+                       enrich=enrich)
         task = _Task(job, pipeline, on_done, guard)
         with self._lock:
             self._jobs[job.id] = job
@@ -110,8 +122,11 @@ class MemoryWriter:
             self._order.append(job.id)
             self._forget_old()
         self._ensure_thread()
-        self._queue.put(task)
+        self._put(task)
         return job.id
+
+    def _put(self, task: _Task) -> None:
+        self._queue.put((PRIORITY.get(task.job.kind, 0), next(self._seq), task))
 
     def job(self, job_id: str) -> WriteJob | None:
         """A snapshot of the job (None if unknown: e.g. submitted before the app restarted)."""
@@ -119,12 +134,14 @@ class MemoryWriter:
             job = self._jobs.get(job_id)
             return snapshot(job) if job else None
 
-    def active_job_for(self, message_id: str) -> WriteJob | None:
-        """The unfinished job writing this message in this process, if any (resuming must not add a second)."""
+    def active_job_for(self, message_id: str, kind: str | None = "store") -> WriteJob | None:
+        """The unfinished job of this ``kind`` (any kind: None) writing this message in this process, if any
+        (resuming must not add a second)."""
         with self._lock:
             for jid in reversed(self._order):
                 job = self._jobs.get(jid)
-                if job is not None and job.message_id == message_id and job.active:
+                if job is not None and job.message_id == message_id and job.active \
+                        and (kind is None or job.kind == kind):
                     return snapshot(job)
         return None
 
@@ -166,7 +183,7 @@ class MemoryWriter:
             task.job.state, task.job.error, task.job.attempts, task.job.finished = "queued", "", 0, 0.0
             task.job.stages.append("queued")
         self._ensure_thread()
-        self._queue.put(task)
+        self._put(task)
         return True
 
     def wait(self, job_id: str, timeout: float = 120.0) -> WriteJob | None:
@@ -191,7 +208,7 @@ class MemoryWriter:
         """Finish queued jobs, then end the thread (tests; the app's writer lives as long as the process)."""
         self._stopped = True
         if self._thread is not None:
-            self._queue.put(None)
+            self._queue.put((LAST, next(self._seq), None))
             self._thread.join(timeout)
 
     def shutdown(self, grace: float, stop_seconds: float = 30.0) -> list[WriteJob]:
@@ -209,9 +226,15 @@ class MemoryWriter:
                 time.sleep(0.05)
             self._draining = self._leaving = True
             self.gate.wake()
-            self._queue.put(None)
+            self._queue.put((FIRST, next(self._seq), None))
             thread.join(stop_seconds)
         return [j for j in self.jobs() if j.active]
+
+    def _store_waiting(self) -> bool:
+        """Is a store job in the queue, ready to run now (what an enrichment gives way to)?"""
+        with self._lock:
+            return any(j.kind == "store" and j.state == "queued" and j.active and not j.waiting
+                       and not j.cancel_requested and j.id != self._running for j in self._jobs.values())
 
     def _busy(self) -> bool:
         """Work this process could still do now: a running job, or one queued and not waiting on another
@@ -253,7 +276,7 @@ class MemoryWriter:
                     return self._delayed.pop(0)[1]
                 timeout = (self._delayed[0][0] - now) if self._delayed else None
             try:
-                return self._queue.get(timeout=timeout)
+                return self._queue.get(timeout=timeout)[2]
             except queue.Empty:
                 continue
 
@@ -303,6 +326,10 @@ class MemoryWriter:
                 final = self._run(task)
             if final["state"] == "left":
                 raise _Left()
+            if final["state"] == "gave way":  # back in the queue, behind the store jobs now waiting
+                self._set(task.job, state="queued", attempts=max(0, task.job.attempts - 1), paused=False)
+                self._put(task)
+                return
             self._settle(task, final)
 
     def _settle(self, task: _Task, final: dict[str, Any]) -> None:
@@ -370,14 +397,18 @@ class MemoryWriter:
         def gated() -> GatedLLM:
             from ..memory.pipeline import model_of
 
-            wrapped = GatedLLM(model_of(original, pipeline.settings), self.gate, paused, cancelled=lambda: job.cancel_requested or self._leaving)
+            give_way = self._store_waiting if job.kind == "enrich" else None
+            wrapped = GatedLLM(model_of(original, pipeline.settings), self.gate, paused, cancelled=lambda: job.cancel_requested or self._leaving,
+                               give_way=give_way)
             gated_models.append(wrapped)
             return wrapped
 
         try:
             pipeline = copy.copy(pipeline)  # same store and settings, the gated model
             pipeline._llm = gated if job.mode == "full" else original
-            outcome = run_write(pipeline, job, lambda stage: self._set(job, state=stage))
+            outcome = run_write(pipeline, job, lambda stage: self._set(job, state=step_for(job, stage)))
+        except GaveWay:
+            return {"state": "gave way"}
         except WriteCancelled:
             if self._leaving and not job.cancel_requested:
                 return {"state": "left"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -247,6 +248,49 @@ def test_memory_queue_is_labelled_and_can_be_cancelled(app_home: Settings) -> No
         assert writer.job(job_id).state == "cancelled"
     at = chat_page()
     assert any(m.value.startswith("**Memory queue** (0)") for m in at.sidebar.markdown)
+
+
+class StoringPipeline:
+    """A store job that reports its first step, then waits until the test lets it go."""
+
+    settings = None
+    _llm = None
+
+    def __init__(self) -> None:
+        self.started, self.go = threading.Event(), threading.Event()
+
+    def remember_turn(self, *args, progress=None, **kwargs):
+        from memory_core.memory.outcome import RememberOutcome
+
+        progress("checking for duplicates")
+        self.started.set()
+        self.go.wait(WRITE_TIMEOUT)
+        return RememberOutcome("not_stored", reason="a test write")
+
+
+def test_memory_queue_shows_plain_steps_in_order(app_home: Settings) -> None:
+    """queued → storing → stored → enriching → enriched, the current step in bold and the ones done
+    ticked (it read "queued → enriching → linking → done → **checking for duplicates**")."""
+    writer = get_writer()
+    conv_id = write_conversation(app_home.home, [("user", "My horse is named Thunder."),
+                                                 ("user", "I ride him on Sundays.")])
+    storing = StoringPipeline()
+    try:
+        writer.submit(storing, "My horse is named Thunder.", source_ref=conv_id, mode="fast")
+        assert storing.started.wait(WRITE_TIMEOUT)
+        later = writer.submit(BlockedPipeline(), "I ride him on Sundays.", source_ref=conv_id, kind="enrich",
+                              note_id="f" * 36)  # waits behind the store: its note is stored, not yet enriched
+        at = chat_page()
+        captions = [c.value for c in at.sidebar.caption]
+        assert escape_markdown("“My horse is named Thunder.”") + "  \n✓ queued → **storing** → stored → enriching → " \
+            "enriched" in captions, captions
+        assert escape_markdown("“I ride him on Sundays.”") + "  \n✓ queued → ✓ storing → **stored** → enriching → " \
+            "enriched" in captions, captions
+        assert at.sidebar.button(key=f"chat_cancel_{later}").help.startswith("Cancel the model's enrichment")
+        at.sidebar.button(key=f"chat_cancel_{later}").click().run()
+        assert not at.exception and writer.job(later).state == "cancelled"
+    finally:
+        storing.go.set()
 
 
 def test_reply_shows_the_answering_note_the_graph_link_and_the_token_limit_notice(app_home: Settings) -> None:
