@@ -4,6 +4,7 @@ Why its own step: a process that ends while the memory writer is inside a model 
 Runtime run threads of their own) used to die by a signal at interpreter teardown. Ending in order
 avoids that: the running write gets ``EXIT_GRACE`` seconds, then stops at its next model token and
 stays "queued" on disk for the next process (said on stderr, with how to finish it); nothing new starts.
+A note's enrichment by the model is not waited for (its note is stored): it stays queued on its message.
 The CLI calls ``end_process`` and then leaves with ``os._exit``; in any other process (the app, a
 script) the writer ends itself the same way from ``atexit`` (``get_writer``).
 
@@ -26,7 +27,7 @@ EXIT_GRACE = 10.0  # seconds a running memory write may take to finish when its 
 
 def end_writer(writer: MemoryWriter, grace: float, say: bool = True) -> int:
     """Let the running write finish within ``grace`` seconds, leave the rest queued; how many were left."""
-    busy = [j for j in writer.jobs() if j.active and not j.waiting and j.state != "retrying"]
+    busy = [j for j in writer.jobs() if j.active and j.kind == "store" and not j.waiting and j.state != "retrying"]
     if say and busy and grace > 0:
         what = busy[0].label + (f" and {len(busy) - 1} more" if len(busy) > 1 else "")
         _say(f"memex: finishing the memory write of {what} (at most {grace:.0f} s; Ctrl-C leaves it queued)…")
@@ -34,8 +35,12 @@ def end_writer(writer: MemoryWriter, grace: float, say: bool = True) -> int:
         left = writer.shutdown(grace)
     except KeyboardInterrupt:
         left = writer.shutdown(0.0)
+    stores = sum(1 for j in left if j.kind == "store")
     if say and left:
-        _say(f"memex: {len(left)} memory write(s) left queued; the next Memex process that writes does them "
+        what = " and ".join(x for x in (f"{stores} memory write(s)" if stores else "",
+                                       f"{len(left) - stores} enrichment(s) by the model (the notes are stored)"
+                                       if len(left) > stores else "") if x)
+        _say(f"memex: {what} left queued; the next Memex process that writes does them "
              "(the app, `memex chat`, or `memex queue run`).")
     return len(left)
 

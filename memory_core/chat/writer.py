@@ -212,8 +212,8 @@ class MemoryWriter:
             self._thread.join(timeout)
 
     def shutdown(self, grace: float, stop_seconds: float = 30.0) -> list[WriteJob]:
-        """The process is ending: the queue goes on for at most ``grace`` seconds (while it has work this
-        process can do), then no further job starts and the running one stops at its next model token.
+        """The process is ending: the queue goes on for at most ``grace`` seconds (while it has notes to
+        store), then no further job starts and the running one stops at its next model token.
         Returns the jobs left unfinished: their messages stay "queued" on disk and the next Memex process
         that writes does them (nothing is reported as failed).
 
@@ -237,11 +237,14 @@ class MemoryWriter:
                        and not j.cancel_requested and j.id != self._running for j in self._jobs.values())
 
     def _busy(self) -> bool:
-        """Work this process could still do now: a running job, or one queued and not waiting on another
-        process's claim or a retry delay."""
+        """Storing this process could still do now: a running store job, or one queued and not waiting on
+        another process's claim or a retry delay. An enrichment is not waited for: its note is stored, and
+        a model call of tens of seconds would rarely fit the grace; it stays queued on its message."""
         with self._lock:
-            return bool(self._running) or any(
-                j.active and not j.waiting and j.state != "retrying" for j in self._jobs.values())
+            running = self._jobs.get(self._running)
+            return (running is not None and running.kind == "store") or any(
+                j.active and j.kind == "store" and not j.waiting and j.state != "retrying"
+                for j in self._jobs.values())
 
     # -- the worker ----------------------------------------------------------------------------------
     def _ensure_thread(self) -> None:

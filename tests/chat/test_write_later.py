@@ -153,6 +153,21 @@ def test_new_messages_are_stored_before_a_backlog_of_enrichment(chat: ChatSessio
         assert [e.field for e in chat.store.caused_by(enrich_key(note_id))].count("evolution") == 1
 
 
+def test_an_ending_process_leaves_the_enrichment_queued_without_waiting_for_it(chat: ChatSession) -> None:
+    reply = chat.reply(None, "My sister Lena lives in Porto.")
+    reply.consume()
+    assert chat.writer.wait(reply.job_id, 30).state == "done"
+    wait_for(chat.llm.enriching.is_set)  # in its model call, which would never end by itself
+    grace = 120.0
+    started = time.monotonic()
+    left = chat.writer.shutdown(grace)
+    assert time.monotonic() - started < grace  # the grace is for storing, not for the model's enrichment
+    assert [j.kind for j in left] == ["enrich"]
+    memory = chat.conversations.load(reply.conversation_id).messages[0]["memory"]
+    assert memory["state"] == "done" and memory["enrichment"]["state"] == "queued"
+    assert [p.message_id for p in pending_enrichments(chat.conversations)] == [reply.user_message["id"]]
+
+
 def left_for_enrichment(home: Path, text: str) -> tuple[ChatSession, str, str]:
     """A message stored by a process that ended before its enrichment ran (the store step only)."""
     settings = Settings(data_dir=str(home))
