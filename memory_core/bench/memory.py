@@ -275,6 +275,7 @@ def run_conversation(settings: Settings, turns: list[dict[str, Any]], *, max_tok
         figures = evaluate(store, turns, outcomes, recalled, replies)
         figures["correction_table"] = correction_figures(store.embedder)
         figures["write_latency"] = {**latency, "drain_seconds": drain, "load_start": load_start,
+                                    "reply_seconds": [round(x, 2) for x in reply_s],
                                     "load_end": os.getloadavg()[0]}
         figures["notes_dump"] = [n.to_dict() for n in store.all_notes()]
         figures["replies"] = replies
