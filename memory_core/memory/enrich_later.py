@@ -23,6 +23,7 @@ import numpy as np
 
 from ..notes import Change, Note
 from .evolve import Judged, apply_judged, judge_decision, record_proposals
+from .records import WriteReport
 
 ENRICHED_FIELDS = ("keywords", "context", "tags")
 
@@ -45,8 +46,6 @@ def enrich_stored(pipe: Any, note_id: str, progress: Any = None) -> dict[str, An
     applied) and where the keywords came from (``enrichment_source``: model, model-retry, fallback).
     Model trouble is reported, not raised: the note keeps its deterministic keywords and is marked
     for re-enrichment."""
-    from .pipeline import WriteReport
-
     say = progress or (lambda _stage: None)
     store = pipe.store
     if note_id not in store.notes_view():
