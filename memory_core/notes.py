@@ -23,6 +23,19 @@ SOURCES = ("chat", "manual", "import")
 ACTORS = ("enricher", "evolver", "linker", "person", "import", "system", "wikilink")
 
 
+# How a chat note's ``turn_context`` is written: a date line, then lines said by the person. Older
+# Memex versions also kept the assistant's reply (a line starting with ASSISTANT_LINE); the store's
+# context repair removes those, because the model's words must not steer what a note is found by.
+PERSON_LINE = "Person: "
+ASSISTANT_LINE = "Memex: "
+
+
+def person_context(turn_context: str) -> str:
+    """``turn_context`` without the assistant's lines: what is left is the person's words and the time."""
+    lines = turn_context.split("\n")
+    return "\n".join(line for line in lines if not line.startswith(ASSISTANT_LINE))
+
+
 def now_iso() -> str:
     """Current time, ISO 8601 with zone (UTC), second precision."""
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
@@ -98,7 +111,7 @@ class Note:
     speaker: str = ""  # "person" for the person's own words; "" when unknown (manual, import)
     conversation_id: str = ""
     message_id: str = ""
-    turn_context: str = ""  # the preceding turn(s) of the conversation and their date; never content
+    turn_context: str = ""  # the person's previous message and its date (``person_context``); never content
     # A fact that stopped being true is closed, not deleted.
     superseded_by: str = ""  # id of the note that replaced this one
     valid_until: str = ""  # when it stopped being true (ISO time)
@@ -165,7 +178,7 @@ class Note:
         """The note's recorded fields as they were after ``version`` changes (0 = before any change)."""
         if not 0 <= version <= len(self.history):
             raise InputError(f"Note {self.id} has versions 0..{len(self.history)}, not {version}.")
-        state = {name: copy.deepcopy(getattr(self, name)) for name in (*EDITABLE_FIELDS, "links")}
+        state = {name: copy.deepcopy(getattr(self, name)) for name in (*EDITABLE_FIELDS, "links", "turn_context")}
         state["links"] = [x.to_dict() for x in self.links]
         for change in reversed(self.history[version:]):
             if change.field in state:

@@ -168,6 +168,11 @@ def note_card(note: Any, *, key: str = "", heading: bool = True) -> None:
     c1.markdown("**Keywords:** " + (escape_markdown(", ".join(note.keywords)) or "—"))
     c1.markdown("**Tags:** " + (escape_markdown(", ".join(note.tags)) or "—"))
     c2.markdown("**Context:** " + (escape_markdown(note.context) or "—"))
+    recall_context = " · ".join(x.strip() for x in getattr(note, "turn_context", "").split("\n") if x.strip())
+    st.markdown("**Context used for recall:** " + (escape_markdown(recall_context) if recall_context else
+                                                    "— (none: the note is found by its own words)"),
+                help="What was said before this note, and when: search also matches the note through it. "
+                     "Only your own words, never Memex's replies.")
 
 
 def diff_view(diff: Any, *, whole: bool = True) -> None:

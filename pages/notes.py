@@ -39,6 +39,7 @@ from memory_core.notes import MAX_CONTENT_CHARS, Note
 from pages import common
 from pages.common import flash, open_store_or_stop, settings, show_error, show_flash
 from pages.components.time_travel import banner, changes_view, past_view, time_control
+from pages.notes_deleted import render_deleted
 from pages.notes_detail import (
     TAB_ADD,
     TAB_CHANGES,
@@ -109,7 +110,9 @@ def confirm_delete(store: Any, ids: list[str]) -> None:
     if yes.button("Delete", type="primary", key="notes_delete_yes", icon="🗑️", width="stretch"):
         try:
             n = store.delete(ids)
-            flash("notes", "success", f"Deleted {n} note{'s' if n != 1 else ''} and the links to them.")
+            flash("notes", "success", f"Deleted {n} note{'s' if n != 1 else ''} and the links to them. Their "
+                  "words are gone from other notes, search, exports and the store's files; your conversations "
+                  "keep what you typed.")
         except MemexError as exc:
             flash("notes", "error", f"Delete failed: {escape_markdown(str(exc))}")
         _cancel_delete()
@@ -289,6 +292,8 @@ if st.session_state.get("notes_tab") not in (None, *tabs):
 sections = dict(zip(tabs, st.tabs(tabs, key="notes_tab", on_change="rerun")))
 with sections[TAB_TABLE]:
     render_table(store, page, len(view), graph, read_only=when is not None)
+    if when is None:
+        render_deleted(store, settings().home)
 with sections[TAB_DETAIL]:
     render_detail(store, view, page.rows, when)
 if TAB_ADD in sections:

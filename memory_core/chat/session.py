@@ -11,7 +11,7 @@ turn logic, and none of it needs Streamlit. The flow of a turn (``ChatSession.re
                 short history, the question last);
   3. generate - ``Reply`` streams ``llm.stream``; background model calls give way at their next token;
   4. remember - the person's message (never the reply) is queued on the ``MemoryWriter`` with the
-                previous turn as its context; the outcome is written back onto the message. It is
+                person's previous message and the date as its context (never the reply); the outcome is written back onto the message. It is
                 stored without the model first, and a new note is then queued for the model's
                 enrichment (enrichment.py). A write or an enrichment another process left queued is
                 resumed by ``resume_pending`` (see pending.py).
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MemexError, ModelError, NotFoundError
 from ..memory.turns import turn_effect
+from ..notes import PERSON_LINE
 from .conversations import Conversation, ConversationStore, new_message
 from .enrichment import enrichment_guard, needs_enrichment, pending_enrichments, record_enrichment
 from .fallback import ACK_MAX_TOKENS, ACK_SYSTEM, is_acknowledgement
@@ -57,20 +58,20 @@ CONTEXT_CHARS = 400  # each previous message in a turn context is cut (in the mi
 
 
 def turn_context(conv: Conversation, message_id: str) -> str:
-    """The previous exchange before ``message_id`` with its date: what makes "Yes, it was amazing!"
-    mean something. Kept apart from the note's content (the person did not write it)."""
+    """The person's previous message before ``message_id``, with the date: what makes "Yes, and she
+    loved it!" findable. Never the assistant's reply: the model's words would steer what the note is
+    recalled by (issue 24: an earlier reply's "your bike is probably ..." made a vegetarian note the
+    answer to a question about a bike). Kept apart from the note's content."""
     idx = next((i for i, m in enumerate(conv.messages) if m.get("id") == message_id), None)
     if idx is None:
         return ""
-    lines: list[str] = []
-    for m in conv.messages[max(0, idx - 2):idx]:
-        text = " ".join(shorten_middle(m.get("content", ""), CONTEXT_CHARS).split())
-        if text:
-            lines.append(("Person: " if m["role"] == "user" else "Memex: ") + text)
+    before = next((m for m in reversed(conv.messages[:idx]) if m.get("role") == "user"
+                   and m.get("content", "").strip()), None)
     when = str(conv.messages[idx].get("at", ""))[:10]
-    if not lines:
+    if before is None:
         return f"({when}, the first message of a conversation)" if when else ""
-    return (f"({when})\n" if when else "") + "\n".join(lines)
+    text = " ".join(shorten_middle(before["content"], CONTEXT_CHARS).split())
+    return (f"({when})\n" if when else "") + PERSON_LINE + text
 
 
 def history_of(conv: Conversation) -> list[Message]:

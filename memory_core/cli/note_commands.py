@@ -89,14 +89,22 @@ def cmd_edit(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     store = store_of(args)
     n = store.delete(args.ids)
-    out(args, {"deleted": n}, f"deleted {n} note(s) and every link to them")
+    out(args, {"deleted": n}, f"deleted {n} note(s) and every link to them; their words are gone from other "
+        "notes, search, exports and the store's files (your conversations keep what you typed)")
     return 0
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    report = store_of(args).forget(args.ids)
-    out(args, asdict(report), f"forgot {len(report.forgotten)} note(s): {report.events_redacted} change(s) redacted, "
-        f"{len(report.notes_scrubbed)} other note(s) cleaned, store compacted: {report.compacted}")
+    """Forget notes alive or already deleted; a deleted note's words are looked up in its conversation."""
+    from ..chat.conversations import ConversationStore
+    from ..chat.forgetting import forget_notes
+
+    store = store_of(args)
+    report = forget_notes(store, ConversationStore(store.settings.home), args.ids)
+    again = f" ({len(report.already_deleted)} deleted before, purged again)" if report.already_deleted else ""
+    out(args, asdict(report), f"forgot {len(report.forgotten)} note(s){again}: {report.events_redacted} change(s) "
+        f"redacted, {len(report.notes_scrubbed)} other note(s) cleaned, store compacted: {report.compacted}. "
+        "Your conversations keep what you typed; delete a conversation to remove that too.")
     return 0
 
 

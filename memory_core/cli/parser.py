@@ -89,7 +89,7 @@ def _note_changes(add: AddCommand) -> None:
     p.add_argument("ids", nargs="+")
 
     p = add("forget", notes.cmd_forget,
-            "Forget notes: delete them and purge their text from the log, other notes and disk.")
+            "Forget notes, alive or already deleted: purge their text from the log, other notes and disk.")
     p.add_argument("ids", nargs="+")
 
     add("reindex", data.cmd_reindex, "Rebuild the notes view, graph and search index from the change log.")

@@ -15,12 +15,13 @@ from dataclasses import replace
 import numpy as np
 
 from .. import notes as note_record  # looked up per call: tests set the clock there
-from ..errors import StoreError
+from ..errors import MemexError, StoreError
 from . import backend
 from .batch import WriteBatch
 from .events import CREATE, DELETE, Event, event_ms, redacted
 from .fold import diff
 from .live import LiveNotes
+from .repairs import repair_contexts
 
 
 class Writer:
@@ -30,6 +31,7 @@ class Writer:
         self.live = live
         self.conn = live.conn
         self.batch: WriteBatch | None = None
+        self._repaired = False  # notes under an older rule repaired before this process's first write
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[WriteBatch]:
@@ -46,6 +48,10 @@ class Writer:
                 yield self.batch
                 return
             live.go_live()
+            if not self._repaired:  # once, before this process's first own write (repairs.py says why)
+                self._repaired = True
+                with contextlib.suppress(MemexError):  # a repair that fails is tried by the next writer
+                    repair_contexts(lambda: live.notes, self.writing)
             with self.conn.process_lock():
                 live.follow(force=True)
                 batch = WriteBatch(live.read_only(), live.views.graph)

@@ -22,7 +22,7 @@ from .fold import fold
 from .queries import Reads
 from .views import build_graph
 
-REVERTIBLE = (*EDITABLE_FIELDS, "links")
+REVERTIBLE = (*EDITABLE_FIELDS, "links", "turn_context")  # a context repair is revertible
 
 
 @dataclass

@@ -36,7 +36,7 @@ from .connection import Connection
 from .datadir import FORMAT_VERSION, prepare_data_dir
 from .edits import Edits
 from .events import Event
-from .forget import ForgetReport, Forgetter
+from .forget import DeletedNote, ForgetReport, Forgetter
 from .history import FieldChange, History
 from .lexical import BM25Index
 from .live import LiveNotes
@@ -122,8 +122,11 @@ class MemoryStore:
     def unlink(self, source: str, target: str, by: str = "person") -> bool:
         return self._edits.unlink(source, target, by)
 
-    def forget(self, note_ids: list[str]) -> ForgetReport:
-        return self._forgetter.forget(note_ids)
+    def forget(self, note_ids: list[str], *, words: list[str] | None = None) -> ForgetReport:
+        return self._forgetter.forget(note_ids, words=words)
+
+    def deleted_notes(self, limit: int | None = None) -> list[DeletedNote]:
+        return self._forgetter.deleted_notes(limit)
 
     def touch(self, note_ids: list[str]) -> None:
         """Count a recall of these notes. Never writes the store (recall.py says where counts live)."""

@@ -92,12 +92,14 @@ class ProposalInbox:
             self._write(p)
         return p
 
-    def forget_notes(self, note_ids: set[str]) -> int:
-        """Delete every proposal about (or caused by) these notes: they may quote the forgotten text."""
+    def forget_notes(self, note_ids: set[str], quoted: Callable[[str], bool] | None = None) -> int:
+        """Delete every proposal about (or caused by) these notes, or that ``quoted`` finds quoting them
+        (a model proposing another note's context often copies a neighbour's words)."""
         got = self._read().get(include=["metadatas"])
         doomed = [pid for pid, m in zip(got["ids"], got["metadatas"])
                   if m.get("target") in note_ids or m.get("source") in note_ids
-                  or any(nid in str(m.get("p", "")) for nid in note_ids)]
+                  or any(nid in str(m.get("p", "")) for nid in note_ids)
+                  or (quoted is not None and quoted(str(m.get("p", ""))))]
         if doomed:
             self._live().delete(ids=doomed)
         return len(doomed)

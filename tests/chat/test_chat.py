@@ -508,7 +508,9 @@ def test_chat_turn_recalls_streams_saves_and_remembers_the_persons_words(hstore:
     assert note.content == "My sister Carla also has a cat called Miso."  # the person's words, no reply
     assert note.speaker == "person" and note.conversation_id == saved.id
     assert note.message_id == second.user_message["id"]
-    assert "Person: What is the name of Carla's puppy?" in note.turn_context and f"Memex: {text}" in note.turn_context
+    # its retrieval context: the person's previous words and the date, never the reply (issue 24)
+    assert note.turn_context.endswith("\nPerson: What is the name of Carla's puppy?")
+    assert text not in note.turn_context and "Memex" not in note.turn_context
     assert note.turn_context.startswith("(" + second.user_message["at"][:10] + ")")
     assert convs.load(saved.id).messages[2]["memory"]["note_id"] == note.id
 
