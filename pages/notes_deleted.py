@@ -8,7 +8,8 @@ from the person's own conversation, which keeps them until the conversation is d
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -18,10 +19,13 @@ from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
 from pages.common import flash
 
+if TYPE_CHECKING:
+    from memory_core.store import Store
+
 SHOWN = 10
 
 
-def render_deleted(store: Any, home: Any) -> None:
+def render_deleted(store: Store, home: Path) -> None:
     """The newest deleted notes; Forget purges one (a write, so only on a click)."""
     try:
         deleted = store.deleted_notes()

@@ -10,9 +10,13 @@ every copy outside the conversations.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .conversations import ConversationStore
+
+if TYPE_CHECKING:
+    from ..store import Store
+    from ..store.forget import ForgetReport
 
 
 def words_by_note(conversations: ConversationStore, note_ids: list[str]) -> dict[str, list[str]]:
@@ -44,6 +48,6 @@ def words_of_notes(conversations: ConversationStore, note_ids: list[str]) -> lis
     return list(dict.fromkeys(t for texts in found.values() for t in texts))
 
 
-def forget_notes(store: Any, conversations: ConversationStore, note_ids: list[str]) -> Any:
+def forget_notes(store: Store, conversations: ConversationStore, note_ids: list[str]) -> ForgetReport:
     """``store.forget`` for notes alive or already deleted, with the words the chat knows they held."""
     return store.forget(note_ids, words=words_of_notes(conversations, note_ids))
