@@ -172,6 +172,12 @@ class ChatSession:
             max_tokens=s.max_tokens if max_tokens is None else int(max_tokens))
         user_message = new_message("user", text)
         remember_flag = conv.remember
+        if remember_flag:
+            # Queued from the moment it is saved: a process killed before the reply ends leaves the write
+            # on disk for the next one. This process starts it after the reply (``_saved``).
+            user_message["memory"] = {"state": "queued", "job": self.writer.new_id(), "force": False,
+                                      "after_reply": True}
+            self.writer.hold(user_message["id"])
 
         def add_user(c: Conversation) -> None:
             c.remember = remember_flag
@@ -215,11 +221,16 @@ class ChatSession:
     def _saved(self, reply: Reply) -> None:
         """After a reply's message is saved: count the recall (in the background) and queue the person's words."""
         reply.touch_thread = self.touch_later([r.id for r in reply.recalled])
-        if reply.continues or reply.user_message.get("memory"):
+        memory = reply.user_message.get("memory") or {}
+        if reply.continues or (memory and not memory.get("after_reply")):
             return  # a continuation (or a message already handled): its words were queued the first time
         # The person's words are remembered whatever became of the reply: they are theirs, not the model's.
         conversation_id, message_id = reply.conversation.id, reply.user_message["id"]
-        if reply.remember:
+        self.writer.release(message_id)
+        if memory.get("after_reply"):  # queued on disk when saved: submit that job (resuming may have)
+            if self.writer.active_job_for(message_id) is None:
+                reply.job_id = self.remember_message(conversation_id, message_id, job_id=memory.get("job"))
+        elif reply.remember:
             reply.job_id = self.remember_message(conversation_id, message_id)
         else:
             self.conversations.update_message(conversation_id, message_id, memory={
@@ -227,11 +238,12 @@ class ChatSession:
 
     # -- memory writes of the person's messages --------------------------------------------------------
     def remember_message(self, conversation_id: str, message_id: str, *, force: bool = False,
-                         mode: str = "full") -> str:
+                         mode: str = "full", job_id: str | None = None) -> str:
         """Queue the memory write of one person's message (``force``: "Remember this", stored anyway).
 
         The message's ``memory`` field gets ``{"state": "queued", "job": id}`` before the job is
-        submitted (so a fast job's final state can never be overwritten), then the outcome.
+        submitted (so a fast job's final state can never be overwritten), then the outcome. ``job_id``:
+        the message already says "queued" with this id (saved so before its reply), so it is kept.
         """
         conv = self.conversations.load(conversation_id)
         msg = conv.message(message_id)
@@ -239,7 +251,7 @@ class ChatSession:
             raise InputError("Only the person's own messages are remembered; a reply is never stored as a note.")
         return self.remember(msg["content"], conversation_id=conversation_id, message_id=message_id,
                              turn_context=turn_context(conv, message_id), timestamp=msg.get("at") or None,
-                             force=force, mode=mode)
+                             force=force, mode=mode, job_id=job_id, record=job_id is None)
 
     def remember(self, content: str, *, conversation_id: str = "", message_id: str = "", turn_context: str = "",
                  timestamp: str | None = None, force: bool = False, mode: str = "full", source: str = "chat",
@@ -336,7 +348,7 @@ class ChatSession:
         process that claims a write records its outcome."""
         jobs = []
         for item in pending_writes(self.conversations, conversation_id):
-            if self.writer.active_job_for(item.message_id) is None:
+            if self.writer.active_job_for(item.message_id) is None and not self.writer.held(item.message_id):
                 with contextlib.suppress(MemexError):
                     jobs.append(self._resume(item))
         for later in pending_enrichments(self.conversations, conversation_id):

@@ -87,6 +87,34 @@ def test_a_write_committed_but_not_recorded_is_adopted_not_repeated(tmp_path: Pa
     assert pending_writes(chat.conversations) == []
 
 
+def test_a_message_is_queued_on_disk_before_its_reply_so_a_death_mid_reply_loses_no_write(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    chat = session(home)
+    reply = chat.reply(None, fact(0, "midreply"))  # saved; the process "dies" before streaming the reply
+    (msg,) = chat.conversations.load(reply.conversation_id).messages
+    assert msg["memory"]["state"] == "queued"
+    assert [p.message_id for p in pending_writes(chat.conversations)] == [msg["id"]]
+    assert chat.resume_pending() == []  # this process holds it for its reply: no write before the reply ends
+    later = session(home)  # the next process takes it up
+    (job_id,) = later.resume_pending()
+    job = later.writer.wait(job_id, 60)
+    assert job is not None and job.state == "done" and job.outcome["status"] == "stored"
+    assert creations(later.store, reply.conversation_id, msg["id"]) == 1
+
+
+def test_a_reply_that_ends_submits_the_write_queued_with_its_message_once(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    chat = session(home)
+    reply = chat.reply(None, fact(1, "afterreply"))
+    queued_job = chat.conversations.load(reply.conversation_id).messages[0]["memory"]["job"]
+    reply.consume()
+    assert reply.job_id == queued_job
+    job = chat.writer.wait(reply.job_id, 60)
+    assert job is not None and job.state == "done"
+    assert chat.resume_pending() == [] and pending_writes(chat.conversations) == []
+    assert creations(chat.store, reply.conversation_id, reply.user_message["id"]) == 1
+
+
 CLAIMER = """
 import sys, time
 sys.path.insert(0, {tests!r})
