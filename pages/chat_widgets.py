@@ -15,7 +15,7 @@ import streamlit as st
 from memory_core.chat import ChatSession, Conversation, ConversationStore, WriteJob
 from memory_core.chat.jobs import STEPS, describe_enrichment, plain_step
 from memory_core.chat.memory_state import Memory, Offer, message_memory
-from memory_core.chat.pending import pending_report
+from memory_core.chat.queue_report import pending_report
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown, safe_markdown
 from pages.common import flash, show_error

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, NotFoundError
 from .conversations import PENDING_STATES
-from .pending import pending_report
+from .queue_report import pending_report
 
 if TYPE_CHECKING:
     from ..config import Settings

@@ -15,7 +15,7 @@ between its commit and the conversation update left exactly that, and the write 
 done twice.
 
 A stored note's enrichment by the model is a second write of the same message, queued and claimed
-the same way (enrichment.py); ``pending_report`` lists both, in the plain steps the person sees
+the same way (enrichment.py); ``queue_report.pending_report`` lists both, in the plain steps the person sees
 (queued -> storing -> stored -> enriching -> enriched).
 """
 
@@ -136,25 +136,3 @@ def why_pending(item: Any, writer: Any, conversations: ConversationStore, kind: 
         return "another Memex process is writing this conversation's memories"
     return (("stored and searchable; " if enrich else "") + "queued by an earlier run; the next Memex process "
             "that writes will do it (or `memex queue run`)")
-
-
-def pending_report(conversations: ConversationStore, writer: Any = None) -> list[dict[str, Any]]:
-    """Every unfinished write and enrichment with its plain step and reason, for scripts and pages."""
-    from .enrichment import pending_enrichments
-    from .jobs import plain_step
-
-    def step(message_id: str, kind: str, on_disk: str) -> str:
-        job = writer.active_job_for(message_id, kind=kind) if writer is not None else None
-        if job is not None:
-            return plain_step(job)
-        if kind == "enrich":
-            return "retrying" if on_disk == "retrying" else "stored"
-        return on_disk if on_disk in ("queued", "retrying") else "storing"
-
-    out = [{"conversation_id": p.conversation_id, "message_id": p.message_id, "message": label_for(p.content),
-            "kind": "store", "state": step(p.message_id, "store", p.state),
-            "why": why_pending(p, writer, conversations)} for p in pending_writes(conversations)]
-    out += [{"conversation_id": e.conversation_id, "message_id": e.message_id, "message": label_for(e.content),
-             "kind": "enrich", "state": step(e.message_id, "enrich", e.state),
-             "why": why_pending(e, writer, conversations, kind="enrich")} for e in pending_enrichments(conversations)]
-    return out

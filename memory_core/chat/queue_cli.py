@@ -13,7 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from .pending import pending_report
+from .queue_report import pending_report
 
 if TYPE_CHECKING:
     from ..config import Settings

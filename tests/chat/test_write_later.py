@@ -23,7 +23,7 @@ from fakes import HashEmbedder, ScriptedLLM, enrichment
 from memory_core.chat import ChatSession, ConversationStore, MemoryWriter, new_message
 from memory_core.chat.enrichment import pending_enrichments
 from memory_core.chat.jobs import STEPS, plain_step
-from memory_core.chat.pending import pending_report
+from memory_core.chat.queue_report import pending_report
 from memory_core.config import Settings
 from memory_core.memory.enrich_later import enrich_key, enrich_stored
 from memory_core.memory.pipeline import MemoryPipeline

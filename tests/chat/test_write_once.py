@@ -313,7 +313,7 @@ def test_fault_suite_sigkill_anywhere_then_every_accepted_change_exactly_once(tm
     assert done and after.context in {f"edit {done[-1]}", f"edit {done[-1] + 1}"}  # the last, or the one in flight
 
     # migrations: a format-1 store (the fixture) opened by a process killed at a random moment, three times
-    from test_store_migration import FIXTURE, expected_notes, exported, v1_home
+    from store.test_store_migration import FIXTURE, expected_notes, exported, v1_home  # tests/ is on the path
 
     from memory_core.store.datadir import read_marker
 
