@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import MemexError, NotFoundError
+from ..errors import NotFoundError
 from ..memory.enrich_later import enrichment_done
 from .conversations import ENRICH_PENDING, Conversation, ConversationStore, enrichment_pending
 from .jobs import WriteJob
-from .pending import claimed
+from .pending import claimed, unfinished_messages
 
 ENRICH_FINAL = ("done", "failed", "cancelled")
 COUNTS = ("proposed", "grounded", "applied")
@@ -51,21 +51,11 @@ class PendingEnrichment:
 def pending_enrichments(conversations: ConversationStore, conversation_id: str | None = None
                         ) -> list[PendingEnrichment]:
     """Every enrichment still to do, oldest conversation first, in message order (files only)."""
-    if conversation_id is not None:
-        ids = [conversation_id]
-    else:
-        ids = [s.id for s in sorted(conversations.list(), key=lambda s: (s.updated, s.id)) if s.enriching]
     out: list[PendingEnrichment] = []
-    for cid in ids:
-        try:
-            conv = conversations.load(cid)
-        except MemexError:
-            continue
-        for m in conv.messages:
-            if enrichment_pending(m):
-                info = m["memory"]
-                out.append(PendingEnrichment(cid, str(m.get("id", "")), str(info.get("note_id", "")),
-                                             str(m.get("content", "")), str(info["enrichment"].get("state"))))
+    for cid, m in unfinished_messages(conversations, conversation_id, lambda s: s.enriching, enrichment_pending):
+        info = m["memory"]
+        out.append(PendingEnrichment(cid, str(m.get("id", "")), str(info.get("note_id", "")),
+                                     str(m.get("content", "")), str(info["enrichment"].get("state"))))
     return out
 
 

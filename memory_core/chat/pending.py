@@ -24,14 +24,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from filelock import Timeout
 
 from ..errors import MemexError
-from .conversations import ConversationStore, file_lock, is_pending, lock_path
+from .conversations import ConversationStore, ConversationSummary, file_lock, is_pending, lock_path
 
 FINAL_STATES = ("done", "failed", "cancelled", "off")
 LABEL_CHARS = 60
@@ -59,25 +59,33 @@ class PendingWrite:
     at: str
 
 
-def pending_writes(conversations: ConversationStore, conversation_id: str | None = None) -> list[PendingWrite]:
-    """Every queued or unfinished write, oldest conversation first and in message order within one.
-
-    Reads the files only (a damaged one is skipped: ``list()`` reports it)."""
+def unfinished_messages(conversations: ConversationStore, conversation_id: str | None,
+                        counted: Callable[[ConversationSummary], int],
+                        unfinished: Callable[[dict[str, Any]], bool]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(conversation id, message) for every message ``unfinished`` says is not done, oldest conversation
+    first and in message order within one. The summaries count them (``counted``, cached per file), so
+    only the files that have some are read again; a damaged file is skipped (``list()`` reports it)."""
     if conversation_id is not None:
         ids = [conversation_id]
-    else:  # the summaries count pending writes (cached per file), so only those files are read again
-        ids = [s.id for s in sorted(conversations.list(), key=lambda s: (s.updated, s.id)) if s.pending]
-    out: list[PendingWrite] = []
+    else:
+        ids = [s.id for s in sorted(conversations.list(), key=lambda s: (s.updated, s.id)) if counted(s)]
     for cid in ids:
         try:
             conv = conversations.load(cid)
         except MemexError:
             continue
         for m in conv.messages:
-            if is_pending(m):
-                info = m.get("memory") or {}
-                out.append(PendingWrite(cid, str(m.get("id", "")), str(m.get("content", "")), str(info["state"]),
-                                        bool(info.get("force")), str(m.get("at", ""))))
+            if unfinished(m):
+                yield cid, m
+
+
+def pending_writes(conversations: ConversationStore, conversation_id: str | None = None) -> list[PendingWrite]:
+    """Every queued or unfinished write, oldest conversation first and in message order within one."""
+    out: list[PendingWrite] = []
+    for cid, m in unfinished_messages(conversations, conversation_id, lambda s: s.pending, is_pending):
+        info = m.get("memory") or {}
+        out.append(PendingWrite(cid, str(m.get("id", "")), str(m.get("content", "")), str(info["state"]),
+                                bool(info.get("force")), str(m.get("at", ""))))
     return out
 
 
