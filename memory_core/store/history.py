@@ -22,7 +22,10 @@ from .fold import fold
 from .queries import Reads
 from .views import build_graph
 
-REVERTIBLE = (*EDITABLE_FIELDS, "links", "turn_context")  # a context repair is revertible
+REVERTIBLE = (*EDITABLE_FIELDS, "links", "turn_context")  # a context repair is revertible when named
+# What "revert" (no fields named) brings back: not the recall context, which an old version may hold
+# with the assistant's replies (repairs.py removed them; bringing them back would steer recall again).
+REVERTED_BY_DEFAULT = (*EDITABLE_FIELDS, "links")
 
 
 @dataclass
@@ -101,7 +104,7 @@ class History:
         state = note.state_at(version)
         with self.live.lock:
             state["links"] = [x for x in state["links"] if x["target"] in self.live.notes]
-        names = list(fields) if fields is not None else list(REVERTIBLE)
+        names = list(fields) if fields is not None else list(REVERTED_BY_DEFAULT)
         unknown = [f for f in names if f not in REVERTIBLE]
         if unknown:
             raise InputError(f"Cannot revert {', '.join(unknown)}; revertible fields: {', '.join(REVERTIBLE)}.")

@@ -149,6 +149,19 @@ def test_old_contexts_are_repaired_by_the_first_write_once_and_revertibly(tmp_pa
     assert len([e for e in again.events() if e.cause == CONTEXT_REPAIR]) == 2
 
 
+def test_undo_all_on_a_repaired_note_keeps_its_context_without_the_replies(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _, ids = old_chat_notes(home)
+    veg = ids["I have been vegetarian since 2015."]
+    writer = MemoryStore(Settings(data_dir=str(home)), HashEmbedder())
+    writer.update(veg, content="I have been vegetarian since 2016.")  # the first write repairs, then an edit
+    assert "Memex:" not in writer.get(veg).turn_context
+    writer.revert(veg, 0)  # "Undo all": the person wants the first version of what they can see
+    note = writer.get(veg)
+    assert note.content == "I have been vegetarian since 2015."
+    assert "Memex:" not in note.turn_context  # the replies do not come back with it
+
+
 # ---- item 2: delete means gone, everywhere --------------------------------------------------------------
 def test_deleting_a_chat_note_leaves_its_sentence_only_in_the_conversation(tmp_path: Path) -> None:
     home = tmp_path / "home"
