@@ -21,6 +21,8 @@ from typing import Any
 
 import streamlit as st
 
+from memory_core.chat.conversations import ConversationStore
+from memory_core.chat.forgetting import delete_notes
 from memory_core.errors import MemexError
 from memory_core.explore.notes_table import (
     ANY,
@@ -109,7 +111,7 @@ def confirm_delete(store: Any, ids: list[str]) -> None:
     yes, no = st.columns(2)
     if yes.button("Delete", type="primary", key="notes_delete_yes", icon="🗑️", width="stretch"):
         try:
-            n = store.delete(ids)
+            n = delete_notes(store, ConversationStore(settings().home), ids)
             flash("notes", "success", f"Deleted {n} note{'s' if n != 1 else ''} and the links to them. Their "
                   "words are gone from other notes, search, exports and the store's files; your conversations "
                   "keep what you typed.")

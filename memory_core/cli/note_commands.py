@@ -87,8 +87,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    from ..chat.conversations import ConversationStore
+    from ..chat.forgetting import delete_notes
+
     store = store_of(args)
-    n = store.delete(args.ids)
+    n = delete_notes(store, ConversationStore(store.settings.home), args.ids)
     out(args, {"deleted": n}, f"deleted {n} note(s) and every link to them; their words are gone from other "
         "notes, search, exports and the store's files (your conversations keep what you typed)")
     return 0

@@ -22,7 +22,8 @@ from fakes import HashEmbedder, ScriptedLLM, enrichment
 from test_store_forget import digest
 
 from memory_core.chat import ChatSession, ConversationStore, MemoryWriter
-from memory_core.chat.forgetting import forget_notes
+from memory_core.chat.conversations import new_message
+from memory_core.chat.forgetting import delete_notes, forget_notes
 from memory_core.config import Settings
 from memory_core.errors import NotFoundError
 from memory_core.memory.pipeline import MemoryPipeline
@@ -311,3 +312,27 @@ def sqlite_rows(path: Path, needle: str) -> list[str]:
                 out += [f"{table}: {row!r}"[:800] for row in con.execute(f'select * from "{table}"')
                         if needle in repr(row)]
     return out
+
+
+def test_a_delete_purges_the_merged_rewording_the_next_note_quotes(tmp_path: Path) -> None:
+    """The person said it twice in other words; the second was merged into the note. Deleting the note
+    (Notes page, ``memex delete``) removes both wordings from the next note's context."""
+    home = tmp_path / "home"
+    settings = Settings(data_dir=str(home))
+    store = MemoryStore(settings, HashEmbedder())
+    blood, nxt = Note(content="My blood type is O negative."), Note(content="I run marathons.")
+    with store.writing() as w:
+        w.put(blood)
+    again = "I have O negative blood, by the way."
+    conversations = ConversationStore(home)
+    conv = conversations.new()
+    conversations.append(conv.id, new_message("user", again, memory={"state": "done", "status": "merged",
+                                                                     "note_id": blood.id}), create=conv)
+    nxt.turn_context = f"(2026-12-01)\nPerson: {again}"
+    with store.writing() as w:
+        w.put(nxt)
+    assert delete_notes(store, conversations, [blood.id[:8]]) == 1
+    assert again not in store.get(nxt.id).turn_context
+    assert store.get(nxt.id).content == "I run marathons."
+    with pytest.raises(NotFoundError):
+        delete_notes(store, conversations, ["nosuchnote"])
