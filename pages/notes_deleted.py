@@ -25,6 +25,21 @@ if TYPE_CHECKING:
 SHOWN = 10
 
 
+def _folder_mark(folder: Path) -> int:
+    """Changes when a conversation is written (files are replaced by a rename, which touches the folder)."""
+    try:
+        return folder.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _said(home: str, note_ids: tuple[str, ...], mark: int) -> dict[str, list[str]]:
+    """``words_by_note`` reads every conversation: an expander's body runs on every rerun of the page,
+    so the lookup is kept until a conversation changes (``mark`` is part of the cache key)."""
+    return words_by_note(ConversationStore(Path(home)), list(note_ids))
+
+
 def render_deleted(store: Store, home: Path) -> None:
     """The newest deleted notes; Forget purges one (a write, so only on a click)."""
     try:
@@ -41,7 +56,7 @@ def render_deleted(store: Store, home: Path) -> None:
                    "Your conversations keep what you typed until you delete the conversation.")
         conversations = ConversationStore(home)
         shown = deleted[:SHOWN]
-        words = words_by_note(conversations, [d.id for d in shown])
+        words = _said(str(home), tuple(d.id for d in shown), _folder_mark(conversations.folder))
         for d in shown:
             said = words.get(d.id) or []
             row = st.columns([5, 1], vertical_alignment="center")

@@ -24,10 +24,8 @@ TRACE_K = 10
 
 
 def _conversations() -> Any:
-    try:
-        from memory_core.chat import ConversationStore
-    except ImportError:  # before the chat package split
-        from memory_core.agent import ConversationStore  # type: ignore[no-redef]
+    from memory_core.chat import ConversationStore
+
     return ConversationStore(settings().home)
 
 
