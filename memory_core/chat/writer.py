@@ -191,7 +191,10 @@ class MemoryWriter:
             if job is None or not job.active:
                 return False
             job.cancel_requested = True
-            running = job.started and job.state not in ("queued", "retrying")  # past the gate, in its work
+            # The worker has it (``_loop`` takes a job under this lock): it stops at its next model token
+            # or, past its last one, finishes and records the true outcome (a stored note is never
+            # reported "cancelled").
+            running = job_id == self._running
             task = self._tasks.get(job_id)
         if not running and task is not None:
             self._finish(task, {"state": "cancelled", "error": ""})
@@ -315,9 +318,9 @@ class MemoryWriter:
             task = self._next_task()
             if task is None or self._draining:
                 return
-            if not task.job.active:  # cancelled while it waited
-                continue
-            with self._lock:
+            with self._lock:  # one step with ``cancel``: a job is either dropped there or run here, never both
+                if not task.job.active or task.job.cancel_requested:  # cancelled while it waited
+                    continue
                 self._running = task.job.id
             try:
                 self._attempt(task)

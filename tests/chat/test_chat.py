@@ -606,3 +606,34 @@ def test_the_planted_facts_set_ships_and_each_answer_is_in_its_fact() -> None:
         assert answered(f["fact"], f["expect"]), f  # the fact told holds the expected words
         assert not answered(f["question"], f["expect"]), f  # and the question does not give them away
     assert answered("Your dog is called BISCUIT.", ["Biscuit"]) and not answered("No idea.", ["Biscuit"])
+
+
+class BlockingPipeline(ExplodingPipeline):
+    """A fast (no model) store that waits as it starts, before its first progress step, until released."""
+
+    def __init__(self) -> None:
+        super().__init__(failures=0)
+        import threading
+
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __copy__(self) -> BlockingPipeline:  # the writer copies the pipeline as the job starts: wait there
+        self.entered.set()
+        self.release.wait(30)
+        return self
+
+
+def test_cancelling_a_store_the_worker_already_runs_never_reports_a_stored_note_as_cancelled() -> None:
+    writer = MemoryWriter(retry_delays=(0.05,))
+    try:
+        pipe = BlockingPipeline()
+        finals: list[str] = []
+        job_id = writer.submit(pipe, "I keep bees.", mode="fast", on_done=lambda j: finals.append(j.state))
+        assert pipe.entered.wait(30)  # the worker is inside the write, before any progress step
+        assert writer.cancel(job_id)  # asked; the worker has it, so it decides
+        pipe.release.set()
+        job = writer.wait(job_id, 30)
+        assert job is not None and job.state == "done" and job.outcome["status"] == "stored"
+        assert finals == ["done"]
+    finally:
+        writer.stop()
