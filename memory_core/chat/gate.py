@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,36 @@ class ReplyGate:
         """Wake every waiter to look at its ``stop`` again (the process is ending)."""
         with self._cond:
             self._cond.notify_all()
+
+
+HOLD_SECONDS = 900.0  # longer than any reply on a slow machine; see HeldForReply
+
+
+class HeldForReply:
+    """The person's messages saved as "queued" before their reply is written.
+
+    Saved so, a process killed mid-reply leaves the write on disk for the next process; the process
+    replying writes it once the reply is saved, so resuming in that process must not start it earlier
+    (it would compete with the reply for the model). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: dict[str, float] = {}  # message id -> monotonic time its reply started
+
+    def hold(self, message_id: str) -> None:
+        with self._lock:
+            self._since[message_id] = time.monotonic()
+
+    def release(self, message_id: str) -> None:
+        with self._lock:
+            self._since.pop(message_id, None)
+
+    def held(self, message_id: str) -> bool:
+        """Held for its reply, for at most HOLD_SECONDS (a reply that was never streamed, e.g. a page
+        left mid-turn, must not keep the write back for the life of the process)."""
+        with self._lock:
+            since = self._since.get(message_id)
+        return since is not None and time.monotonic() - since < HOLD_SECONDS
 
 
 class WriteCancelled(Exception):  # noqa: N818 - the person's choice, not a failure

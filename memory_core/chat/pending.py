@@ -128,7 +128,7 @@ def why_pending(item: Any, writer: Any, conversations: ConversationStore, kind: 
     reads (the Chat page, ``memex queue``, ``memex chat --json``)."""
     job = writer.active_job_for(item.message_id, kind=kind) if writer is not None else None
     enrich = kind == "enrich"
-    if job is None and not enrich and writer is not None and writer.held(item.message_id):
+    if job is None and not enrich and writer is not None and writer.holds.held(item.message_id):
         return "waiting for its reply to finish"
     if job is not None:
         if job.waiting:

@@ -177,7 +177,7 @@ class ChatSession:
             # on disk for the next one. This process starts it after the reply (``_saved``).
             user_message["memory"] = {"state": "queued", "job": self.writer.new_id(), "force": False,
                                       "after_reply": True}
-            self.writer.hold(user_message["id"])
+            self.writer.holds.hold(user_message["id"])
 
         def add_user(c: Conversation) -> None:
             c.remember = remember_flag
@@ -226,7 +226,7 @@ class ChatSession:
             return  # a continuation (or a message already handled): its words were queued the first time
         # The person's words are remembered whatever became of the reply: they are theirs, not the model's.
         conversation_id, message_id = reply.conversation.id, reply.user_message["id"]
-        self.writer.release(message_id)
+        self.writer.holds.release(message_id)
         if memory.get("after_reply"):  # queued on disk when saved: submit that job (resuming may have)
             if self.writer.active_job_for(message_id) is None:
                 reply.job_id = self.remember_message(conversation_id, message_id, job_id=memory.get("job"))
@@ -348,7 +348,7 @@ class ChatSession:
         process that claims a write records its outcome."""
         jobs = []
         for item in pending_writes(self.conversations, conversation_id):
-            if self.writer.active_job_for(item.message_id) is None and not self.writer.held(item.message_id):
+            if self.writer.active_job_for(item.message_id) is None and not self.writer.holds.held(item.message_id):
                 with contextlib.suppress(MemexError):
                     jobs.append(self._resume(item))
         for later in pending_enrichments(self.conversations, conversation_id):

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, MemexError
-from .gate import GatedLLM, GaveWay, ReplyGate, WriteCancelled
+from .gate import GatedLLM, GaveWay, HeldForReply, ReplyGate, WriteCancelled
 from .jobs import WriteJob, run_write, snapshot, step_for
 from .pending import ClaimBusy, label_for
 
@@ -60,9 +60,6 @@ class _Task:
     pipeline: MemoryPipeline
     on_done: Callable[[WriteJob], None] | None
     guard: Guard | None = None
-
-
-HOLD_SECONDS = 900.0  # longer than any reply on a slow machine; see MemoryWriter.hold
 
 
 class _Left(Exception):
@@ -95,26 +92,7 @@ class MemoryWriter:
         self._leaving = False  # ending now: the running job stops at its next model token
         self._running: str = ""  # the id of the job the worker is on
         self._ids = itertools.count(1)
-        self._held: dict[str, float] = {}  # message id -> monotonic time its reply started (hold)
-
-    # -- messages whose write waits for their reply ------------------------------------------------
-    def hold(self, message_id: str) -> None:
-        """A person's message is saved as "queued" before its reply is written (so a process killed
-        mid-reply leaves it queued on disk, never unrecorded); this process writes it once the reply
-        is saved, so resuming here must not start it earlier (it would compete with the reply)."""
-        with self._lock:
-            self._held[message_id] = time.monotonic()
-
-    def release(self, message_id: str) -> None:
-        with self._lock:
-            self._held.pop(message_id, None)
-
-    def held(self, message_id: str) -> bool:
-        """Held for its reply, for at most HOLD_SECONDS (a reply that was never streamed, e.g. a page
-        left mid-turn, must not keep the write back for the life of the process)."""
-        with self._lock:
-            since = self._held.get(message_id)
-        return since is not None and time.monotonic() - since < HOLD_SECONDS
+        self.holds = HeldForReply()  # the person's messages whose write waits for their reply
 
     # -- submitting, polling, cancelling -----------------------------------------------------------
     def new_id(self) -> str:
