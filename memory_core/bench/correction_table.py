@@ -86,6 +86,16 @@ PAIRS: list[tuple[str, str, bool]] = [
     ("I'm learning Spanish.", "I used to speak French as a kid.", False),
     ("My sister Lena lives in Berlin.", "Lena is coming to visit me in December.", False),
     ("I have a piano lesson every Wednesday evening.", "My piano teacher is called Mrs Ito.", False),
+    # not corrections: a marker word used for an errand or a mood, not a change ("left ... at", "moved my desk")
+    ("I have an iPhone 12.", "I left my phone at home today.", False),
+    ("I drive a Volvo.", "I left the car at the garage today.", False),
+    ("I live in Porto.", "I moved my desk to the living room.", False),
+    ("I play tennis on Saturdays.", "I stopped at the bakery on Saturday.", False),
+    ("I work night shifts at the hospital.", "I left work early today.", False),
+    ("I work as a librarian at the university.", "I now feel better at work.", False),
+    ("I take the bus to work.", "I left my umbrella on the bus.", False),
+    ("I have a laptop from work.", "I got a new case for my laptop.", False),
+    ("I rent a small flat on Elm Street.", "I moved the sofa to the other wall of the flat.", False),
 ]
 
 # Written after the rules were tuned on PAIRS and scored once, never tuned on: what a new sentence

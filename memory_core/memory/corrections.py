@@ -8,7 +8,10 @@ attributes it sets (where they live, their work, a date, what they drive, ...). 
 the words; the embedding only weighs how sure we are.
 
 A verdict is ``sure`` (the old note is closed at once: ``valid_until``/``superseded_by``, a link)
-or unsure (the new note is stored and the person is asked in Review "Does this replace ...?").
+or unsure (the new note is stored and the person is asked in Review "Does this replace ...?"). Far
+apart in meaning (below ``ASK_FLOOR``) it is no verdict at all: a question about two unrelated notes
+costs the person more than a missed correction. A marker word used for an errand ("I left my phone
+at home", "I moved my desk") sets no new value and is read as no marker.
 The tables in memory_core/bench/correction_table.py (tests/memory/test_memory_corrections.py) measure precision and recall of both.
 """
 
@@ -21,7 +24,8 @@ from typing import Any
 from ..retrieval.entities import mentions, relations
 from ..store.lexical import STOPWORDS, TOKEN_RE, stem
 
-SURE_SIMILARITY = 0.30  # marker + subject + attribute: below this cosine, ask instead
+SURE_SIMILARITY = 0.35  # marker + subject + attribute: below this cosine, ask instead
+ASK_FLOOR = 0.25  # marker + subject + attribute: below this cosine the two are unrelated, no question
 MARKER_SIMILARITY = 0.60  # marker + subject, no attribute evidence: sure above this cosine
 ASK_SIMILARITY = 0.45  # marker + subject, no attribute evidence: ask above this cosine
 NO_MARKER_ASK = 0.50  # no marker, one-valued attribute set to a new value: ask above this cosine
@@ -40,10 +44,24 @@ PAST_RE = re.compile(r"\b(used to|years ago|as a (kid|child|teenager)|when i was
 ADDITIVE_RE = re.compile(r"\b(also|too|as well|another|second|both|either)\b", re.IGNORECASE)
 NEGATION_RE = re.compile(r"\b(no longer|not anymore|any ?more|no more|quit|stopped|gave up|sold|left|retired|"
                          r"used to|isn't|aren't|don't|doesn't|not|died)\b", re.IGNORECASE)
+# A marker word used for something else than a change: "left my phone at home", "left work early",
+# "moved my desk", "stopped at the bakery", "a new case for my laptop". The verb is dropped before
+# markers, negation and attributes are read, so an errand is not taken for a new home, job or car.
+_INCIDENTAL_RE = re.compile(
+    r"\b(left)(?= (?:my|the|our|his|her|their|a|an|some) (?!(?:job|position|role|company|firm|team|band|club|"
+    r"school|university|college|country|city|wife|husband|partner|boyfriend|girlfriend)\b)\w+(?: \w+)? "
+    r"(?:at|on|in|behind|outside|under|by|with)\b)"
+    r"|\b(left)(?= (?:work|home|the office|school|class) (?:early|late|at|before|after|around|today|on time)\b)"
+    r"|\b(moved)(?= (?:my|the|our|his|her|their|a|an|some) (?!(?:appointment|meeting|flight|concert|date|class|"
+    r"lesson|booking|party|wedding|stuff|things|family)\b)\w+)"
+    r"|\b(stopped)(?= (?:at|by|in|off|for)\b)"
+    r"|\b(now)(?= (?:feel|feels|felt|think|know|remember|realis|realiz))"
+    r"|\b(new)(?= (?!(?:job|home|house|flat|apartment|car|phone|laptop|bike|partner|boyfriend|"
+    r"girlfriend|school|place|address|boss|name)\b)\w+)", re.IGNORECASE)
 _YEAR_RE = re.compile(r"^(19|20)\d\d$")
 # Attributes a sentence sets, read from its predicate. "when" holds dates, days and times.
 ATTRIBUTES: dict[str, re.Pattern[str]] = {name: re.compile(rx, re.IGNORECASE) for name, rx in {
-    "home": r"\b(live[sd]?|living|moved?|moving|relocat\w*|based in|rent\w*|flat|house|apartment|home)\b|"
+    "home": r"\b(live[sd]?|living(?! room)|moved?|moving|relocat\w*|based in|rent\w*|flat|house|apartment|home)\b|"
             r"(?-i:\bin (?!(?:January|February|March|April|May|June|July|August|September|October|"
             r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b)[A-Z][a-z]+)",
     "work": r"\b(works?|worked|working|(quit|left|lost|new|changed) (my |his |her )?job|employ\w*|retired?|runs? (a|an|the)|teach\w*|office|boss|hired|"
@@ -193,15 +211,20 @@ def judge(text: str, match: Any) -> Verdict | None:
 
     No correction: another subject; an addition ("also", "too"); a plan ("saving for", "next year");
     an opinion with only a weak marker ("Actually I love my job."); a past told as past with no other
-    marker ("I used to speak French as a kid."). Sure: a marker, the same subject and the same
-    attribute with a new value. Asked: a marker and the same subject close in meaning, or no marker
-    but a new value for an attribute that holds one value at a time ("Lena lives in Lisbon.").
+    marker ("I used to speak French as a kid."); an errand ("I left my phone at home."). Sure: a
+    marker, the same subject and the same attribute with a new value at ``SURE_SIMILARITY`` or more
+    (asked between ``ASK_FLOOR`` and it, none below). Asked: a marker and the same subject close in
+    meaning, or no marker but a new value for an attribute that holds one value at a time ("Lena
+    lives in Lisbon.").
     """
     old = match.note.content
     sim = float(match.similarity)
+    plain = _INCIDENTAL_RE.sub("", text)
+    errand = plain != text  # "left my phone at home": tells of a day, sets nothing unless a marker remains
+    text = plain
     markers = _markers(text)
     shared = same_subject(subjects(text), old)
-    if not shared or ADDITIVE_RE.search(text) or INTENT_RE.search(text):
+    if not shared or ADDITIVE_RE.search(text) or INTENT_RE.search(text) or (errand and not markers):
         return None
     if markers and markers <= WEAK_MARKERS and OPINION_RE.search(text):
         return None
@@ -217,7 +240,7 @@ def judge(text: str, match: Any) -> Verdict | None:
     one_valued = [a for a in common if a in ONE_VALUED or a.startswith("favourite ") or (event and a == "when")]
     evidence = bool(one_valued) or bool(common and objects) or (negated and bool(objects))
     new_value = _new_value(text, old, shared)
-    if markers and evidence and (negated or new_value):
+    if markers and evidence and (negated or new_value) and sim >= ASK_FLOOR:
         what = ", ".join(common) if common else "the same " + ", ".join(sorted(objects)[:3])
         return Verdict(match.note, sim, sim >= SURE_SIMILARITY,
                        f"same subject ({who}), same attribute ({what}), new value", common)
