@@ -13,20 +13,18 @@ its first message).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import streamlit as st
 
 from memory_core.chat import ChatSession, Conversation, ConversationStore, get_writer
 from memory_core.errors import MemexError
-from memory_core.explore.render import escape_markdown, safe_markdown
+from memory_core.explore.render import escape_markdown
 from memory_core.notes import MAX_CONTENT_CHARS
-from pages.chat_widgets import better_model_offer, memory_queue, show_message
+from pages.chat_widgets import better_model_offer, memory_queue, show_message, stream_reply
 from pages.common import llm, open_store_or_stop, settings, show_error, show_flash
 
 SIDEBAR_CONVERSATIONS = 12
-STREAM_REFRESH_S = 0.05  # a streaming reply is redrawn at most this often
 MAX_LISTED = 200
 
 
@@ -92,26 +90,6 @@ def conversation_button(item: Any, conv_id: str | None) -> None:
     st.button(escape_markdown(item.title), key=f"chat_open_{item.id}", width="stretch",
               type="primary" if item.id == conv_id else "secondary", on_click=choose_conversation,
               args=(item.id,), help=f"{item.messages} messages · last {item.updated[:16].replace('T', ' ')}")
-
-
-def stream_reply(reply: Any) -> None:
-    """Show a reply as it is written, through ``safe_markdown`` at every update (st.write_stream would
-    render the model's raw Markdown, and a ``![x](http://...)`` would be fetched while it streams).
-    The model is released in this thread if the person leaves early."""
-    pieces = reply.pieces()
-    box = st.empty()
-    text, shown_at = "", 0.0
-    try:
-        for piece in pieces:
-            text += piece
-            if time.monotonic() - shown_at > STREAM_REFRESH_S:
-                box.markdown(safe_markdown(text) + " ▌")
-                shown_at = time.monotonic()
-        box.markdown(safe_markdown(text) if text else "*(no text)*")
-    finally:
-        pieces.close()
-    if reply.error:
-        st.error(escape_markdown(reply.error))
 
 
 # ---- the page ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ and note text through ``escape_markdown`` (shown exactly as typed).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import streamlit as st
@@ -23,6 +24,7 @@ from pages.common import flash, show_error
 GRAPH_PAGE = "pages/graph.py"
 SETTINGS_PAGE = "pages/settings.py"
 NOTES_PAGE = "pages/notes.py"
+STREAM_REFRESH_S = 0.05  # a streaming reply is redrawn at most this often
 FINISHED_LINES = {Memory.STORED: "🧠 ", Memory.NOT_STORED: "💤 ", Memory.OFF: "💤 Not stored: ",
                   Memory.CANCELLED: "✋ Not stored: you cancelled this memory write."}
 
@@ -35,6 +37,29 @@ def open_in(note_id: str, page: str) -> None:
 def show_reply_text(text: str) -> None:
     """A reply as Markdown that makes the browser fetch nothing (images and links become visible text)."""
     st.markdown(safe_markdown(text) if text else "*(no text)*")
+
+
+def stream_reply(reply: Any) -> None:
+    """Show a reply as it is written, through ``safe_markdown`` at every update (st.write_stream would
+    render the model's raw Markdown, and a ``![x](http://...)`` would be fetched while it streams).
+    A reply that fell back to its note is redrawn escaped once it ends: the note's ``#`` or ``**`` are
+    the person's characters, not formatting. The model is released in this thread if the person leaves early."""
+    pieces = reply.pieces()
+    box = st.empty()
+    text, shown_at = "", 0.0
+    try:
+        for piece in pieces:
+            text += piece
+            if time.monotonic() - shown_at > STREAM_REFRESH_S:
+                box.markdown(safe_markdown(text) + " ▌")
+                shown_at = time.monotonic()
+        box.markdown(safe_markdown(text) if text else "*(no text)*")
+    finally:
+        pieces.close()
+    if reply.fallback:  # the answer is the person's own note: shown exactly as typed, as once saved
+        box.markdown(escape_markdown(reply.text))
+    if reply.error:
+        st.error(escape_markdown(reply.error))
 
 
 def steps_line(current: str, why: str = "") -> str:

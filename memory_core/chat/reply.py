@@ -22,6 +22,7 @@ from .gate import ReplyGate
 from .prompt import PromptPlan, Recalled
 
 if TYPE_CHECKING:
+    from ..models.embeddings import Embedder
     from ..models.llm import LLM
 
 # llama.cpp's repeat penalty counts the prompt's tokens too: it would push a memory answer away from
@@ -56,8 +57,10 @@ class Reply:
     def __init__(self, *, llm: LLM, gate: ReplyGate, conversations: ConversationStore,
                  on_saved: Callable[[Reply], None], conversation: Conversation, user_message: dict[str, Any],
                  recalled: list[Recalled], plan: PromptPlan, temperature: float, remember: bool,
-                 recall_seconds: float, recall_error: str, started: float, continues: str = "") -> None:
+                 recall_seconds: float, recall_error: str, started: float, continues: str = "",
+                 embedder: Embedder | None = None) -> None:
         self.llm = llm
+        self.embedder = embedder  # the store's: tells a reworded answer from one that ignored its note
         self.gate = gate
         self.conversations = conversations
         self.on_saved = on_saved
@@ -152,7 +155,7 @@ class Reply:
             return ""
         given = [r for r in self.recalled if r.in_prompt]
         question = self.user_message["content"]
-        if not given or uses_note(self.text, [r.words for r in given], question):
+        if not given or uses_note(self.text, [r.words for r in given], question, self.embedder):
             return ""
         self.model_text, self.fallback = self.text, True
         self.text = fallback_text(given[0].words, given[0].timestamp[:10])

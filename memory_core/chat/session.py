@@ -215,8 +215,10 @@ class ChatSession:
                      continues=message_id)
 
     def _reply_needs(self) -> dict[str, Any]:
-        """What a ``Reply`` uses from this session: the model, the gate, the conversations, ``_saved``."""
-        return {"llm": self.model(), "gate": self.gate, "conversations": self.conversations, "on_saved": self._saved}
+        """What a ``Reply`` uses from this session: the model, the gate, the conversations, ``_saved``, and
+        the embedder (the answer check compares meanings with it)."""
+        return {"llm": self.model(), "gate": self.gate, "conversations": self.conversations, "on_saved": self._saved,
+                "embedder": self.store.embedder}
 
     def _saved(self, reply: Reply) -> None:
         """After a reply's message is saved: count the recall (in the background) and queue the person's words."""

@@ -5,6 +5,7 @@ in test_answers_real.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,18 @@ from memory_core.chat.fallback import (
     ACK_MAX_TOKENS,
     ACK_SYSTEM,
     FALLBACK_LEAD,
+    MEANING_FLOOR,
     answer_words,
     is_acknowledgement,
     misses,
     uses_note,
+    with_digits,
 )
 from memory_core.config import Settings
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.models.download import RECOMMENDED, recommended_upgrade
 from memory_core.notes import Note
-from memory_core.retrieval.floor import DENSE_FLOOR, above_floor, best_sentence, floor_for
+from memory_core.retrieval.floor import DENSE_FLOOR, MEASURED_EMBEDDER, above_floor, best_sentence, floor_for
 from memory_core.retrieval.hit import Hit
 from memory_core.store import MemoryStore
 
@@ -177,6 +180,52 @@ def test_answer_words_leave_out_the_question_and_match_stems() -> None:
     assert not uses_note("Your bicycle is red.", [BIKE], "What color is my bicycle?")
     assert uses_note("You have kept raspberries.", ["The raspberries were amazing."], "Which fruit?")
     assert not uses_note("anything", ["   "], "q")
+
+
+def test_numbers_count_as_the_same_word_whether_written_in_digits_or_words() -> None:
+    assert with_digits("two kids, twenty-one cousins, Forty two, nineteen, ninety") == "2 kids, 21 cousins, 42, 19, 90"
+    assert uses_note("You have 2 children.", ["I have two kids."], "How many children do I have?")
+    assert uses_note("You have two children.", ["I have 2 kids."], "How many children do I have?")
+    assert uses_note("Thirty-five, I think.", ["My grandmother turned 35 in March."], "How old is she?")
+    assert not uses_note("You have 3 children.", ["I have two kids."], "How many children do I have?")
+
+
+def test_a_past_year_in_the_note_stands_for_the_years_since_it() -> None:
+    june_2024 = dt.date(2024, 6, 1)
+    assert uses_note("You are about 34 years old.", ["I was born in 1990."], "How old am I?", today=june_2024)
+    assert uses_note("You are 33.", ["I was born in 1990."], "How old am I?", today=june_2024)  # birthday to come
+    assert not uses_note("You are about 50 years old.", ["I was born in 1990."], "How old am I?", today=june_2024)
+    assert not uses_note("You are 2 years old.", ["I was born in 2030."], "How old am I?", today=june_2024)
+
+
+class Angled:
+    """Unit vectors in the plane: a text containing ``near`` at angle arccos(sim) from every other text."""
+
+    def __init__(self, near: str, sim: float, name: str = MEASURED_EMBEDDER) -> None:
+        self.near, self.sim, self.name = near, sim, name
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.array([[self.sim, np.sqrt(1 - self.sim ** 2)] if self.near in t else [1.0, 0.0] for t in texts],
+                        dtype=np.float32)
+
+
+def test_a_reply_close_in_meaning_to_its_note_counts_only_above_the_floor_and_for_the_measured_model() -> None:
+    note, q, said = "I don't eat meat.", "Do I eat meat?", "Yes, you are vegetarian."
+    assert not uses_note(said, [note], q)  # no shared word: without an embedder it falls back
+    assert uses_note(said, [note], q, Angled("vegetarian", MEANING_FLOOR + 0.02))
+    assert not uses_note(said, [note], q, Angled("vegetarian", MEANING_FLOOR - 0.02))
+    assert not uses_note(said, [note], q, Angled("vegetarian", 0.99, name="nomic-embed-text"))  # not measured on it
+    assert not uses_note("   ", [note], q, Angled("zzz", 0.99))
+
+
+def test_the_chat_keeps_a_reworded_answer_with_the_store_embedder(tmp_path: Path, writer: MemoryWriter) -> None:
+    """The reply checks meaning with the store's embedder; a reworded answer is not replaced by the note."""
+    store = MemoryStore(Settings(data_dir=str(tmp_path / "home")), Angled("vegetarian", 0.9))
+    session, _, _ = session_with(store, writer, tmp_path, "Yes, you are vegetarian.", ["I don't eat meat."])
+    session.relevance_floor = 0.0
+    reply = session.reply(None, "Do I eat meat?", k=1, max_tokens=40)
+    assert reply.plan.memory_answer and reply.recalled
+    assert reply.consume() == "Yes, you are vegetarian." and not reply.message.get("fallback")
 
 
 def test_a_reply_that_ignores_its_note_says_so_and_shows_the_note(hstore: MemoryStore, writer: MemoryWriter,

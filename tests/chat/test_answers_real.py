@@ -4,6 +4,7 @@ labelled pairs it was chosen from, and the issue's bicycle case), the fallback a
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from memory_core.chat import ChatSession, ConversationStore, MemoryWriter
-from memory_core.chat.fallback import ACK_MAX_TOKENS, FALLBACK_LEAD, uses_note
+from memory_core.chat.fallback import ACK_MAX_TOKENS, FALLBACK_LEAD, MEANING_FLOOR, uses_note
 from memory_core.config import Settings
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
 from memory_core.retrieval.floor import DENSE_FLOOR, floor_for
@@ -87,6 +88,30 @@ def test_a_long_diary_note_is_quoted_by_one_sentence_with_real_minilm(tmp_path: 
     assert recalled[0].words == "On the way home I signed the papers for the allotment: it is plot number 17."
 
 
+BIKE = "I ride an old green bicycle to work, a Raleigh from my uncle."
+
+
+def test_the_meaning_floor_keeps_rewordings_and_still_catches_wrong_answers_with_real_minilm(embedder) -> None:
+    """The reviewer's three correct answers are kept; the wrong ones of the flow tests and of the bundled
+    model still fall back, with the real MiniLM."""
+    assert uses_note("You have 2 children.", ["I have two kids."], "How many children do I have?", embedder)
+    assert uses_note("You are about 34 years old.", ["I was born in 1990."], "How old am I?", embedder,
+                     today=dt.date(2024, 6, 1))
+    assert uses_note("Yes, you are vegetarian.", ["I don't eat meat."], "Do I eat meat?", embedder)
+    wrong = [("Your bicycle is red.", BIKE, "What color is my bicycle?"),
+             ("I'm sorry for your loss.", BIKE, "What colour is my bicycle?"),
+             ("Oyelaran is a fictional character from the movie The Lion King.",
+              "Oyelaran is my flatmate from university, we still talk every week.", "Who is Oyelaran?"),
+             ("Your sister lives in London.", "My sister lives in Porto.", "Where does my sister live?"),
+             ("I don't know.", "The spare key is under the blue flowerpot by the back door.",
+              "Where did I hide the spare key?")]
+    for said, note, question in wrong:
+        assert not uses_note(said, [note], question, embedder), said
+    v = embedder.embed(["Yes, you are vegetarian.", "I don't eat meat.", "Your sister lives in London.",
+                        "My sister lives in Porto."])
+    print(f"vegetarian/meat {float(v[0] @ v[1]):.3f}, London/Porto {float(v[2] @ v[3]):.3f}, floor {MEANING_FLOOR}")
+
+
 def test_real_smollm2_replies_use_their_note_or_fall_back_to_it(tmp_path: Path, embedder, real_llm,
                                                                 writer: MemoryWriter) -> None:
     """Whatever the bundled model writes, the person reads either an answer that used the note or the
@@ -106,10 +131,10 @@ def test_real_smollm2_replies_use_their_note_or_fall_back_to_it(tmp_path: Path, 
         given = [r.words for r in reply.recalled if r.in_prompt]
         assert given == [fact], (question, given)
         if saved.get("fallback"):
-            assert not uses_note(saved["model_reply"], given, question)
+            assert not uses_note(saved["model_reply"], given, question, embedder)
             assert saved["content"].startswith(FALLBACK_LEAD) and f"From your memory: “{fact}”" in saved["content"]
         else:
-            assert uses_note(saved["content"], given, question), saved["content"]
+            assert uses_note(saved["content"], given, question, embedder), saved["content"]
         outcomes.append(bool(saved.get("fallback")))
     print("fell back:", outcomes)
 

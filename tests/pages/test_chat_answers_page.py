@@ -93,3 +93,27 @@ def test_the_answers_are_weak_hint_is_there_with_the_bundled_model(app_home: Set
     hint.click()
     at.run()
     assert at.session_state["mm_recommend"] == recommended_upgrade().key
+
+
+def test_a_fallback_reply_is_redrawn_escaped_when_its_stream_ends() -> None:
+    """While the reply streams, its text goes through safe_markdown; once the reply has fallen back to the
+    note, the box shows the person's words escaped ("# Shopping" stays a line, not a heading)."""
+    def page() -> None:
+        from memory_core.chat.fallback import fallback_text
+        from pages.chat_widgets import stream_reply
+
+        class Stub:
+            fallback, error = True, ""
+            text = fallback_text("# Shopping\n- **eggs**", "2026-11-02")
+
+            def pieces(self):
+                yield "I'm sorry for your loss."
+                yield "\n\n" + self.text
+
+        stream_reply(Stub())
+
+    at = run(AppTest.from_function(page, default_timeout=TIMEOUT))
+    note = "# Shopping\n- **eggs**"
+    shown = [m.value for m in at.markdown]
+    assert len(shown) == 1 and shown[0].startswith(md_escape(FALLBACK_LEAD))  # one box, the model's words gone
+    assert "From your memory\\: “" + md_escape(note) + "” \\(2026\\-11\\-02\\)" in shown[0]
