@@ -52,6 +52,11 @@ ACK_SYSTEM = "You are Memex, a friendly assistant. Reply in one short, friendly 
 MISSES_BEFORE_OFFER = 3  # fallbacks in a conversation before the chat offers a larger model
 FALLBACK_LEAD = "I could not answer that well from what you told me, so here it is in your own words:"
 MEANING_FLOOR = 0.6  # reply-note cosine (all-MiniLM-L6-v2) above which a reply used its note: see above
+# A reply that says it does not know is not an answer, however close in meaning it is to the note
+# ("I don't know your blood type" scores 0.75 against "My blood type is O negative."): only the note's
+# own words or numbers count for it.
+_DECLINES = re.compile(r"\b(i\s+(?:do\s*n[o']?t|don't|can\s*not|can't|cannot)\s+(?:know|tell|say|remember|recall)"
+                       r"|i(?:'m| am)\s+(?:sorry|not sure|afraid)|no (?:information|idea)|as an ai)\b", re.I)
 
 _UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
           "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
@@ -107,7 +112,7 @@ def uses_note(reply: str, notes: list[str], question: str, embedder: Embedder | 
     said = words_of(reply)
     if any(answer_words(text, question, today) & said for text in notes):
         return True
-    return close_in_meaning(reply, notes, embedder)
+    return not _DECLINES.search(reply) and close_in_meaning(reply, notes, embedder)
 
 
 def fallback_text(passage: str, when: str = "") -> str:

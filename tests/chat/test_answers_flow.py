@@ -218,6 +218,14 @@ def test_a_reply_close_in_meaning_to_its_note_counts_only_above_the_floor_and_fo
     assert not uses_note("   ", [note], q, Angled("zzz", 0.99))
 
 
+def test_a_reply_that_says_it_does_not_know_is_no_answer_however_close_in_meaning() -> None:
+    note, q = "My blood type is O negative.", "What is my blood type?"
+    close = Angled("blood", 0.9)  # "I don't know your blood type" measured 0.75 on MiniLM
+    assert not uses_note("I don't know your blood type.", [note], q, close)
+    assert not uses_note("I'm sorry, I am not sure about your blood.", [note], q, close)
+    assert uses_note("Your blood is O negative, I'm sorry to say.", [note], q, close)  # the note's words count
+
+
 def test_the_chat_keeps_a_reworded_answer_with_the_store_embedder(tmp_path: Path, writer: MemoryWriter) -> None:
     """The reply checks meaning with the store's embedder; a reworded answer is not replaced by the note."""
     store = MemoryStore(Settings(data_dir=str(tmp_path / "home")), Angled("vegetarian", 0.9))
