@@ -66,6 +66,7 @@ class Recalled:
     trace: dict[str, Any] = field(default_factory=dict)
     passage: str = ""  # what is quoted (to the model and under the reply): a long note's best sentence
     strength: float = 0.0  # the unscaled cosine the relevance floor read
+    superseded_by: str = ""  # the note that replaced this one (a correction), when there is one
 
     @classmethod
     def from_hit(cls, hit: Any, rank: int = 0, passage: str = "", strength: float = 0.0) -> Recalled:
@@ -80,7 +81,8 @@ class Recalled:
         trace["rank"] = trace.get("rank") or rank
         return cls(id=note.id, title=note.title, content=note.content, timestamp=note.timestamp,
                    score=float(hit.score), reasons=list(hit.reasons), kind=hit.kind, via=hit.via, rank=trace["rank"],
-                   speaker=getattr(note, "speaker", ""), trace=trace, passage=passage, strength=float(strength))
+                   speaker=getattr(note, "speaker", ""), trace=trace, passage=passage, strength=float(strength),
+                   superseded_by=str(getattr(note, "superseded_by", "") or ""))
 
     @property
     def words(self) -> str:
@@ -168,7 +170,8 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
 
     A question with recalled notes gets the memory form: the short MEMORY_SYSTEM line, the short
     history, then one user turn quoting the top notes (at most ``max_notes``; after the first only
-    those scoring ``keep_ratio`` of it; the person's words, dated) and the question last. Anything else gets the chat form: SYSTEM_PROMPT (with today's date and, if
+    those scoring ``keep_ratio`` of it, never a note whose correction is among them; the person's words,
+    dated) and the question last. Anything else gets the chat form: SYSTEM_PROMPT (with today's date and, if
     any, the notes) + history + the message. ``notes`` come most relevant first, ``history`` oldest
     first. To fit, the oldest history goes first, then the least relevant note, then the middle of
     the message (in the prompt only). Sizes are counted with ``llm.count_tokens`` the way
@@ -180,7 +183,11 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
     budget = max(64, n_ctx - reply_tokens - LLM_MARGIN - SAFETY_TOKENS)
     today = today or datetime.now().astimezone().strftime("%Y-%m-%d")
     top = notes[0].score if notes else 0.0
-    offered = [i for i in range(min(len(notes), max(0, max_notes))) if i == 0 or notes[i].score >= keep_ratio * top]
+    # A corrected note is never offered beside its correction: it no longer holds, and a small model
+    # quoted both ("moved to Porto Alegre", "a dentist in Curitiba") answered with the old place.
+    replaced = {n.id for n in notes if n.superseded_by and n.superseded_by in {m.id for m in notes}}
+    offered = [i for i in range(min(len(notes), max(0, max_notes)))
+               if (i == 0 or notes[i].score >= keep_ratio * top) and notes[i].id not in replaced]
     form = "memory" if offered and is_question(message) else "chat"
     lines = [note_line(n) for n in notes]
 

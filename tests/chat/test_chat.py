@@ -101,6 +101,19 @@ def test_a_clear_winner_goes_alone_close_calls_go_together() -> None:
         n.id for n in notes]
 
 
+def test_a_corrected_note_is_not_given_beside_its_correction() -> None:
+    llm = ScriptedLLM(n_ctx=4096)
+    new, old, other = (recalled(i, words=8) for i in range(3))
+    old.superseded_by = new.id
+    old.score = other.score = new.score  # close calls: without the correction all three would go
+    plan = build_prompt(llm, "Where does my brother live now?", [new, old, other], [], max_tokens=50)
+    assert plan.notes_used == [new.id, other.id] and not old.in_prompt and plan.notes_beyond == 1
+    assert old.content not in plan.messages[-1]["content"]
+    # Alone (its correction not recalled), an old note is still what the person told: it is given.
+    assert build_prompt(llm, "Where does my brother live now?", [old, other], [], max_tokens=50).notes_used == [
+        old.id, other.id]
+
+
 def test_a_statement_gets_the_chat_form_with_notes_in_the_system_text() -> None:
     llm = ScriptedLLM(n_ctx=4096)
     notes = [recalled(i, words=8) for i in range(2)]
