@@ -91,6 +91,7 @@ class MemoryWriter:
         self._draining = False  # ending: start no further job
         self._leaving = False  # ending now: the running job stops at its next model token
         self._running: str = ""  # the id of the job the worker is on
+        self._working: str = ""  # that job once past the gate and its cancel check: only the worker ends it
         self._ids = itertools.count(1)
         self.holds = HeldForReply()  # the person's messages whose write waits for their reply
 
@@ -169,10 +170,10 @@ class MemoryWriter:
             if job is None or not job.active:
                 return False
             job.cancel_requested = True
-            # The worker has it (``_loop`` takes a job under this lock): it stops at its next model token
-            # or, past its last one, finishes and records the true outcome (a stored note is never
-            # reported "cancelled").
-            running = job_id == self._running
+            # In its work (``_run`` starts it under this lock): the worker stops it at its next model
+            # token or, past its last one, finishes and records the true outcome (a stored note is never
+            # reported "cancelled"). Queued, or waiting for a reply to end: dropped here, now.
+            running = job_id == self._working
             task = self._tasks.get(job_id)
         if not running and task is not None:
             self._finish(task, {"state": "cancelled", "error": ""})
@@ -314,7 +315,7 @@ class MemoryWriter:
                     self._left(task)
             finally:
                 with self._lock:
-                    self._running = ""
+                    self._running = self._working = ""
 
     def _left(self, task: _Task) -> None:
         self._set(task.job, waiting="left queued for the next Memex process", paused=False)
@@ -390,8 +391,10 @@ class MemoryWriter:
             self.gate.wait_clear(stop=lambda: self._leaving)
         if self._leaving:
             return {"state": "left"}
-        if job.cancel_requested:
-            return {"state": "cancelled", "error": ""}
+        with self._lock:  # one step with ``cancel``: either it drops the job now, or the worker runs it
+            if job.cancel_requested:
+                return {"state": "cancelled", "error": ""}
+            self._working = job.id
         self._set(job, paused=False, started=job.started or time.time(), attempts=job.attempts + 1,
                   state="queued" if job.state == "retrying" else job.state)
         pipeline = task.pipeline
