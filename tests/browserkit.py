@@ -148,3 +148,29 @@ def settle(page: Any, timeout_ms: int = 90_000, extra_seconds: float = 0.0) -> N
     page.wait_for_function(IDLE_JS, timeout=timeout_ms)
     if extra_seconds:
         time.sleep(extra_seconds)
+
+
+CHAT_INPUT = '[data-testid="stChatInput"] textarea'
+
+
+def send_chat(page: Any, text: str, timeout_ms: int) -> None:
+    """Type a message into the Chat page's input and send it, once the input is enabled again (it is
+    disabled while a reply streams)."""
+    box = page.locator(CHAT_INPUT)
+    box.wait_for(timeout=timeout_ms)
+    page.wait_for_function(f"() => !document.querySelector('{CHAT_INPUT}').disabled", timeout=timeout_ms)
+    box.fill(text)
+    box.press("Enter")
+
+
+@contextmanager
+def real_model_app(tmp: Path, streamlit_server: Any) -> Iterator[dict[str, Any]]:
+    """The app on an empty data folder with the real bundled model; replies are kept short (32 tokens)
+    so a test of the chat stays affordable on a small CPU."""
+    from memory_core.config import Settings
+
+    require_browser()
+    home = tmp / "home"
+    Settings(data_dir=str(home)).replace(max_tokens=32).save()
+    with streamlit_server(home, tmp / "streamlit.log") as running:
+        yield {"base": running.base, "log": running.log, "tmp": tmp, "home": home}

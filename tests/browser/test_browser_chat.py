@@ -13,9 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browserkit import ARTIFACTS, require_browser
-
-from memory_core.config import Settings
+from browserkit import ARTIFACTS, real_model_app, send_chat
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
@@ -26,22 +24,8 @@ SLOW_MS = 600_000  # the machine may be shared and slow: a reply or a write can 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, streamlit_server) -> Iterator[dict[str, Any]]:
-    """The app on an empty data folder with the real model (short replies keep the test affordable)."""
-    require_browser()
-    tmp = tmp_path_factory.mktemp("browser-chat")
-    home = tmp / "home"
-    Settings(data_dir=str(home)).replace(max_tokens=32).save()
-    with streamlit_server(home, tmp / "streamlit.log") as running:
-        yield {"base": running.base, "log": running.log, "tmp": tmp, "home": home}
-
-
-def _send(page: Any, text: str) -> None:
-    box = page.locator('[data-testid="stChatInput"] textarea')
-    box.wait_for(timeout=SLOW_MS)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stChatInput\"] textarea').disabled",
-                           timeout=SLOW_MS)
-    box.fill(text)
-    box.press("Enter")
+    with real_model_app(tmp_path_factory.mktemp("browser-chat"), streamlit_server) as running:
+        yield running
 
 
 def _messages(page: Any) -> list[str]:
@@ -58,7 +42,7 @@ def test_told_fact_is_answered_or_shown_in_a_new_conversation(app: dict[str, Any
         assert page.locator('[data-testid="stAppDeployButton"]').count() == 0  # config.toml: minimal toolbar
 
         # 1. tell the fact; wait for the reply and for the memory line under the person's message
-        _send(page, FACT)
+        send_chat(page, FACT, SLOW_MS)
         page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length >= 2")
         page.get_by_text("stored as note", exact=False).first.wait_for()
         first_conv = page.evaluate("() => new URLSearchParams(location.search).get('conversation')")
@@ -66,7 +50,7 @@ def test_told_fact_is_answered_or_shown_in_a_new_conversation(app: dict[str, Any
         # 2. a new conversation, at once; the question lands there
         page.locator('[data-testid="stSidebar"]').get_by_role("button", name="New conversation").click()
         page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length == 0")
-        _send(page, QUESTION)
+        send_chat(page, QUESTION, SLOW_MS)
         page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stChatMessage\"]').length >= 2")
         page.get_by_text("From your memory", exact=False).first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "chat-new-conversation-answer.png"), full_page=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browserkit import ARTIFACTS, IDLE_JS, require_browser
+from browserkit import ARTIFACTS, IDLE_JS, real_model_app, send_chat
 
 from memory_core.chat.conversations import ConversationStore
 from memory_core.chat.enrichment import ENRICH_FINAL
@@ -55,13 +55,8 @@ MESSAGES = '[data-testid="stChatMessage"]'
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, streamlit_server) -> Iterator[dict[str, Any]]:
-    """The app on an empty data folder with the real model; short replies keep the test affordable."""
-    require_browser()
-    tmp = tmp_path_factory.mktemp("browser-loop")
-    home = tmp / "home"
-    Settings(data_dir=str(home)).replace(max_tokens=32).save()
-    with streamlit_server(home, tmp / "streamlit.log") as running:
-        yield {"base": running.base, "log": running.log, "tmp": tmp, "home": home}
+    with real_model_app(tmp_path_factory.mktemp("browser-loop"), streamlit_server) as running:
+        yield running
 
 
 def _idle(page: Any) -> None:
@@ -77,12 +72,7 @@ def _count(page: Any) -> int:
 def _say(page: Any, text: str) -> str:
     """Send one message, wait for its reply to be finished and drawn; the reply's text (captions included)."""
     before = _count(page)
-    box = page.locator('[data-testid="stChatInput"] textarea')
-    box.wait_for(timeout=SLOW_MS)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stChatInput\"] textarea').disabled",
-                           timeout=SLOW_MS)
-    box.fill(text)
-    box.press("Enter")
+    send_chat(page, text, SLOW_MS)
     page.wait_for_function(f"() => document.querySelectorAll('{MESSAGES}').length >= {before + 2}",
                            timeout=SLOW_MS)
     _idle(page)
