@@ -21,8 +21,8 @@ from typing import Any
 
 import streamlit as st
 
-from memory_core.chat.conversations import ConversationStore
 from memory_core.chat.forgetting import delete_notes
+from memory_core.episodes.conversations import ConversationStore
 from memory_core.errors import MemexError
 from memory_core.explore.notes_table import (
     ANY,

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from memory_core.chat.conversations import ConversationStore
 from memory_core.chat.forgetting import forget_notes, words_by_note
+from memory_core.episodes.conversations import ConversationStore
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
 from pages.common import flash

@@ -4,7 +4,13 @@
 benchmarks; nothing here imports Streamlit.
 """
 
-from .conversations import Conversation, ConversationStore, ConversationSummary, make_title, new_message
+from ..episodes.conversations import (
+           Conversation,
+           ConversationStore,
+           ConversationSummary,
+           make_title,
+           new_message,
+)
 from .gate import GatedLLM, ReplyGate, WriteCancelled
 from .jobs import WriteJob
 from .lifecycle import get_writer

@@ -16,8 +16,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..episodes.conversations import PENDING_STATES
 from ..errors import InputError, NotFoundError
-from .conversations import PENDING_STATES
 from .queue_report import pending_report
 
 if TYPE_CHECKING:
@@ -51,9 +51,9 @@ def memory_summary(info: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from ..episodes.conversations import ConversationStore
     from ..models.llm import get_llm
     from ..store import open_store
-    from .conversations import ConversationStore
     from .jobs import describe_outcome
     from .lifecycle import get_writer
     from .session import ChatSession

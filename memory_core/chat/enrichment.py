@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..episodes.conversations import ENRICH_PENDING, Conversation, ConversationStore, enrichment_pending
 from ..errors import NotFoundError
 from ..memory.enrich_later import enrichment_done
-from .conversations import ENRICH_PENDING, Conversation, ConversationStore, enrichment_pending
 from .jobs import WriteJob
 from .pending import claimed, unfinished_messages
 

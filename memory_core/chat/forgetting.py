@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .conversations import ConversationStore
+from ..episodes.conversations import ConversationStore
 
 if TYPE_CHECKING:
     from ..store import Store

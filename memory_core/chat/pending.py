@@ -30,8 +30,8 @@ from typing import Any
 
 from filelock import Timeout
 
+from ..episodes.conversations import ConversationStore, ConversationSummary, file_lock, is_pending, lock_path
 from ..errors import MemexError
-from .conversations import ConversationStore, ConversationSummary, file_lock, is_pending, lock_path
 
 FINAL_STATES = ("done", "failed", "cancelled", "off")
 LABEL_CHARS = 60

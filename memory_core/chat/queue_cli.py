@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser, common: argparse.ArgumentPars
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from .conversations import ConversationStore
+    from ..episodes.conversations import ConversationStore
 
     conversations = ConversationStore(settings.home)
     if getattr(args, "queue_action", None) != "run":

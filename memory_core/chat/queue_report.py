@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conversations import ConversationStore
+from ..episodes.conversations import ConversationStore
 from .enrichment import pending_enrichments
 from .jobs import plain_step
 from .pending import label_for, pending_writes, why_pending

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..episodes.conversations import Conversation, ConversationStore, new_message
 from ..errors import InputError, MemexError
-from .conversations import Conversation, ConversationStore, new_message
 from .fallback import fallback_text, uses_note
 from .gate import ReplyGate
 from .prompt import PromptPlan, Recalled

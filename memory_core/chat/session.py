@@ -25,10 +25,10 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..episodes.conversations import Conversation, ConversationStore, new_message
 from ..errors import InputError, MemexError, ModelError, NotFoundError
 from ..memory.turns import turn_effect
 from ..notes import PERSON_LINE
-from .conversations import Conversation, ConversationStore, new_message
 from .enrichment import enrichment_guard, needs_enrichment, pending_enrichments, record_enrichment
 from .fallback import ACK_MAX_TOKENS, ACK_SYSTEM, is_acknowledgement
 from .gate import ReplyGate

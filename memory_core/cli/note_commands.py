@@ -87,8 +87,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from ..chat.conversations import ConversationStore
     from ..chat.forgetting import delete_notes
+    from ..episodes.conversations import ConversationStore
 
     store = store_of(args)
     n = delete_notes(store, ConversationStore(store.settings.home), args.ids)
@@ -99,8 +99,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     """Forget notes alive or already deleted; a deleted note's words are looked up in its conversation."""
-    from ..chat.conversations import ConversationStore
     from ..chat.forgetting import forget_notes
+    from ..episodes.conversations import ConversationStore
 
     store = store_of(args)
     report = forget_notes(store, ConversationStore(store.settings.home), args.ids)

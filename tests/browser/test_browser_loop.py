@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 from browserkit import ARTIFACTS, IDLE_JS, real_model_app, send_chat
 
-from memory_core.chat.conversations import ConversationStore
 from memory_core.chat.enrichment import ENRICH_FINAL
 from memory_core.config import Settings
+from memory_core.episodes.conversations import ConversationStore
 from memory_core.notes import Note
 from memory_core.store.memory_store import MemoryStore
 

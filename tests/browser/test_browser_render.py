@@ -176,7 +176,7 @@ def test_plain_markdown_leaks_and_safe_markdown_fetches_nothing(listener: dict[s
 def app_home(tmp_path_factory: pytest.TempPathFactory, embedder, listener: dict[str, Any]) -> dict[str, Any]:
     """A data directory with the hostile text as a note and as a stored assistant reply."""
     from memory_core.chat import ConversationStore
-    from memory_core.chat.conversations import new_message
+    from memory_core.episodes.conversations import new_message
     from memory_core.memory.pipeline import MemoryPipeline, NewItem
     from memory_core.store import MemoryStore
 

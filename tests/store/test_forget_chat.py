@@ -22,9 +22,9 @@ from fakes import HashEmbedder, ScriptedLLM, enrichment
 from test_store_forget import digest
 
 from memory_core.chat import ChatSession, ConversationStore, MemoryWriter
-from memory_core.chat.conversations import new_message
 from memory_core.chat.forgetting import delete_notes, forget_notes
 from memory_core.config import Settings
+from memory_core.episodes.conversations import new_message
 from memory_core.errors import NotFoundError
 from memory_core.memory.pipeline import MemoryPipeline
 from memory_core.notes import Note
