@@ -170,9 +170,13 @@ def show_locomo(res: dict[str, Any]) -> None:
     df = pd.DataFrame(rows)
     df["retriever"] = df["retriever"].map(esc)
     df["category"] = df["category"].map(esc)
-    measure = st.radio("Recall", ["recall_any", "recall_all"], horizontal=True, key="ins_locomo_measure",
-                       format_func=lambda m: {"recall_any": "any evidence turn retrieved",
-                                              "recall_all": "every evidence turn retrieved"}[m])
+    labels = {"recall_any": "any evidence turn retrieved", "recall_all": "every evidence turn retrieved",
+              "session_any": "any evidence session retrieved", "session_all": "every evidence session retrieved"}
+    measures = [m for m in labels if m in df and df[m].notna().all()]
+    measure = st.radio("Recall", measures, horizontal=True, key="ins_locomo_measure", format_func=labels.get,
+                       help="Turn level: the gold turns among the top k notes. Session level: the gold turns' "
+                            "sessions among the sessions of the top k notes (an easier figure, reported by "
+                            "some systems).")
     c1, c2 = st.columns(2)
     with c1:
         overall = df[df["category_id"] == 0]

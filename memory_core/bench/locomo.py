@@ -1,4 +1,5 @@
-"""LoCoMo-format long-conversation benchmark: evidence recall@k, MRR and (with --qa) answer F1/BLEU-1.
+"""LoCoMo-format long-conversation benchmark: evidence recall@k and MRR at the turn and the session level,
+and (with --qa) answer F1/BLEU-1.
 
 FILE is a LoCoMo JSON file (a list of samples with "conversation" and "qa"). Each sample is ingested
 into its own fresh store in a temporary folder (your memory is never touched), then every question
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import print_table, save_results
+from .locomo_metrics import DEFINITIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,26 +62,7 @@ def print_report(res: dict[str, Any]) -> None:
                 [[s["sample_id"], s["turns"], s["notes"], s["links"], s["seconds"], s["notes_per_s"],
                   s["llm_calls"]] for s in ing["samples"]])
     print()
-    ks = res["ks"]
-    headers = ["retriever", "n"] + [f"any@{k}" for k in ks] + [f"all@{k}" for k in ks] + ["MRR", "p50 ms", "p95 ms"]
-    rows = []
-    for name, block in res["retrieval"].items():
-        o = block["overall"]
-        rows.append([name, o["n"]] + [o[f"recall_any@{k}"] for k in ks] + [o[f"recall_all@{k}"] for k in ks]
-                    + [o["mrr"], block["latency_ms"]["p50"], block["latency_ms"]["p95"]])
-    print("evidence recall (overall)")
-    print_table(headers, rows)
-    print()
-    shown = [k for k in ks if k in (5, 10, 25)] or ks
-    rows = []
-    for name, block in res["retrieval"].items():
-        for cid, c in block["by_category"].items():
-            rows.append([f"{cid} {c['name']}", name, c["n"]] + [c[f"recall_any@{k}"] for k in shown]
-                        + [c[f"recall_all@{k}"] for k in shown] + [c["mrr"]])
-    rows.sort(key=lambda r: r[0])
-    print("evidence recall per category")
-    print_table(["category", "retriever", "n"] + [f"any@{k}" for k in shown] + [f"all@{k}" for k in shown]
-                + ["MRR"], rows)
+    _print_recall(res)
     qa = res.get("qa")
     if qa:
         print()
@@ -91,6 +74,42 @@ def print_report(res: dict[str, Any]) -> None:
             rows.append([f"{cid} {c['name']}", c["n"], c.get("f1", "-"), c.get("bleu1", "-"),
                          c.get("abstention_rate", "-")])
         print_table(["category", "n", "F1", "BLEU-1", "abstained"], rows)
+
+
+def _levels(block: dict[str, Any]) -> list[tuple[str, str]]:
+    """(level name, key prefix) of the levels a result block holds (older saved results: turn only)."""
+    return [("turn", "")] + ([("session", "session_")] if "session_mrr" in block else [])
+
+
+def _print_recall(res: dict[str, Any]) -> None:
+    """Turn- and session-level recall, one row per retriever and level, overall and per category, with
+    the definitions under the tables (figures of different levels must never be compared)."""
+    ks = res["ks"]
+    rows = []
+    for name, block in res["retrieval"].items():
+        o = block["overall"]
+        for level, pre in _levels(o):
+            rows.append([name, level, o["n"]] + [o[f"{pre}recall_any@{k}"] for k in ks]
+                        + [o[f"{pre}recall_all@{k}"] for k in ks] + [o[f"{pre}mrr"]]
+                        + [block["latency_ms"]["p50"], block["latency_ms"]["p95"]])
+    print("evidence recall (overall), turn and session level")
+    print_table(["retriever", "level", "n"] + [f"any@{k}" for k in ks] + [f"all@{k}" for k in ks]
+                + ["MRR", "p50 ms", "p95 ms"], rows)
+    print()
+    shown = [k for k in ks if k in (5, 10, 25)] or ks
+    rows = []
+    for name, block in res["retrieval"].items():
+        for cid, c in block["by_category"].items():
+            for level, pre in _levels(c):
+                rows.append([f"{cid} {c['name']}", name, level, c["n"]] + [c[f"{pre}recall_any@{k}"] for k in shown]
+                            + [c[f"{pre}recall_all@{k}"] for k in shown] + [c[f"{pre}mrr"]])
+    rows.sort(key=lambda r: r[0])  # stable: retrievers, and turn above session, stay in order
+    print("evidence recall per category, turn and session level")
+    print_table(["category", "retriever", "level", "n"] + [f"any@{k}" for k in shown]
+                + [f"all@{k}" for k in shown] + ["MRR"], rows)
+    print()
+    for term, meaning in res.get("definitions", DEFINITIONS).items():
+        print(f"  {term}: {meaning}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,4 +155,6 @@ def figures(res: dict[str, Any]) -> dict[str, Any]:
         o = block["overall"]
         if "recall_any@10" in o:
             out[f"{name} R@10"] = o["recall_any@10"]
+        if "session_recall_any@5" in o:
+            out[f"{name} session R@5"] = o["session_recall_any@5"]
     return out

@@ -15,7 +15,8 @@ def recall_rows(results: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Long-format rows for plotting recall@k: one per retriever x category ("overall" too) x k.
 
     Each row: retriever, category ("overall" or the category name), category_id (0 = overall), k,
-    recall_any, recall_all, mrr, n. Empty for missing or foreign results.
+    recall_any, recall_all, mrr (turn level), session_any, session_all (session level; None in results
+    saved before it was measured), n. Empty for missing or foreign results.
     """
     rows: list[dict[str, Any]] = []
     if not isinstance(results, dict) or not isinstance(results.get("retrieval"), dict):
@@ -31,7 +32,8 @@ def recall_rows(results: dict[str, Any] | None) -> list[dict[str, Any]]:
                 rows.append({"retriever": name, "category": label, "category_id": cid, "k": int(k),
                              "recall_any": agg.get(f"recall_any@{k}", 0.0),
                              "recall_all": agg.get(f"recall_all@{k}", 0.0), "mrr": agg.get("mrr", 0.0),
-                             "n": agg["n"]})
+                             "session_any": agg.get(f"session_recall_any@{k}"),
+                             "session_all": agg.get(f"session_recall_all@{k}"), "n": agg["n"]})
     return rows
 
 

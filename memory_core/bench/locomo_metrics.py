@@ -1,5 +1,12 @@
-"""LoCoMo metrics: evidence recall@k ("any" and "all" evidence turns in the top k) and MRR, token F1 and
-BLEU-1 of answers, abstention on adversarial questions, and their aggregates per category."""
+"""LoCoMo metrics: evidence recall@k at two levels, MRR, token F1 and BLEU-1 of answers, abstention on
+adversarial questions, and their aggregates per category.
+
+Why two levels: systems publish LoCoMo recall at the turn level (is the gold turn among the top k
+notes?) or at the session level (is the gold turn's *session* among the sessions of the top k
+turns?). The session level is much easier (a conversation has ~20-30 sessions, hundreds of
+turns), so a figure is only comparable with another of the same level; the benchmark reports both,
+with the definitions beside them (``DEFINITIONS``).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,26 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..transfer.locomo_format import ADVERSARIAL, Question, category_name
 
 KS: tuple[int, ...] = (1, 5, 10, 25)
+
+LEVELS: tuple[str, ...] = ("turn", "session")
+
+# What each figure means, printed under the tables and saved in the JSON results.
+DEFINITIONS: dict[str, str] = {
+    "turn any@k": "share of questions with at least one gold evidence turn among the top k notes",
+    "turn all@k": "share of questions with every gold evidence turn among the top k notes",
+    "session any@k": "share of questions where the session of at least one gold evidence turn is among "
+                     "the sessions of the top k notes (turns)",
+    "session all@k": "share of questions where the sessions of all gold evidence turns are among the "
+                     "sessions of the top k notes (turns)",
+    "MRR": "mean of 1/rank of the first gold evidence turn (session level: of the first note from a gold "
+           "session); 0 when none is retrieved",
+}
 
 
 _ARTICLES_RE = re.compile(r"\b(a|an|the)\b")
@@ -87,6 +108,22 @@ def evidence_metrics(ranked: Sequence[str], evidence: Iterable[str], ks: Sequenc
     return out
 
 
+def session_metrics(ranked: Sequence[str], evidence: Iterable[str], session_of: Mapping[str, Any],
+                    ks: Sequence[int] = KS) -> dict[str, Any]:
+    """Session-level recall@k any/all and reciprocal rank for one question, keys prefixed ``session_``.
+
+    Each retrieved turn (dia_id) stands for its session: a gold session counts as found at k when
+    any of the top k notes is a turn of it. A note with no known session (no dia_id) matches none.
+    """
+    ranked_sessions = [session_of.get(ref, _NO_SESSION) for ref in ranked]
+    gold = [session_of[e] for e in evidence if e in session_of]
+    per_turn = evidence_metrics(ranked_sessions, gold, ks)
+    return {f"session_{key}": value for key, value in per_turn.items()}
+
+
+_NO_SESSION = object()  # stands for a note that maps to no session: equal to no gold session
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile (0.0 for no values)."""
     if not values:
@@ -97,13 +134,16 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 def aggregate_retrieval(rows: list[dict[str, Any]], ks: Sequence[int] = KS) -> dict[str, Any]:
-    """Mean recall@k any/all and MRR over per-question metric dicts (as from ``evidence_metrics``)."""
+    """Mean recall@k any/all and MRR over per-question metric dicts (as from ``evidence_metrics``), and
+    the session level (``session_recall_any@k``, ..., ``session_mrr``) when every row has it."""
     n = len(rows)
     out: dict[str, Any] = {"n": n}
-    for k in ks:
-        for kind in ("any", "all"):
-            out[f"recall_{kind}@{k}"] = sum(r[f"{kind}@{k}"] for r in rows) / n if n else 0.0
-    out["mrr"] = sum(r["rr"] for r in rows) / n if n else 0.0
+    prefixes = [""] + (["session_"] if all("session_rr" in r for r in rows) else [])
+    for pre in prefixes:
+        for k in ks:
+            for kind in ("any", "all"):
+                out[f"{pre}recall_{kind}@{k}"] = sum(r[f"{pre}{kind}@{k}"] for r in rows) / n if n else 0.0
+        out[f"{pre}mrr"] = sum(r[f"{pre}rr"] for r in rows) / n if n else 0.0
     return out
 
 

@@ -3,7 +3,8 @@
 * ingest    - each sample goes into its own fresh store through the ordinary write path
               (``MemoryPipeline.add_many``), fast (no model) or full (A-MEM), one note per turn, the
               dia_id kept as ``source_ref`` so retrieved notes map back to evidence ids.
-* retrieval - ``locomo_metrics`` per retriever, overall and per category, plus search latency.
+* retrieval - ``locomo_metrics`` per retriever, overall and per category, at the turn and the session
+              level, plus search latency.
 * answers   - (optional) the configured model answers from the top-k notes.
 
 Plain library code (no Streamlit): ``memex bench locomo`` prints it, and the Insights page plots
@@ -26,7 +27,16 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ..errors import InputError
 from ..transfer.locomo_format import LocomoData, Question, Sample, category_name
 from .locomo_charts import qa_rows, recall_rows
-from .locomo_metrics import KS, aggregate_qa, aggregate_retrieval, evidence_metrics, percentile, score_answer
+from .locomo_metrics import (
+    DEFINITIONS,
+    KS,
+    aggregate_qa,
+    aggregate_retrieval,
+    evidence_metrics,
+    percentile,
+    score_answer,
+    session_metrics,
+)
 from .locomo_prompts import answer_messages, clean_prediction, turn_context
 
 if TYPE_CHECKING:
@@ -306,6 +316,7 @@ def _run_sample(sample: Sample, sample_qs: list[Question], settings: Settings, h
     say(f"{sample.sample_id}: {ing.stats['notes']} notes, {ing.stats['links']} links in "
         f"{ing.stats['seconds']:.1f}s")
     turn_pos = {t.dia_id: i for i, t in enumerate(sample.turns)}
+    session_of = {t.dia_id: t.session for t in sample.turns}
     finders = {name: make_retriever(ing.store, ing.settings, name) for name in plan.retrievers}
     for finder in finders.values():  # warm-up: first-call costs are not search latency
         finder.search(sample_qs[0].question if sample_qs else "hello", plan.depth)
@@ -322,6 +333,7 @@ def _run_sample(sample: Sample, sample_qs: list[Question], settings: Settings, h
                 tally.latencies[name].append(time.perf_counter() - t0)
                 ranked = _ranked_refs(hits, ing.id_to_ref, turn_pos)
                 m = evidence_metrics(ranked, q.evidence, plan.ks)
+                m.update(session_metrics(ranked, q.evidence, session_of, plan.ks))
                 m["top"] = ranked[:5]
                 row["retrieval"][name] = m
         if plan.qa:
@@ -397,6 +409,7 @@ def _results(data: LocomoData, settings: Settings, plan: _Plan, tally: _Tally, *
         "ingest": {"samples": tally.ingest_stats, "notes": total_notes, "seconds": ingest_seconds,
                    "notes_per_s": total_notes / ingest_seconds if ingest_seconds else 0.0},
         "retrieval": retrieval,
+        "definitions": dict(DEFINITIONS),
         "qa": qa_summary,
         "questions": per_question,
         "seconds": time.perf_counter() - started,

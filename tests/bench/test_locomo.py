@@ -21,6 +21,7 @@ from memory_core.bench.locomo_metrics import (
     evidence_metrics,
     normalize_answer,
     percentile,
+    session_metrics,
     token_f1,
 )
 from memory_core.bench.locomo_run import (
@@ -169,6 +170,30 @@ def test_evidence_metrics_by_hand():
     assert agg["mrr"] == 0.75
 
 
+def test_session_metrics_by_hand():
+    # D1:* are turns of session 1, D2:* of session 2, D3:* of session 3; "??" is a note with no dia_id.
+    session_of = {"D1:1": 1, "D1:2": 1, "D2:1": 2, "D2:5": 2, "D3:4": 3}
+    ranked = ["??", "D1:2", "D2:1", "D1:1", "D3:4"]
+    # gold D1:1 (rank 4) and D2:5 (not retrieved): turn level finds one of two, from rank 4 on ...
+    turn = evidence_metrics(ranked, ["D1:1", "D2:5"], ks=(1, 2, 3, 5))
+    assert turn["ranks"] == [4, None] and turn["all@5"] == 0.0 and turn["any@3"] == 0.0
+    # ... the session level counts D1:2 (rank 2) for session 1 and D2:1 (rank 3) for session 2.
+    m = session_metrics(ranked, ["D1:1", "D2:5"], session_of, ks=(1, 2, 3, 5))
+    assert m["session_ranks"] == [2, 3] and m["session_rr"] == 0.5
+    assert (m["session_any@1"], m["session_any@2"], m["session_any@3"]) == (0.0, 1.0, 1.0)
+    assert (m["session_all@2"], m["session_all@3"], m["session_all@5"]) == (0.0, 1.0, 1.0)
+    # Two gold turns of one session are one gold session; an unknown note matches no session.
+    one = session_metrics(["??", "D1:2"], ["D1:1", "D1:2"], session_of, ks=(1, 2))
+    assert one["session_ranks"] == [2] and (one["session_any@1"], one["session_all@2"]) == (0.0, 1.0)
+    agg = aggregate_retrieval([{**turn, **m}, {**evidence_metrics(["??"], ["D3:4"], (1, 2, 3, 5)),
+                                               **session_metrics(["??"], ["D3:4"], session_of, (1, 2, 3, 5))}],
+                              ks=(1, 2, 3, 5))
+    assert agg["session_recall_any@2"] == 0.5 and agg["session_recall_all@3"] == 0.5
+    assert agg["session_mrr"] == 0.25 and agg["recall_any@5"] == 0.5 and agg["mrr"] == 0.125
+    # Rows without the session level (results of older runs) aggregate the turn level only.
+    assert "session_mrr" not in aggregate_retrieval([turn], ks=(1,))
+
+
 def test_score_ties_are_put_in_dialogue_order():
     from types import SimpleNamespace
 
@@ -315,6 +340,17 @@ def test_retrieval_evaluation_is_sane(fast_run):
     rows = {q["key"]: q for q in res["questions"]}
     # "workbook" and "teacher" occur only in D2:3 of conv-b, which also has Tom and Japanese: rank 1.
     assert rows["conv-b#1"]["retrieval"]["bm25"]["ranks"] == [1]
+    # Session level: D2:3 is in session 2, so its session is found at rank 1 too.
+    assert rows["conv-b#1"]["retrieval"]["bm25"]["session_ranks"] == [1]
+    # A gold session is found no later than any of its gold turns.
+    for q in rows.values():
+        for m in q["retrieval"].values():
+            for k in (1, 5, 10, 25):
+                assert m[f"session_any@{k}"] >= m[f"any@{k}"] and m[f"session_all@{k}"] >= m[f"all@{k}"]
+    for block in res["retrieval"].values():
+        o = block["overall"]
+        assert o["recall_any@5"] <= o["session_recall_any@5"] and o["mrr"] <= o["session_mrr"]
+    assert set(res["definitions"]) == {"turn any@k", "turn all@k", "session any@k", "session all@k", "MRR"}
     # The question whose only evidence was malformed is kept (for answers) but not scored for retrieval.
     assert rows["conv-a#10"]["retrieval"] == {} and rows["conv-a#10"]["evidence"] == []
     assert rows["conv-a#3"]["evidence"] == ["D1:6", "D3:4"]
@@ -353,6 +389,10 @@ def test_cli_bench_locomo(tmp_path, monkeypatch, embedder, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "evidence recall (overall)" in printed and "bm25" in printed and "single-hop" in printed
+    lines = printed.splitlines()
+    assert any(line.split()[:2] == ["bm25", "turn"] for line in lines)
+    assert any(line.split()[:2] == ["bm25", "session"] for line in lines)
+    assert any("session any@k: share of questions where the session of at least one gold" in line for line in lines)
     saved = json.loads((home / "bench" / "locomo-latest.json").read_text())
     assert saved["benchmark"] == "locomo" and saved["selection"]["samples"] == ["conv-b"]
     assert json.loads(out.read_text())["retrieval"].keys() == {"bm25", "dense"}
