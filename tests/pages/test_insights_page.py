@@ -159,6 +159,11 @@ def test_benchmark_results_are_plotted(app_home: Settings, embedder) -> None:
     assert set(values(per_cat["data"][0]["x"])) == cats
     assert "Seconds per page (AppTest, first run after the store is open)" in figs
     assert not at.warning
+    # The session level can be plotted too, from its own figures.
+    at.radio(key="ins_locomo_measure").set_value("session_any").run()
+    bm25 = next(tr for tr in figures(at)["Evidence recall@k, all questions"]["data"] if tr["name"] == "bm25")
+    assert values(bm25["y"]) == [overall[f"session_recall_any@{k}"] for k in res["ks"]]
+    assert values(bm25["y"]) != [overall[f"recall_any@{k}"] for k in res["ks"]]  # not the turn level again
 
 
 def put(settings: Settings, embedder, times: list[str]) -> None:
