@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from dataclasses import asdict
-from pathlib import Path
 
-from ..errors import InputError
-from .common import out, resume_queued, settings_of, store_of
+from .common import out, settings_of, store_of
+from .import_command import cmd_import
+
+__all__ = ["cmd_doctor", "cmd_export", "cmd_import", "cmd_reindex", "cmd_stats", "cmd_vault"]
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -20,21 +19,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     n = export_to_file(store, args.output)
     out(args, {"exported": n, "file": args.output}, f"exported {n} notes to {args.output}")
-    return 0
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from ..transfer.memex_json import import_file
-
-    try:
-        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    except OSError as exc:
-        raise InputError(f"Cannot read {args.file}: {exc.strerror or exc}") from exc
-    store = store_of(args)
-    resume_queued(store)
-    report = import_file(store, raw, replace=args.replace)
-    out(args, asdict(report), f"imported {report.added} new, replaced {report.replaced}, "
-        f"skipped {len(report.skipped)} existing")
     return 0
 
 

@@ -116,9 +116,12 @@ def _data_commands(add: AddCommand, common: argparse.ArgumentParser) -> None:
     p = add("export", data.cmd_export, "Export every note (with links and history) as JSON.")
     p.add_argument("output", nargs="?", help="file to write (default: standard output)")
 
-    p = add("import", data.cmd_import, "Import a Memex JSON export; a malformed file changes nothing.")
-    p.add_argument("file", help="export file (- for standard input)")
-    p.add_argument("--replace", action="store_true", help="overwrite notes whose id already exists")
+    p = add("import", data.cmd_import,
+            "Import a file, recognised by its content: a Memex export (a malformed one changes nothing), a "
+            "ChatGPT or Claude export (conversations.json or the zip), a plain chat history (JSON or JSONL, "
+            "see docs/import.md), or a Markdown vault (a folder or a zip, as `memex vault import`).")
+    p.add_argument("file", metavar="FILE|DIR", help="the file or folder to import (- for standard input)")
+    p.add_argument("--replace", action="store_true", help="Memex export: overwrite notes whose id already exists")
 
     add("stats", data.cmd_stats, "Counts: notes, links, tags, evolutions, disk size.")
 

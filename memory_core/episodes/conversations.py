@@ -46,10 +46,16 @@ class Conversation:
     updated: str = field(default_factory=now_iso)
     remember: bool = True
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # Where an imported conversation came from ({"format", "file", "source_id", "complete"}); empty for
+    # one chatted in Memex (chat.history_import writes it).
+    imported: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": CONVERSATION_FORMAT, "id": self.id, "title": self.title, "created": self.created,
+        data = {"format": CONVERSATION_FORMAT, "id": self.id, "title": self.title, "created": self.created,
                 "updated": self.updated, "remember": self.remember, "messages": self.messages}
+        if self.imported:
+            data["imported"] = self.imported
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Conversation:
@@ -62,9 +68,10 @@ class Conversation:
                 isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
                 for m in messages):
             raise ValueError("'messages' must be a list of {role, content} objects")
+        imported = data.get("imported")
         return cls(id=data["id"], title=str(data.get("title", "")), created=str(data.get("created", "")),
                    updated=str(data.get("updated", "")), remember=bool(data.get("remember", True)),
-                   messages=messages)
+                   messages=messages, imported=imported if isinstance(imported, dict) else {})
 
     def message(self, message_id: str) -> dict[str, Any] | None:
         return next((m for m in self.messages if m.get("id") == message_id), None)
@@ -203,9 +210,11 @@ class ConversationStore:
         line = line[:TITLE_CHARS]
         return self.update(conversation_id, lambda c: setattr(c, "title", line))
 
-    def save(self, conv: Conversation) -> Conversation:
+    def save(self, conv: Conversation, touch: bool = True) -> Conversation:
+        """Write the conversation; ``touch`` dates it now (False: an imported one keeps its own times)."""
         with self.locked(conv.id):
-            conv.updated = now_iso()
+            if touch or not conv.updated:
+                conv.updated = now_iso()
             if not conv.title and conv.messages:
                 conv.title = make_title(next((m["content"] for m in conv.messages if m["role"] == "user"),
                                              conv.messages[0]["content"]))

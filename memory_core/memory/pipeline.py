@@ -173,13 +173,13 @@ class MemoryPipeline:
 
     def remember_turn(self, text: str, *, conversation_id: str, message_id: str, turn_context: str = "",
                       timestamp: str | None = None, force: bool = False, mode: str = "full",
-                      progress: Progress | None = None) -> RememberOutcome:
+                      progress: Progress | None = None, source: str = "chat") -> RememberOutcome:
         """Remember what the person said in one chat turn (never the model's reply): see ``turns``."""
         from .turns import remember_turn
 
         return remember_turn(self, text, conversation_id=conversation_id, message_id=message_id,
                              turn_context=turn_context, timestamp=timestamp, force=force, mode=mode,
-                             progress=progress)
+                             progress=progress, source=source)
 
     def auto_apply(self) -> bool:
         """Do grounded proposals apply on their own? Only with the setting on AND a capable model."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..notes import clean_content, normalise_time, now_iso
+from ..notes import clean_content, normalise_time, now_iso, try_parse_time
 from ..store.events import CREATE
 from . import supersede
 from .dedup import candidates, find_corrected, find_duplicate
@@ -50,8 +50,12 @@ def turn_effect(store: Store, conversation_id: str, message_id: str) -> dict[str
 
 def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str, turn_context: str = "",
                   timestamp: str | None = None, force: bool = False, mode: str = "full",
-                  progress: Any = None) -> RememberOutcome:
-    """Store, merge, supersede or skip. Raises InputError only for bad input (empty, too long)."""
+                  progress: Any = None, source: str = "chat") -> RememberOutcome:
+    """Store, merge, supersede or skip. Raises InputError only for bad input (empty, too long).
+
+    ``source``: "chat", or "import" for a message of an imported chat history, whose ``timestamp`` may
+    be older than the note it looks like correcting: then that note is the newer word, and the imported
+    one is stored already replaced by it (``_older_than``)."""
     text = clean_content(text)
     say = progress or (lambda _stage: None)
     if not force:
@@ -71,8 +75,11 @@ def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str
                                reason=f"same as note {dup.note.id[:8]} (similarity {dup.similarity:.2f}); "
                                       f"seen {seen} times")
     correction = find_corrected(text, matches)
+    if correction is not None and _older_than(timestamp, correction.note):
+        return _stored_before(pipe, text, correction, key, conversation_id=conversation_id, message_id=message_id,
+                              turn_context=turn_context, timestamp=timestamp, mode=mode, source=source)
     corrected = correction if correction is not None and correction.sure else None
-    report = pipe.add(text, source="chat", source_ref=f"{conversation_id}:{message_id}", timestamp=timestamp,
+    report = pipe.add(text, source=source, source_ref=f"{conversation_id}:{message_id}", timestamp=timestamp,
                       mode=mode, progress=progress, speaker=SPEAKER, conversation_id=conversation_id,
                       message_id=message_id, turn_context=turn_context,
                       supersedes=corrected.note.id if corrected else "", cause=key)
@@ -90,6 +97,36 @@ def remember_turn(pipe: Any, text: str, *, conversation_id: str, message_id: str
                                       f"{corrected.similarity:.2f}), which is kept as no longer current")
     return RememberOutcome("stored", note_id=report.note_id, proposals=list(report.proposals),
                            links=list(report.links), report=report, reason="stored as a new note")
+
+
+def _older_than(timestamp: str | None, note: Any) -> bool:
+    """Was this turn said before ``note`` was? Only an imported history can be (a chat turn is now)."""
+    if not timestamp:
+        return False
+    said, other = try_parse_time(timestamp), try_parse_time(note.timestamp)
+    return said is not None and other is not None and said < other
+
+
+def _stored_before(pipe: Any, text: str, correction: Any, key: str, *, conversation_id: str, message_id: str,
+                   turn_context: str, timestamp: str | None, mode: str, source: str) -> RememberOutcome:
+    """An older turn that the newer ``correction.note`` corrects: stored, and closed by that note when the
+    rules are sure (from the newer note's time); never asked about, never closing the newer note."""
+    report = pipe.add(text, source=source, source_ref=f"{conversation_id}:{message_id}", timestamp=timestamp,
+                      mode=mode, speaker=SPEAKER, conversation_id=conversation_id, message_id=message_id,
+                      turn_context=turn_context, cause=key)
+    newer = correction.note
+    if not correction.sure:
+        return RememberOutcome("stored", note_id=report.note_id, proposals=list(report.proposals),
+                               links=list(report.links), report=report, reason="stored as a new note")
+    with pipe.store.writing() as w:
+        if w.exists(newer.id) and w.exists(report.note_id):
+            fresh = w.get(newer.id)
+            if supersede.close(w, report.note_id, fresh, fresh.timestamp, cause=key):
+                w.put(fresh, cause=key)
+    return RememberOutcome("stored", note_id=report.note_id, proposals=list(report.proposals),
+                           links=list(report.links), report=report, similarity=correction.similarity,
+                           reason=f"stored as a new note, already replaced by the later note {newer.id[:8]} "
+                                  f"({correction.why})")
 
 
 def _seen_again(store: Store, note_id: str, timestamp: str | None, cause: str = "") -> int:

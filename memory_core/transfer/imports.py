@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..background import Job, run_in_background
 from ..errors import ImportFormatError
 from ..memory.pipeline import BulkReport, MemoryPipeline, NewItem
+from .chat_history import chat_kind, decode, looks_like_jsonl, zip_export
 from .locomo_format import Sample
 from .memex_json import FORMAT
 
@@ -34,22 +35,29 @@ def looks_like_locomo(data: Any) -> bool:
 
 
 def detect(raw: bytes) -> str:
-    """'memex', 'locomo' or 'vault' (a zip), or raise ImportFormatError saying what the file is not."""
+    """'memex', 'locomo', 'chat' (a ChatGPT or Claude export, its zip, or the plain chat format) or 'vault'
+    (any other zip), by content; or raise ImportFormatError saying what the file is not."""
     if raw[:4] == b"PK\x03\x04" or (raw[:4] == b"PK\x05\x06" and zipfile.is_zipfile(BytesIO(raw))):
-        return "vault"
+        return "chat" if zip_export(raw) is not None else "vault"
+    text = decode(raw)
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ImportFormatError(f"The file is not UTF-8 text (byte {exc.start}).") from exc
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
+        if looks_like_jsonl(text):
+            return "chat"
         raise ImportFormatError(f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, "
                                 f"column {exc.colno}.") from exc
     if isinstance(data, dict) and data.get("format") == FORMAT:
         return "memex"
+    if isinstance(data, dict) and looks_like_jsonl(text):
+        return "chat"
+    if chat_kind(data) is not None:
+        return "chat"
     if looks_like_locomo(data):
         return "locomo"
-    raise ImportFormatError(f"This file is neither a Memex export (\"format\": \"{FORMAT}\") nor a LoCoMo "
-                            "conversation file (a list of samples with a \"conversation\").")
+    raise ImportFormatError(f"Memex does not know this file. It reads a Memex export (\"format\": \"{FORMAT}\"), "
+                            "a ChatGPT or Claude export (conversations.json, or the zip), a plain chat history "
+                            "(docs/import.md), a LoCoMo conversation file, or a Markdown vault (.zip).")
 
 
 def conversation_items(sample: Sample) -> list[NewItem]:
