@@ -1,5 +1,5 @@
-"""Import / Export page: bring memories in (a Memex export, a LoCoMo conversation, a Markdown vault),
-take them out (JSON, or a vault as a zip or into a folder).
+"""Import / Export page: bring memories in (a Memex export, a chat history from ChatGPT, Claude or the plain
+format, a LoCoMo conversation, a Markdown vault), take them out (JSON, or a vault as a zip or into a folder).
 
 Why it works this way (the page lays out widgets; the work is in memory_core):
 - A JSON file is checked completely before the first write (``parse_export`` / ``parse_locomo``): a bad
@@ -10,6 +10,8 @@ Why it works this way (the page lays out widgets; the work is in memory_core):
 - A conversation is ingested by ``memory_core.transfer.imports.start_ingest`` (a ``background.Job``) in a
   background thread with a cancel flag; a fragment redraws its progress (``st.fragment(run_every=...)``,
   as the Chat page's memory queue), so the Cancel button stays usable and the notes already added stay.
+- A chat history is imported by ``memory_core.chat.history_import`` in the same kind of job
+  (pages/transfer_chat.py lays it out): each conversation named when it is skipped, a report at the end.
 - Downloads are generated when clicked (callables), so showing the page costs nothing at 10k notes.
 """
 
@@ -31,6 +33,7 @@ from memory_core.transfer.vault import VaultImportReport, export_to_dir, export_
 from memory_core.transfer.vault.reader import read_zip
 from pages import common
 from pages.common import open_store_or_stop, settings, show_error
+from pages.transfer_chat import HistoryImportJob, history_progress, import_chat_history, show_history_report
 
 JOB_KEY = "_transfer_job"
 REPORT_KEY = "_transfer_vault_report"
@@ -54,8 +57,14 @@ def job_progress(job: IngestJob) -> None:
     st.progress(job.fraction, text=f"{job.done:,} of {job.total:,} turns · {what} · {job.seconds:.0f} s")
 
 
-def show_job(job: IngestJob) -> None:
+def show_job(job: IngestJob | HistoryImportJob) -> None:
     """Progress while the job runs, its report when it is done."""
+    if isinstance(job, HistoryImportJob):
+        if job.running:
+            st.fragment(history_progress, run_every=POLL_SECONDS)(job)
+        else:
+            show_history_report(job)
+        return
     if job.running:
         st.fragment(job_progress, run_every=POLL_SECONDS)(job)
         return
@@ -208,7 +217,7 @@ st.caption(f"{len(store):,} notes in memory.")
 
 st.divider()
 st.subheader("Import")
-job: IngestJob | None = st.session_state.get(JOB_KEY)
+job: IngestJob | HistoryImportJob | None = st.session_state.get(JOB_KEY)
 if job is not None and job.running:
     show_job(job)
     st.stop()
@@ -218,8 +227,13 @@ if job is not None:
         st.session_state.pop(JOB_KEY, None)
         st.rerun()
 
-upload = st.file_uploader("A Memex export or a LoCoMo-format conversation file (JSON), or a Markdown vault (.zip)",
-                          type=["json", "zip"], key="transfer_upload")
+upload = st.file_uploader("A Memex export, a chat history (ChatGPT's or Claude's conversations.json or export "
+                          "zip, or the plain JSON/JSONL format), a LoCoMo-format conversation file, or a Markdown "
+                          "vault (.zip)", type=["json", "jsonl", "zip"], key="transfer_upload",
+                          help="Recognised by what is inside, not by the name. The plain chat format: "
+                               "{\"conversations\": [{\"title\": ..., \"messages\": [{\"role\": \"user\" or "
+                               "\"assistant\", \"content\": ..., \"timestamp\": ISO 8601}]}]}, or JSONL with one "
+                               "message a line and a \"conversation\" key (docs/import.md).")
 if upload is not None:
     raw = upload.getvalue()
     try:
@@ -229,6 +243,8 @@ if upload is not None:
         st.stop()
     if kind == "memex":
         import_memex(store, raw, upload.name)
+    elif kind == "chat":
+        import_chat_history(store, raw, upload.name, JOB_KEY)
     elif kind == "locomo":
         import_locomo(store, raw, upload.name)
     else:

@@ -54,9 +54,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     from ..transfer.memex_json import import_file
 
     resume_queued(store)
-    report = import_file(store, raw, replace=args.replace)
-    out(args, asdict(report), f"imported {report.added} new, replaced {report.replaced}, "
-        f"skipped {len(report.skipped)} existing")
+    done = import_file(store, raw, replace=args.replace)
+    out(args, asdict(done), f"imported {done.added} new, replaced {done.replaced}, "
+        f"skipped {len(done.skipped)} existing")
     return 0
 
 

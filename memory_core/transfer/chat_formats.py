@@ -116,9 +116,12 @@ def chatgpt_path(conv: dict[str, Any]) -> list[dict[str, Any]]:
         roots = [n for n in mapping.values() if isinstance(n, dict) and n.get("parent") in (None, "")]
         if not roots:
             raise BadConversation("its message tree has no root")
-        node = roots[0]
-        while isinstance(node, dict) and node.get("children"):
-            node = mapping.get(node["children"][-1])
+        node: Any = roots[0]
+        for _ in range(len(mapping)):  # bounded: a tree whose children loop ends here too
+            children = node.get("children") if isinstance(node, dict) else None
+            if not children or not isinstance(children, list):
+                break
+            node = mapping.get(children[-1])
         node_id = node.get("id") if isinstance(node, dict) else None
     path: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -137,9 +140,10 @@ def chatgpt_path(conv: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _chatgpt_words(message: dict[str, Any]) -> str | None:
     """The words of a message said in the chat, or None for what the person never saw as said."""
-    author = message.get("author") if isinstance(message.get("author"), dict) else {}
-    role = ROLES.get(str(author.get("role", "")))
-    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    author: Any = message.get("author")
+    role = ROLES.get(str(author.get("role", ""))) if isinstance(author, dict) else None
+    metadata: Any = message.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
     if role is None or metadata.get("is_visually_hidden_from_conversation"):
         return None
     if role == "assistant" and message.get("recipient", "all") != "all":  # a call to a tool
