@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -74,3 +77,43 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return vectors / norms
+
+
+class VectorCache:
+    """The vectors of the short texts embedded last (least recently used out), for one embedder.
+
+    Why: a memory write embeds the nearest notes' contents again to compare them with the new words
+    (``memory.dedup.candidates``, ``memory.linking``), so the same few dozen notes are embedded turn
+    after turn, and a chat-history import of thousands of messages spent a third of its time on it.
+    A text's vector never changes for one model, so it is kept: 4,096 texts of at most 2,000
+    characters, about 6 MB. Longer texts are rare and not worth the memory.
+    """
+
+    def __init__(self, size: int = 4096, max_chars: int = 2000) -> None:
+        self.size = size
+        self.max_chars = max_chars
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str], compute: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
+        """Vectors for ``texts``: kept ones from the cache, the others from one ``compute`` call."""
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        with self._lock:
+            for i, text in enumerate(texts):
+                vec = self._vectors.get(text)
+                if vec is None:
+                    missing.setdefault(text, []).append(i)
+                else:
+                    self._vectors.move_to_end(text)
+                    out[i] = vec
+        if missing:
+            fresh = np.asarray(compute(list(missing)), dtype=np.float32)
+            with self._lock:
+                for (text, rows), vec in zip(missing.items(), fresh):
+                    out[rows] = vec
+                    if len(text) <= self.max_chars:
+                        self._vectors[text] = vec.copy()
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        return out

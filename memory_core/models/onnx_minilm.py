@@ -32,7 +32,7 @@ from typing import Any, cast
 import numpy as np
 
 from ..errors import ModelError
-from .embedder_base import hub_offline, minilm_path, readable_texts
+from .embedder_base import VectorCache, hub_offline, minilm_path, readable_texts
 
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (sentence_bert_config.json)
 BATCH = 32  # texts per run: fastest of 8/16/32/64/128/512 measured here (less padding, warm caches)
@@ -202,6 +202,7 @@ class OnnxMiniLMEmbedder:
             raise ModelError(f"ONNX MiniLM unavailable: {type(exc).__name__}: {exc}") from exc
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._cache = VectorCache()  # the same notes are embedded again turn after turn (see VectorCache)
 
     def _open_or_export(self) -> OnnxSession:
         """The cached export, or a fresh one when it is missing or does not load (a cut-off write)."""
@@ -215,7 +216,9 @@ class OnnxMiniLMEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        texts = readable_texts(texts)
+        return self._cache.embed(readable_texts(texts), self._embed, self.dim)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
         if len(texts) <= BATCH or (os.cpu_count() or 1) == 1:
             return self._small.embed(texts)
         with self._lock:  # only to create the pool once; runs need no lock (ORT sessions are thread-safe)
