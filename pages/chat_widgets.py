@@ -175,13 +175,17 @@ def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
                 nid = r.get("id", "")
                 when = str(r.get("timestamp", ""))[:16].replace("T", " ")
                 mark = " · given to the model" if r.get("in_prompt") else ""
-                a, b = st.columns([6, 1], vertical_alignment="center")
+                a, b, c = st.columns([6, 1, 1], vertical_alignment="center")
                 a.markdown(f"**#{r.get('rank', i + 1)}** · {r.get('score', 0):.3f} · {escape_markdown(when)}{mark}"
                            "  \n" + escape_markdown(r.get("title", "")))
                 if r.get("reasons"):
                     a.caption(escape_markdown("; ".join(r["reasons"])))
                 if b.button("Open", key=f"chat_n_{message['id']}_{i}", icon="🗒️", help="Open this note in Notes"):
                     open_in(nid, NOTES_PAGE)
+                if c.button("Why", key=f"chat_why_{message['id']}_{i}", icon="❔",
+                            help="Why this note was recalled (and ask about any other) on the reply's trace"):
+                    st.session_state["trace_explain_preset"] = nid
+                    st.switch_page(GRAPH_PAGE, query_params={"trace": f"{conversation_id}:{message['id']}"})
         c2.page_link(GRAPH_PAGE, label="Show on graph", icon="🕸️",
                      query_params={"trace": f"{conversation_id}:{message['id']}"})
     bits = []

@@ -35,7 +35,7 @@ from pages.common import open_store_or_stop, show_error, show_flash
 from pages.components.graph_canvas import graph_canvas, trigger
 from pages.components.note_panel import note_panel
 from pages.components.time_travel import banner, changes_view, past_view, time_control
-from pages.components.trace_panel import incoming_trace, trace_header, trace_table
+from pages.components.trace_panel import incoming_trace, trace_explain, trace_header, trace_table
 
 TAG_OPTIONS = 500  # the most frequent tags offered in the filter (a store can hold thousands)
 FIND_LIMIT = 50
@@ -257,6 +257,9 @@ with col_detail:
     if trace is not None:
         with st.expander(f"Recalled notes ({len(trace.entries)})", expanded=True):
             trace_table(trace, notes, key="graph_trace_table")
+        asked = st.session_state.get("trace_explain_pick") or st.session_state.get("trace_explain_preset")
+        with st.expander("Why (not) this note?", expanded=bool(asked)):
+            trace_explain(store, notes_now, trace)
     chosen = picker(notes, view)
     if chosen and chosen in notes:
         st.query_params["note"] = chosen  # a shareable address for this note

@@ -7,6 +7,7 @@ Note text is shown through ``escape_markdown``/``explore.snippets``: every punct
 so it is never interpreted as HTML or Markdown (stricter than ``render.safe_markdown``), and matched
 words are in bold. Each result shows its trace: rank, score and the signals that put it there
 (``memory_core.retrieval.trace``); "Show on the graph" draws the same trace on the Graph page (``?query=``).
+"Why (not) this note?" explains any note for the query, recalled or not (``retrieval.explain``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from memory_core.explore.snippets import search_snippet
 from memory_core.retrieval import RETRIEVERS, search
 from memory_core.retrieval import trace as tr
 from pages.common import open_store_or_stop, settings, show_error
+from pages.components.explain_panel import explain_panel
 from pages.components.trace_panel import trace_table
 
+EXPLAIN_KEY = "search_explain"
 RETRIEVER_HELP = {
     "hybrid+links": "BM25 and MiniLM similarity blended, plus the notes linked to the top hits",
     "hybrid": "BM25 and MiniLM similarity blended",
@@ -68,11 +71,26 @@ except MemexError as exc:
     st.stop()
 st.session_state["_search_last"] = signature
 
+notes = store.notes_view()
+
+
+def why_panel(first: list[str]) -> None:
+    """"Why (not) this note?" for this query, k and retriever: any note, recalled or not."""
+    with st.expander("Why (not) this note? Pick any note, recalled or not",
+                     expanded=bool(st.session_state.get(f"{EXPLAIN_KEY}_pick"))):
+        explain_panel(store, notes, query, first=first, key=EXPLAIN_KEY, k=int(k), retriever=retriever)
+
+
+def explain_this(note_id: str) -> None:
+    st.session_state[f"{EXPLAIN_KEY}_pick"] = note_id
+    st.session_state[f"{EXPLAIN_KEY}_find"] = ""
+
+
 if not hits:
     st.warning("No note matches. Try other words, or the dense retriever for matches by meaning.")
+    why_panel([])
     st.stop()
 
-notes = store.notes_view()
 trace = tr.from_hits(hits, query)
 head_l, head_r = st.columns([4, 1], vertical_alignment="bottom")
 head_l.subheader(f"{len(hits)} result{'s' if len(hits) != 1 else ''}")
@@ -81,6 +99,7 @@ if head_r.button("Show on the graph", icon="🧭", key="search_trace_graph",
     st.switch_page("pages/graph.py", query_params={"query": query, "k": str(int(k)), "retriever": retriever})
 with st.expander("Why these notes: the recall trace (rank, score, signals)"):
     trace_table(trace, notes, key="search_trace_table")
+why_panel([h.note.id for h in hits])
 for rank, hit in enumerate(hits, start=1):
     note = hit.note
     with st.container(border=True, key=f"hit_{rank}"):
@@ -95,6 +114,8 @@ for rank, hit in enumerate(hits, start=1):
             open_in(note.id, "pages/notes.py")
         if buttons.button("Graph", key=f"open_graph_{note.id}", icon="🕸️", help="Show this note in the graph"):
             open_in(note.id, "pages/graph.py")
+        buttons.button("Why", key=f"why_{note.id}", icon="❔", on_click=explain_this, args=(note.id,),
+                       help="Explain its rank: each signal, the words it has and lacks, the cut")
         st.markdown(search_snippet(note.content, hit.matched_terms))
         reasons = []
         for reason in hit.reasons:

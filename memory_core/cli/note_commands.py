@@ -40,6 +40,19 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Why a note is (not) recalled for a query: rank, signals, words, exclusions, the cut."""
+    from ..retrieval.explain import explain
+    from ..retrieval.explain_text import explanation_lines
+
+    if not args.query.strip():
+        raise InputError("Give the query to explain (it is empty).")
+    store = store_of(args)
+    e = explain(store, store.settings, args.query, args.note, k=args.k, retriever=args.retriever, chat=args.chat)
+    out(args, e.to_dict(), "\n".join(explanation_lines(e)))
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     store = store_of(args)
     note = store.get(args.id)

@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _note_commands(add: AddCommand) -> None:
-    """add, search, show, list: writing a note and reading notes."""
+    """add, search, explain, show, list: writing a note and reading notes."""
     p = add("add", notes.cmd_add, "Add a note through the A-MEM path (enrich, link, evolve).")
     p.add_argument("text", nargs="?", help="the note's text")
     p.add_argument("--file", help="read the text from a file (- for standard input)")
@@ -59,6 +59,17 @@ def _note_commands(add: AddCommand) -> None:
     # unless asked to count (``--no-touch`` is the default and stays accepted).
     p.add_argument("--touch", action="store_true", help="count this search as a recall of the notes found")
     p.add_argument("--no-touch", dest="touch", action="store_false", help=argparse.SUPPRESS)
+
+    p = add("explain", notes.cmd_explain,
+            "Why a note is (or is not) recalled for a query: its rank among all notes, each signal, the query "
+            "words it has and lacks, what excluded it, and how far it was from the cut.")
+    p.add_argument("query")
+    p.add_argument("note", help="the note's id or a unique id prefix (6+ characters)")
+    p.add_argument("-k", type=int, help="the cut (default: the chat's recall_k setting)")
+    p.add_argument("--retriever", choices=("contextual", "contextual+ppr", "hybrid+links", "hybrid", "bm25", "dense"),
+                   help="the retriever to explain (default: the chat's, contextual)")
+    p.add_argument("--chat", action="store_true",
+                   help="the chat's view: its relevance floor leaves weak matches out (the search has none)")
 
     p = add("show", notes.cmd_show, "Show one note (id or unique id prefix).")
     p.add_argument("id")

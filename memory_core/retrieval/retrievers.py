@@ -41,6 +41,18 @@ class Retriever:
         hits = self._search(query, max(k, 1), notes)
         return finalize(hits, notes, k)
 
+    def pool(self, query: str, k: int = 5) -> list[Hit]:
+        """Every candidate the search at ``k`` scored, best first; the first k are ``search``'s result.
+
+        Why: ``explain`` ranks a note that missed the cut against the hits it missed, and a score is
+        only comparable with another from the same run (each signal is scaled over that run's
+        candidates)."""
+        if k <= 0:
+            return []
+        notes = self.store.notes_view()
+        hits = self._search(query, max(k, 1), notes)
+        return finalize(hits, notes, len(hits) + len(notes))
+
     def _search(self, query: str, k: int, notes: dict[str, Note]) -> list[Hit]:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -17,8 +17,10 @@ import streamlit as st
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
 from memory_core.notes import Note
+from memory_core.retrieval import RETRIEVERS
 from memory_core.retrieval import trace as tr
 from pages.common import settings
+from pages.components.explain_panel import explain_panel
 
 TRACE_K = 10
 
@@ -46,7 +48,7 @@ def from_reply(param: str, notes: Mapping[str, Note]) -> tr.Trace:
 def from_query(store: Any, query: str, notes: Mapping[str, Note], k: int = TRACE_K,
                retriever: str | None = None) -> tr.Trace:
     """Run a search now (without counting it as a recall) and return its trace."""
-    from memory_core.retrieval import RETRIEVERS, search
+    from memory_core.retrieval import search
 
     hits = search(store, settings(), query, max(1, min(50, k)), retriever=retriever if retriever in RETRIEVERS
                   else None, touch=False)
@@ -85,6 +87,27 @@ def trace_table(trace: tr.Trace, notes: Mapping[str, Note], key: str) -> None:
     missing = sum(1 for e in trace.entries if e.missing)
     if missing:
         st.caption(f"{missing} recalled note(s) have been deleted since; they are listed but not drawn.")
+
+
+def trace_explain(store: Any, notes: Mapping[str, Note], trace: tr.Trace) -> None:
+    """"Why (not) this note?" for the trace's question: its recalled notes first, any other note too.
+
+    A reply is explained the chat's way (its retriever, its k, its relevance floor) against the
+    memory as it is now; a search with the URL's k and retriever."""
+    if not trace.query.strip():
+        st.caption("This reply was saved without its question, so there is nothing to explain it against.")
+        return
+    if st.query_params.get("trace"):
+        k, retriever, chat = None, None, True
+        st.caption("Explained the chat's way (its retriever, k and relevance floor) against the memory as it "
+                   "is now: if notes changed since the reply, ranks may differ from the trace's.")
+    else:
+        k_param = st.query_params.get("k", "")
+        k = max(1, min(50, int(k_param))) if k_param.isdigit() else TRACE_K
+        wanted = st.query_params.get("retriever")
+        retriever, chat = (wanted if wanted in RETRIEVERS else None), False
+    explain_panel(store, notes, trace.query, first=trace.present_ids, key="trace_explain", k=k,
+                  retriever=retriever, chat=chat)
 
 
 def trace_header(trace: tr.Trace) -> None:

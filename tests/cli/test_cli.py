@@ -13,7 +13,7 @@ from memory_core.cli import build_parser
 from memory_core.config import Settings, load_settings
 from memory_core.errors import ConfigError
 
-COMMANDS = ["add", "search", "show", "list", "edit", "delete", "link", "unlink", "revert", "export", "import",
+COMMANDS = ["add", "search", "explain", "show", "list", "edit", "delete", "link", "unlink", "revert", "export", "import",
             "stats", "reenrich", "doctor", "bench", "review"]
 
 

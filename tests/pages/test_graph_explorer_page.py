@@ -145,3 +145,31 @@ def test_what_changed_between_two_dates(app_home: Settings, embedder) -> None:
     assert any("4 added" in c.value for c in at.caption)
     heads = [m.value for m in at.markdown if m.value.startswith(("🆕", "✏️", "🗑️"))]
     assert any(h.startswith("🆕") and "\\<script\\>" in h and "· added" in h for h in heads), heads
+
+
+def test_reply_trace_answers_why_and_why_not(app_home: Settings, embedder) -> None:
+    store, ids = seed(app_home, embedder)
+    query = "where does Anna live?"
+    param = conversation(app_home, [{"id": ids[0], "rank": 1, "score": 0.8, "signals": {"lexical": 1.0},
+                                     "query": query}])
+    at = graph_page({"trace": param})
+    pick = at.selectbox(key="trace_explain_pick")
+    assert pick.options[0].startswith("#1 · Anna lives in Berlin.") and len(pick.options) == 4
+    assert any("the chat's way" in c.value for c in at.caption)
+    # a note the reply did not use: with 4 notes and the chat's k of 5 it is in the top k, but the
+    # chat's relevance floor leaves it out
+    pick.set_value(ids[3]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    verdict = at.warning[0].value.replace("\\", "")
+    assert verdict.startswith("in the top k but left out") and "relevance floor" in verdict
+    # "Why" from the Chat page arrives as a preset: the recalled note is explained at once
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["trace"] = param
+    at.session_state["trace_explain_preset"] = ids[0]
+    at.switch_page("pages/graph.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="trace_explain_pick").value == ids[0]
+    assert any(s.value.replace("\\", "").startswith("recalled: rank 1 of 4 notes (k = 5)") for s in at.success)
+    text = next(c.value for c in at.code if c.value.startswith("query: "))
+    assert f"note:  {ids[0][:8]}  Anna lives in Berlin." in text and "relevance floor (the chat applies it)" in text

@@ -228,3 +228,37 @@ def test_trace_signals_and_show_on_graph(app_home: Settings, embedder) -> None:
     labels = {n["id"]: n["label"] for n in data["nodes"]}
     assert labels[ids[2]].startswith("#1 · ") and sum(1 for v in labels.values() if v.startswith("#")) == 3
     assert any("What this search used" in i.value for i in at.info)
+
+
+# ---- why (not) this note ---------------------------------------------------------------------------
+def test_why_not_this_note(app_home: Settings, embedder) -> None:
+    store, ids = seed(app_home, embedder)
+    at = ask(search_page(), "glaciers photos", retriever="bm25", k=1)
+    pick = at.selectbox(key="search_explain_pick")
+    assert pick.value is None and pick.options[0].startswith("#1 · Anna loves mountains")
+    pick.set_value(ids[2]).run()  # the budget note: shares no word with the query
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("not recalled: no signal of the bm25 retriever found it" in plain(w.value) for w in at.warning)
+    text = at.code[0].value
+    assert "query words it has:   (none)" in text and "query words it lacks: glaciers, photos" in text
+    # the "Why" button of a result explains that one: recalled, rank 1 of 5
+    at.button(key=f"why_{ids[1]}").click().run()
+    assert at.selectbox(key="search_explain_pick").value == ids[1]
+    assert any(plain(s.value).startswith("recalled: rank 1 of 5 notes (k = 1)") for s in at.success)
+    signals = at.dataframe[-1].value
+    assert list(signals["signal"]) == ["lexical (shared words)"] and signals["raw"][0] != "-"
+    assert "glaciers (content, keywords/tags/summary); photos (content, keywords/tags/summary)" in at.code[0].value
+
+
+def test_why_not_finds_any_note_and_keeps_hostile_text_literal(app_home: Settings, embedder) -> None:
+    store, ids = seed(app_home, embedder)
+    at = ask(search_page(), "mountains", retriever="hybrid", k=1)
+    at.text_input(key="search_explain_find").input("onerror").run()
+    pick = at.selectbox(key="search_explain_pick")
+    assert [o.endswith(ids[4][:8]) for o in pick.options] == [True]  # only the note with that word
+    assert pick.options[0].startswith(IMG)  # the option label is the note's text as it is
+    pick.set_value(ids[4]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert f"note:  {ids[4][:8]}  {IMG}" in at.code[0].value  # a code block: shown, never rendered
+    verdict = [w.value for w in at.warning][0]
+    assert plain(verdict).startswith("not recalled: rank ") and "<" not in verdict.replace("\\<", "")
