@@ -19,6 +19,7 @@ from memory_core.chat.memory_state import Memory, Offer, message_memory
 from memory_core.chat.queue_report import pending_report
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown, safe_markdown
+from memory_core.retrieval.timespan import TimeSpan
 from pages.common import flash, show_error
 
 GRAPH_PAGE = "pages/graph.py"
@@ -165,6 +166,10 @@ def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
     """The recalled notes of a reply (expander), what was left out, and the link to its trace on the graph."""
     recalled = message.get("recalled") or []
     prompt = message.get("prompt") or {}
+    span = TimeSpan.from_dict(message.get("time_span"))
+    if span is not None:
+        st.caption("🗓️ Time read from your message: " + escape_markdown(span.describe())
+                   + " — memories from then came first.")
     if message.get("recall_error"):
         st.warning(f"Memory recall failed: {escape_markdown(message['recall_error'])}")
     if recalled:

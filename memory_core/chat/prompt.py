@@ -116,6 +116,7 @@ class PromptPlan:
     seconds: float = 0.0
     form: str = "chat"  # "memory" (a question answered from the top notes) or "chat"
     notes_beyond: int = 0  # recalled notes not offered (past max_notes or below keep_ratio): shown, not given
+    time_span: Any = None  # the ``TimeSpan`` the notes were recalled for (read from the message), if any
 
     @property
     def memory_answer(self) -> bool:

@@ -190,6 +190,8 @@ class Reply:
         }
         if self.recall_error:
             extra["recall_error"] = self.recall_error
+        if self.plan.time_span is not None:  # the span read from the message: the trace shows it
+            extra["time_span"] = self.plan.time_span.to_dict()
         if self.error:
             extra["error"] = self.error
         if interrupted:

@@ -3,7 +3,9 @@
 Why apart from the page: the Chat page, ``memex chat``, the benchmarks and the tests all need the same
 turn logic, and none of it needs Streamlit. The flow of a turn (``ChatSession.reply``):
 
-  1. recall   - ``retrieval.search`` for the person's message, then the relevance floor
+  1. recall   - the time span the message names, if any (``retrieval.timespan``, on the
+                conversation's clock: ``ChatSession.clock``), then ``retrieval.search`` for the
+                person's message (the span's notes first), then the relevance floor
                 (``retrieval.floor``: weak matches are neither shown nor given to the model, a long
                 note is quoted by its best sentence); nothing for "thanks!" or "hi"; the recall
                 counts are written after the reply, off the first-token path;
@@ -22,13 +24,14 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..episodes.conversations import Conversation, ConversationStore, new_message
 from ..errors import InputError, MemexError, ModelError, NotFoundError
 from ..memory.turns import turn_effect
-from ..notes import PERSON_LINE
+from ..notes import PERSON_LINE, try_parse_time
 from .enrichment import enrichment_guard, needs_enrichment, pending_enrichments, record_enrichment
 from .fallback import ACK_MAX_TOKENS, ACK_SYSTEM, is_acknowledgement
 from .gate import ReplyGate
@@ -51,6 +54,7 @@ from .writer import MemoryWriter
 if TYPE_CHECKING:
     from ..config import Settings
     from ..models.llm import LLM
+    from ..retrieval.timespan import TimeSpan
     from ..store import Store
 
 __all__ = ["ChatSession", "Reply", "close_stream", "job_outcome", "turn_context"]
@@ -94,6 +98,9 @@ class ChatSession:
         self.max_notes = max_notes  # notes given to the model at most (``memex bench answers`` compares them)
         self.keep_ratio = keep_ratio  # ... and how close to the first a further note must score
         self.relevance_floor: float | None = None  # None: retrieval.floor's, for the store's embedder
+        # The conversation's clock: when the message being answered is written ("yesterday" is read
+        # against it). Local time, so a day is the person's day; a replay or a test sets its own.
+        self.clock: Callable[[], datetime] = lambda: datetime.now().astimezone()
 
     def model(self) -> LLM:
         """The chat model. A session made only to resume queued memory writes (``llm`` None) has none."""
@@ -105,17 +112,27 @@ class ChatSession:
     def gate(self) -> ReplyGate:
         return self.writer.gate
 
-    def recall(self, text: str, k: int) -> list[Recalled]:
+    def time_span(self, text: str, at: datetime | None = None) -> TimeSpan | None:
+        """The time ``text`` speaks of, read against ``at`` (default: the conversation's clock); a date
+        without a year is the latest one that holds notes (their times are read only then)."""
+        from ..retrieval.timespan import memory_times, read_span
+
+        store = self.store
+        return read_span(text, at or self.clock(),
+                         lambda: memory_times(n.timestamp for n in store.notes_view().values()))
+
+    def recall(self, text: str, k: int, span: TimeSpan | None = None) -> list[Recalled]:
         """The notes for ``text`` among the top k that pass the relevance floor (``retrieval.floor``),
-        each with the passage to quote; nothing for an acknowledgement or a greeting. Their recall
-        counts are updated later (``touch_later``): that update is a store write (~50-150 ms at 10k
-        notes) and the reply should not wait for it."""
+        each with the passage to quote; nothing for an acknowledgement or a greeting. ``span``: the
+        time the message names (``time_span``); its notes come first. Their recall counts are
+        updated later (``touch_later``): that update is a store write (~50-150 ms at 10k notes) and
+        the reply should not wait for it."""
         from ..retrieval import search
         from ..retrieval.floor import above_floor
 
         if k <= 0 or not text.strip() or not len(self.store) or is_acknowledgement(text):
             return []
-        hits = search(self.store, self.settings, text, k, touch=False)
+        hits = search(self.store, self.settings, text, k, touch=False, span=span)
         return [Recalled.from_hit(p.hit, passage=p.passage, strength=p.strength)
                 for p in above_floor(text, hits, self.store.embedder, floor=self.relevance_floor)]
 
@@ -132,13 +149,16 @@ class ChatSession:
         thread.start()
         return thread
 
-    def prepare(self, text: str, history: list[Message], *, k: int, max_tokens: int
+    def prepare(self, text: str, history: list[Message], *, k: int, max_tokens: int, at: datetime | None = None
                 ) -> tuple[list[Recalled], PromptPlan, float, str]:
-        """Recall + prompt assembly (what the benchmark times as overhead)."""
+        """Recall + prompt assembly (what the benchmark times as overhead). ``at``: when the message was
+        written, when not now (a continued reply answers an earlier message)."""
         started = time.perf_counter()
         recall_error = ""
+        span = None
         try:
-            recalled = self.recall(text, k)
+            span = self.time_span(text, at) if not is_acknowledgement(text) else None
+            recalled = self.recall(text, k, span)
         except MemexError as exc:  # the reply still comes, without memories
             recalled, recall_error = [], str(exc)
         recall_seconds = time.perf_counter() - started
@@ -148,6 +168,7 @@ class ChatSession:
             system = ACK_SYSTEM if system == SYSTEM_PROMPT else system
         plan = build_prompt(self.model(), text, recalled, history, max_tokens=max_tokens, system=system,
                             max_notes=self.max_notes, keep_ratio=self.keep_ratio)
+        plan.time_span = span
         return recalled, plan, recall_seconds, recall_error
 
     def reply(self, conversation_id: str | None, text: str, *, k: int | None = None,
@@ -206,7 +227,7 @@ class ChatSession:
         history = history[:-1] if history and history[-1]["content"] == user_msg["content"] else history
         recalled, plan, recall_seconds, recall_error = self.prepare(
             user_msg["content"], history, k=s.recall_k,
-            max_tokens=s.max_tokens if max_tokens is None else int(max_tokens))
+            max_tokens=s.max_tokens if max_tokens is None else int(max_tokens), at=try_parse_time(user_msg.get("at")))
         plan.messages = [*plan.messages, {"role": "assistant", "content": reply_msg["content"]},
                          {"role": "user", "content": "Go on from exactly where you stopped."}]
         return Reply(**self._reply_needs(), conversation=conv, user_message=user_msg, recalled=recalled, plan=plan,

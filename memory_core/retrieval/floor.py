@@ -32,6 +32,13 @@ for its neighbour's words (the issue's "I'm vegetarian since 2015." had a note+c
 0.39 for "What color is my bike?" because the turn before it spoke of a bike, and 0.04 on its own).
 The context still helps rank the notes that pass; what is shown must match by its own words.
 
+A note inside the time span the message named ("What did I do on May 2nd?") passes whatever its
+cosine: the day is what was asked about, and such a question shares little meaning with the
+note that answers it ("I went hiking with Sam": 0.27; "Work was stressful today": 0.35; "I made
+lentil soup" for "What did I cook on the 4th?": 0.44, but "I watched Arrival" for "What did we
+talk about yesterday?": 0.16). The span's notes are ranked by meaning, and the prompt's limits
+decide how many the model reads.
+
 The Search page does not use the floor: an explicit search keeps its ranking and shows every note
 the words or the meaning matched, so nothing the person typed exactly is ever hidden there.
 """
@@ -49,6 +56,7 @@ import numpy as np
 
 from ..store.lexical import tokenize
 from .hit import Hit
+from .spanrank import is_in_span
 
 if TYPE_CHECKING:
     from ..models.embeddings import Embedder
@@ -178,7 +186,7 @@ def above_floor(query: str, hits: list[Hit], embedder: Embedder, query_vec: np.n
         if len(words) > LONG_NOTE_CHARS or strength <= 0.0:
             passage, sentence_sim = best_sentence(query, query_vec, words, embedder)
             strength = max(strength, sentence_sim)
-        if strength >= floor:
+        if strength >= floor or is_in_span(hit):
             out.append(Passed(hit, passage, strength))
     return out
 

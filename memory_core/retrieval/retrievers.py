@@ -4,7 +4,8 @@
 ``hybrid+links`` (A-MEM's link expansion), ``contextual`` (min-max fusion of four signals: lexical
 and dense on the note, and on the note with its conversational context) and ``contextual+ppr``
 (plus personalized PageRank over notes and the entities they name, seeded from the fused top hits).
-Every retriever ends in ``finalize``: superseded notes rank below their replacement.
+Every retriever ends in ``finalize``: superseded notes rank below their replacement. Given a time
+span read from the message (``timespan.read_span``), the notes inside it come first (``spanrank``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from .fusion import fuse
 from .graph import PPR_SEEDS, expand_links, personalized_pagerank
 from .hit import Hit, finalize, rank_key
 from .signals import context_index, dense_signal, lexical_signal
+from .spanrank import apply_span
 
 if TYPE_CHECKING:
     from ..config import Settings
     from ..store import Store
+    from .timespan import TimeSpan
 
 RETRIEVERS = ("contextual+ppr", "contextual", "hybrid+links", "hybrid", "bm25", "dense")
 DEFAULT_RETRIEVER = "contextual"
@@ -33,12 +36,15 @@ class Retriever:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+        self._last_vec: tuple[str, Any] | None = None
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
+    def search(self, query: str, k: int = 5, span: TimeSpan | None = None) -> list[Hit]:
         if k <= 0:
             return []
         notes = self.store.notes_view()
         hits = self._search(query, max(k, 1), notes)
+        if span is not None and notes:
+            hits = apply_span(hits, notes, span, self.store, self._query_vec(query))
         return finalize(hits, notes, k)
 
     def pool(self, query: str, k: int = 5) -> list[Hit]:
@@ -57,7 +63,10 @@ class Retriever:
         raise NotImplementedError
 
     def _query_vec(self, query: str) -> Any:
-        return self.store.embedder.embed([query])[0]
+        """The query's vector (kept for the last query: the span step needs it after the signals)."""
+        if self._last_vec is None or self._last_vec[0] != query:
+            self._last_vec = (query, self.store.embedder.embed([query])[0])
+        return self._last_vec[1]
 
 
 def _lex_reason(terms: list[str], raw: float, label: str = "lexical") -> str:
@@ -208,14 +217,15 @@ def make_retriever(store: Store, settings: Settings, name: str | None = None) ->
 
 
 def search(store: Store, settings: Settings, query: str, k: int = 5, retriever: str | None = None,
-           touch: bool = True) -> list[Hit]:
+           touch: bool = True, span: TimeSpan | None = None) -> list[Hit]:
     """Search the memory. ``touch`` asks the store to count the recall (the store keeps those stats
-    outside its write path: a search never writes a note)."""
+    outside its write path: a search never writes a note). ``span``: the time the query speaks of
+    (read by the caller, who knows the message's clock); its notes rank first (``spanrank``)."""
     from ..errors import InputError
 
     if not isinstance(query, str) or not query.strip():
         raise InputError("Type something to search for.")
-    hits = make_retriever(store, settings, retriever).search(query[:2000], k)
+    hits = make_retriever(store, settings, retriever).search(query[:2000], k, span=span)
     if touch and hits:
         store.touch([h.note.id for h in hits])
     return hits

@@ -23,6 +23,7 @@ from typing import Any
 import networkx as nx
 
 from ..errors import InputError
+from .timespan import TimeSpan
 
 # Signal names as retrieval reports them, in the order a person reads them, with a short label.
 SIGNALS: dict[str, str] = {
@@ -31,6 +32,7 @@ SIGNALS: dict[str, str] = {
     "context_lexical": "context, lexical",
     "context_dense": "context, meaning",
     "graph": "link / graph expansion",
+    "time": "time (inside the span the message named)",
 }
 _PARAM_RE = re.compile(r"^([0-9a-f]{32}):([0-9A-Za-z_-]{1,64})$")
 
@@ -57,6 +59,10 @@ class TraceEntry:
         if not self.signals:
             return ""
         order = list(SIGNALS)
+        # The time boost says when, not what: it is the main signal only when nothing else matched.
+        matched = {k: v for k, v in self.signals.items() if k != "time" and v > 0}
+        if matched:
+            return min(matched.items(), key=lambda kv: (-kv[1], order.index(kv[0]) if kv[0] in order else 99))[0]
         # strongest first; ties go to the signal listed first in SIGNALS
         return min(self.signals.items(), key=lambda kv: (-kv[1], order.index(kv[0]) if kv[0] in order else 99))[0]
 
@@ -68,6 +74,7 @@ class Trace:
     query: str
     entries: list[TraceEntry]
     source: str = ""  # "chat reply" / "search", for the caption
+    span: str = ""  # the time span read from the message, as one line ("" when none was read)
 
     @property
     def ids(self) -> list[str]:
@@ -193,7 +200,10 @@ def from_message(message: Mapping[str, Any], notes: Mapping[str, Any] | None = N
     if not isinstance(recalled, list):
         raise InputError("That reply was saved without its recall trace.")
     query = query if isinstance(query := message.get("query"), str) else ""
-    return from_recalled(recalled, query, notes=notes)
+    trace = from_recalled(recalled, query, notes=notes)
+    span = TimeSpan.from_dict(message.get("time_span"))
+    trace.span = span.describe() if span is not None else ""
+    return trace
 
 
 def edges(trace: Trace, graph: nx.DiGraph) -> list[tuple[str, str, str]]:

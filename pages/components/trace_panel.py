@@ -113,4 +113,6 @@ def trace_explain(store: Any, notes: Mapping[str, Note], trace: tr.Trace) -> Non
 def trace_header(trace: tr.Trace) -> None:
     st.info(f"**What {escape_markdown(trace.source or 'this search')} used** — query: "
             f"“{escape_markdown(trace.query or '(not saved)')}”. {len(trace.entries)} recalled note(s) are highlighted "
-            "with their rank and score (gold border); the rest of the graph is faded.", icon="🧭")
+            "with their rank and score (gold border); the rest of the graph is faded."
+            + (f" Time read from the message: {escape_markdown(trace.span)}; notes inside it ranked first."
+               if trace.span else ""), icon="🧭")
