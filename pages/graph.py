@@ -148,7 +148,9 @@ def sidebar_query(notes: dict[str, Note], pick: str | None, seeds: tuple[str, ..
                         format_func=lambda r: gv.RANKS[r])
     colour_by = sb.radio("Colour by", gv.COLOUR_BY, key="graph_colour", horizontal=True)
     size_by = sb.radio("Size by", gv.SIZE_BY, key="graph_size", horizontal=True,
-                       format_func=lambda s: {"degree": "links", "retrievals": "recalls"}[s])
+                       format_func=lambda s: {"degree": "links", "retrievals": "recalls", "strength": "strength"}[s],
+                       help="Strength: MemoryBank's forgetting curve; each recall or retelling makes a note fade "
+                            "more slowly. Fading notes are drawn fainter, whatever the size.")
     physics = sb.toggle("Physics", value=True, key="graph_physics",
                         help="On: nodes settle by simulation and can be dragged. Off: a fixed layout.")
     return gv.GraphQuery(tags=tuple(tags), sources=tuple(sources), since=since, until=until, text=text,

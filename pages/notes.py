@@ -37,7 +37,7 @@ from memory_core.explore.notes_table import (
 )
 from memory_core.explore.render import escape_markdown
 from memory_core.memory.pipeline import MemoryPipeline
-from memory_core.notes import MAX_CONTENT_CHARS, Note
+from memory_core.notes import MAX_CONTENT_CHARS, Note, try_parse_time
 from pages import common
 from pages.common import flash, open_store_or_stop, settings, show_error, show_flash
 from pages.components.time_travel import banner, changes_view, past_view, time_control
@@ -66,6 +66,11 @@ COLUMN_CONFIG = {
     "source": st.column_config.TextColumn("Source", disabled=True, width="small"),
     "retrieved": st.column_config.NumberColumn("Recalled", help="times returned by search/chat", disabled=True,
                                                width="small"),
+    "strength": st.column_config.ProgressColumn(
+        "Strength", min_value=0.0, max_value=1.0, format="%.2f", width="small",
+        help="How fresh the memory is (MemoryBank's curve): 1 when just told or recalled, lower as it goes "
+             "unused; each recall or retelling makes it fade more slowly. Only shown and used to break ties: "
+             "nothing is ever deleted for fading."),
     "id": st.column_config.TextColumn("Id", disabled=True, width="small"),
 }
 
@@ -130,7 +135,7 @@ def render_filters(view: dict[str, Note]) -> NoteQuery:
     tags = tag_choices(view)
     if st.session_state.get("notes_f_tag") not in (None, *tags):
         st.session_state["notes_f_tag"] = ANY
-    c = st.columns([3, 2, 1.3, 1.3, 1.3, 1.3, 1.4], vertical_alignment="bottom")
+    c = st.columns([3, 2, 1.3, 1.3, 1.3, 1.3, 1.1, 1.1], vertical_alignment="bottom")
     text = c[0].text_input("Filter by text", key="notes_f_text", placeholder="words in content, keywords, tags, id")
     tag = c[1].selectbox("Tag", tags, key="notes_f_tag")
     source = c[2].selectbox("Source", [ANY, "chat", "manual", "import"], key="notes_f_source")
@@ -138,11 +143,13 @@ def render_filters(view: dict[str, Note]) -> NoteQuery:
     until = c[4].date_input("Until", value=None, key="notes_f_until")
     sort_by = c[5].selectbox("Sort by", SORTS, key="notes_sort")
     descending = c[6].toggle("Desc.", value=True, key="notes_desc", help="Descending order (newest first for time)")
+    fading = c[7].toggle("Fading", key="notes_f_fading",
+                         help="Only the memories whose strength fell below 0.3: told long ago and rarely recalled since")
     return NoteQuery(text=text, tag=tag, source=source, since=since, until=until, sort_by=sort_by,
-                     descending=descending)
+                     descending=descending, fading=fading)
 
 
-def render_table(store: Any, page: Page, total: int, graph: Any, read_only: bool) -> None:
+def render_table(store: Any, page: Page, total: int, graph: Any, read_only: bool, now: Any = None) -> None:
     if not total:
         st.info("The memory was empty then." if read_only else
                 "The memory is empty. Add a note in the **➕ Add a note** tab, chat, or import a file.")
@@ -158,7 +165,7 @@ def render_table(store: Any, page: Page, total: int, graph: Any, read_only: bool
                    + ("read-only (the past). " if read_only else
                       "edit cells, then **Save**; tick ✓ to select rows for deletion. ")
                    + "Time is shown in UTC.")
-    shown = table_frame(page.rows, graph)
+    shown = table_frame(page.rows, graph, now)
     height = min(600, 35 * (len(shown) + 1) + 3)
     if read_only:
         st.dataframe(shown.drop(columns=["select"]), hide_index=True, width="stretch", height=height,
@@ -284,7 +291,8 @@ if when is None and st.session_state.get("_notes_delete"):
     confirm_delete(store, list(st.session_state["_notes_delete"]))
 
 query = render_filters(view)
-page = query_page(view, query, st.session_state.get("notes_page", 1), graph)
+as_of = try_parse_time(when) if when else None  # in the past, strength as it was then
+page = query_page(view, query, st.session_state.get("notes_page", 1), graph, now=as_of)
 if st.session_state.get("notes_page", 1) != page.page:
     st.session_state["notes_page"] = page.page
 
@@ -293,7 +301,7 @@ if st.session_state.get("notes_tab") not in (None, *tabs):
     st.session_state["notes_tab"] = TAB_TABLE
 sections = dict(zip(tabs, st.tabs(tabs, key="notes_tab", on_change="rerun")))
 with sections[TAB_TABLE]:
-    render_table(store, page, len(view), graph, read_only=when is not None)
+    render_table(store, page, len(view), graph, read_only=when is not None, now=as_of)
     if when is None:
         render_deleted(store, settings().home)
 with sections[TAB_DETAIL]:

@@ -23,6 +23,7 @@ from .graphstyle import (
     OTHER_EDGE,
     PLAIN_BORDER,
     edge_text,
+    node_opacity,
     tooltip_text,
     vis_options,
 )
@@ -85,7 +86,8 @@ def trace_tooltip(trace: Trace, nid: str) -> str:
 def node_look(view: GraphView, nid: str) -> dict[str, Any]:
     """How a drawn note looks, the same on the canvas and in the downloaded file: filled by its group,
     sized by links or recalls, a star when focused, a diamond with a dark border when evolution changed
-    it, a dashed border while it waits for re-enrichment, a fixed place when physics is off."""
+    it, a dashed border while it waits for re-enrichment, fainter as its memory strength fades, a fixed
+    place when physics is off."""
     evolved = view.evolved.get(nid, 0)
     fill = view.colours.get(nid, OTHER_COLOUR)
     look: dict[str, Any] = {
@@ -95,6 +97,8 @@ def node_look(view: GraphView, nid: str) -> dict[str, Any]:
         "color": {"background": fill, "border": EVOLVED_BORDER if evolved else PLAIN_BORDER,
                   "highlight": {"background": fill, "border": "#000000"}},
     }
+    if nid in view.strengths:
+        look["opacity"] = node_opacity(view.strengths[nid])
     if view.notes[nid].needs_enrichment:
         look["shapeProperties"] = {"borderDashes": [4, 3]}
     if view.positions and nid in view.positions:
@@ -114,7 +118,7 @@ def payload(view: GraphView, selected: str | None = None, trace: Trace | None = 
     nodes = []
     for nid in view.node_ids:
         note = view.notes[nid]
-        tip = tooltip_text(note, view.degrees.get(nid, 0), view.evolved.get(nid, 0))
+        tip = tooltip_text(note, view.degrees.get(nid, 0), view.evolved.get(nid, 0), view.strengths.get(nid))
         fill = view.colours.get(nid, OTHER_COLOUR)
         label = short_label(note.content)
         node: dict[str, Any] = {"id": nid, "label": label, **node_look(view, nid)}
@@ -126,6 +130,7 @@ def payload(view: GraphView, selected: str | None = None, trace: Trace | None = 
                                  "highlight": {"background": fill, "border": "#000000"}}
                 node["font"] = {"size": 15, "bold": True}
                 node["size"] = max(node["size"], 22.0)
+                node["opacity"] = 1.0  # a recalled note is drawn in full, however faded
                 tip = trace_tooltip(trace, nid) + tip
             elif nid in over.faded:
                 node["color"] = {"background": FADED_FILL, "border": FADED_BORDER,

@@ -96,7 +96,7 @@ def to_network(view: GraphView, height: str = "640px") -> Any:
     net = Network(height=height, width="100%", directed=True, cdn_resources="in_line")
     for nid in view.node_ids:
         note = view.notes[nid]
-        tip = tooltip_text(note, view.degrees.get(nid, 0), view.evolved.get(nid, 0))
+        tip = tooltip_text(note, view.degrees.get(nid, 0), view.evolved.get(nid, 0), view.strengths.get(nid))
         net.add_node(nid, label=note.title, title=html.escape(tip), **node_look(view, nid))
     for u, v, attrs in view.edges:
         net.add_edge(u, v, title=html.escape(edge_text(attrs)), **edge_look(attrs))

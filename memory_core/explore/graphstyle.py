@@ -19,6 +19,7 @@ from typing import Any
 import networkx as nx
 
 from ..notes import Note
+from ..retrieval.strength import FADING
 
 TOOLTIP_CHARS = 600
 SEED = 42
@@ -103,7 +104,8 @@ def _tag_groups(chosen: list[str], notes: Mapping[str, Note]) -> tuple[dict[str,
 
 
 def legend(chosen: list[str], groups: Mapping[str, str], colours: Mapping[str, str],
-           edges: list[tuple[str, str, dict[str, Any]]], evolved: int, focused: bool, size_by: str) -> list[LegendEntry]:
+           edges: list[tuple[str, str, dict[str, Any]]], evolved: int, focused: bool, size_by: str,
+           fading: int = 0) -> list[LegendEntry]:
     """The legend of a view: its colour groups (largest first), every link style, then the markers."""
     entries: list[LegendEntry] = []
     seen: dict[str, LegendEntry] = {}
@@ -124,14 +126,27 @@ def legend(chosen: list[str], groups: Mapping[str, str], colours: Mapping[str, s
                                evolved, style="diamond"))
     if focused:
         entries.append(LegendEntry("marker", "star: the focused note", PALETTE[0], 1, style="star"))
-    size = "links in the whole store" if size_by == "degree" else "times recalled by search"
+    size = {"degree": "links in the whole store", "retrievals": "times recalled by search",
+            "strength": "memory strength (recalled or told again, recently)"}.get(size_by, size_by)
     entries.append(LegendEntry("marker", f"node size: {size}", OTHER_COLOUR, len(chosen), style="size"))
+    entries.append(LegendEntry("marker", "faint: a fading memory (told long ago, rarely recalled since)",
+                               OTHER_COLOUR, fading, style="opacity"))
     return entries
 
 
 def node_size(value: int) -> float:
     """A node's radius from its links or recalls: grows with the square root, capped at 50."""
     return min(50.0, 10.0 + 5.0 * math.sqrt(max(0, value)))
+
+
+def strength_size(value: float) -> float:
+    """A node's radius from its memory strength (0..1): 10 for a faded memory, 40 for a fresh one."""
+    return 10.0 + 30.0 * max(0.0, min(1.0, value))
+
+
+def node_opacity(value: float) -> float:
+    """How opaque a node is drawn from its memory strength: a faded memory stays visible (0.35), never gone."""
+    return round(0.35 + 0.65 * max(0.0, min(1.0, value)), 3)
 
 
 def layout(node_ids: list[str], edges: list[tuple[str, str, dict[str, Any]]]) -> dict[str, tuple[float, float]]:
@@ -144,7 +159,7 @@ def layout(node_ids: list[str], edges: list[tuple[str, str, dict[str, Any]]]) ->
     return {n: (float(x), float(y)) for n, (x, y) in pos.items()}
 
 
-def tooltip_text(note: Note, degree: int = 0, evolved: int = 0) -> str:
+def tooltip_text(note: Note, degree: int = 0, evolved: int = 0, strength: float | None = None) -> str:
     """The plain text of a node's tooltip (not escaped yet)."""
     content = note.content if len(note.content) <= TOOLTIP_CHARS else note.content[:TOOLTIP_CHARS] + " …"
     lines = [content, ""]
@@ -155,6 +170,8 @@ def tooltip_text(note: Note, degree: int = 0, evolved: int = 0) -> str:
     if note.context:
         lines.append("context: " + note.context)
     meta = [f"{note.source}", note.timestamp, f"{degree} link(s)", f"recalled {note.retrieval_count}x"]
+    if strength is not None:
+        meta.append(f"strength {strength:.2f}" + (" (fading)" if strength < FADING else ""))
     if evolved:
         meta.append(f"changed {evolved}x by evolution")
     if note.needs_enrichment:

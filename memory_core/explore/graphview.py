@@ -14,8 +14,9 @@ Choices made here:
   "showing N of M" and how the N were chosen.
 - The filters are the one rule every view uses (``store.note_filter``): text (ids too), any of the
   tags, any of the sources, an inclusive time range; a note whose time cannot be read is the oldest.
-- Colour by tag or by community, size by links in the whole store or by retrieval count
-  (``graphstyle``). Notes changed by evolution are counted here, drawn with a dark border there.
+- Colour by tag or by community, size by links in the whole store, by retrieval count or by memory
+  strength (``graphstyle``). Notes changed by evolution are counted here, drawn with a dark border
+  there. Every note is drawn fainter as its strength fades (``retrieval.strength``), whatever the size.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ import networkx as nx
 
 from ..errors import InputError
 from ..notes import Note
+from ..retrieval.strength import FADING, strength
 from ..store.note_filter import NoteFilter, note_time
-from .graphstyle import LegendEntry, colour_groups, layout, legend, node_size
+from .graphstyle import LegendEntry, colour_groups, layout, legend, node_size, strength_size
 
 DEFAULT_CAP = 300
 MAX_CAP = 1000
@@ -43,7 +45,7 @@ RANKS: dict[str, str] = {
     "recalled": "the most recalled (ties: newest)",
 }
 COLOUR_BY = ("tag", "community")
-SIZE_BY = ("degree", "retrievals")
+SIZE_BY = ("degree", "retrievals", "strength")
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class GraphView:
     colours: dict[str, str] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
     sizes: dict[str, float] = field(default_factory=dict)
+    strengths: dict[str, float] = field(default_factory=dict)  # memory strength (0..1) per drawn note, now
     rings: dict[str, int] = field(default_factory=dict)
     evolved: dict[str, int] = field(default_factory=dict)  # note id -> changes made by the evolver
     positions: dict[str, tuple[float, float]] | None = None
@@ -156,7 +159,7 @@ def evolver_changes(note: Note) -> int:
     return sum(1 for c in note.history if c.by == "evolver" and c.field != "evolution")
 
 
-def build_view(notes: Mapping[str, Note], graph: nx.DiGraph, q: GraphQuery) -> GraphView:
+def build_view(notes: Mapping[str, Note], graph: nx.DiGraph, q: GraphQuery, now: datetime | None = None) -> GraphView:
     """Choose at most ``q.cap`` notes and their links, with colours, sizes and a legend.
 
     ``notes`` and ``graph`` may be the store's live ``notes_view()`` and ``graph``: they are only
@@ -166,14 +169,14 @@ def build_view(notes: Mapping[str, Note], graph: nx.DiGraph, q: GraphQuery) -> G
     q.check()
     for attempt in range(3):
         try:
-            return _build_view(notes, graph, q)
+            return _build_view(notes, graph, q, now)
         except RuntimeError as exc:  # "dictionary changed size during iteration"
             if "changed size" not in str(exc) or attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _build_view(notes: Mapping[str, Note], graph: nx.DiGraph, q: GraphQuery) -> GraphView:
+def _build_view(notes: Mapping[str, Note], graph: nx.DiGraph, q: GraphQuery, now: datetime | None = None) -> GraphView:
     notes = dict(notes)
     all_degrees = dict(graph.degree())
     degree = {nid: all_degrees.get(nid, 0) for nid in notes}
@@ -206,7 +209,7 @@ def _build_view(notes: Mapping[str, Note], graph: nx.DiGraph, q: GraphQuery) -> 
                      chosen_by=chosen_by, rings={n: rings[n] for n in chosen} if rings else {},
                      focus=focus, focus_missing=focus_missing, notes={n: notes[n] for n in chosen},
                      degrees={n: degree[n] for n in chosen})
-    _style(view, notes, degree)
+    _style(view, notes, degree, now)
     return view
 
 
@@ -228,14 +231,20 @@ def _ranked(pool: list[str], notes: Mapping[str, Note], degree: Mapping[str, int
     return sorted(pool, key=key)
 
 
-def _style(view: GraphView, notes: Mapping[str, Note], degree: Mapping[str, int]) -> None:
-    """Colours, sizes, positions (physics off) and the legend of the chosen notes."""
+def _style(view: GraphView, notes: Mapping[str, Note], degree: Mapping[str, int], now: datetime | None = None) -> None:
+    """Colours, sizes, memory strengths at ``now`` (default: the wall clock), positions (physics off) and
+    the legend of the chosen notes."""
     q, chosen = view.query, view.node_ids
     view.evolved = {nid: c for nid in chosen if (c := evolver_changes(notes[nid]))}
     view.groups, view.colours = colour_groups(chosen, notes, view.edges, q.colour_by)
+    now = now or datetime.now().astimezone()
     for nid in chosen:
-        view.sizes[nid] = node_size(degree[nid] if q.size_by == "degree" else notes[nid].retrieval_count)
+        view.strengths[nid] = strength(notes[nid], now)
+        if q.size_by == "strength":
+            view.sizes[nid] = strength_size(view.strengths[nid])
+        else:
+            view.sizes[nid] = node_size(degree[nid] if q.size_by == "degree" else notes[nid].retrieval_count)
     if not q.physics and chosen:
         view.positions = layout(chosen, view.edges)
     view.legend = legend(chosen, view.groups, view.colours, view.edges, len(view.evolved), bool(view.focus),
-                         q.size_by)
+                         q.size_by, fading=sum(1 for v in view.strengths.values() if v < FADING))

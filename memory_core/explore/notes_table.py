@@ -9,6 +9,10 @@ rows becomes a DataFrame.
 Edits come back from ``st.data_editor`` as a whole edited frame; ``cell_changes`` compares it with
 the frame that was shown and keeps only the cells that really changed (as ``store.update`` fields),
 so a save never rewrites a note the person did not touch.
+
+Each row shows the note's memory strength (``retrieval.strength``: MemoryBank's curve, 1 when just
+told or recalled, lower as it goes unused), which the table sorts by and filters on ("fading":
+below ``FADING``). It is computed at a given time and never written: showing it changes nothing.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..errors import InputError
 from ..notes import Note
+from ..retrieval.strength import FADING, strength
 from ..store.note_filter import NoteFilter, note_time, ranked_tags
 
 if TYPE_CHECKING:
@@ -30,9 +35,10 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 200
 ANY = "(any)"
-SORTS = ("time", "links", "retrievals", "content", "source")
+SORTS = ("time", "links", "retrievals", "strength", "content", "source")
 EDITABLE_COLUMNS = ("content", "keywords", "tags", "context", "time")
-COLUMNS = ("select", "content", "keywords", "tags", "context", "time", "links", "source", "retrieved", "id")
+COLUMNS = ("select", "content", "keywords", "tags", "context", "time", "links", "source", "retrieved", "strength",
+           "id")
 
 
 def as_list(value: Any) -> list[str]:
@@ -61,6 +67,7 @@ class NoteQuery:
     until: date | None = None
     sort_by: str = "time"
     descending: bool = True
+    fading: bool = False  # only the notes whose strength fell below FADING
 
     def rule(self) -> NoteFilter:
         """The filters as the one rule every view uses (``store.note_filter``)."""
@@ -87,23 +94,31 @@ class Page:
         return self.start + len(self.rows)
 
 
-def matches(note: Note, q: NoteQuery) -> bool:
-    """Does a note pass the query's filters (text in content/context/keywords/tags/id, tag, source, days)?"""
-    return q.rule().matches(note)
+def matches(note: Note, q: NoteQuery, now: datetime | None = None) -> bool:
+    """Does a note pass the query's filters (text in content/context/keywords/tags/id, tag, source, days,
+    fading at ``now``)?"""
+    return q.rule().matches(note) and (not q.fading or strength(note, now) < FADING)
 
 
-def filter_notes(notes: Iterable[Note], q: NoteQuery) -> list[Note]:
-    return q.rule().apply(notes)
+def filter_notes(notes: Iterable[Note], q: NoteQuery, now: datetime | None = None) -> list[Note]:
+    found = q.rule().apply(notes)
+    if q.fading:
+        now = now or datetime.now(timezone.utc)
+        found = [n for n in found if strength(n, now) < FADING]
+    return found
 
 
-def sort_notes(notes: list[Note], by: str, descending: bool, graph: nx.DiGraph | None = None) -> list[Note]:
+def sort_notes(notes: list[Note], by: str, descending: bool, graph: nx.DiGraph | None = None,
+               now: datetime | None = None) -> list[Note]:
     """Notes in the chosen order; ties are broken by id so the order is stable between runs."""
     if by not in SORTS:
         raise InputError(f"Unknown sort {by!r}; choose one of {', '.join(SORTS)}.")
+    now = now or datetime.now(timezone.utc)
     keys = {
         "time": lambda n: (note_time(n), n.id),
         "links": lambda n: (degree(graph, n.id), n.id),
         "retrievals": lambda n: (n.retrieval_count, n.id),
+        "strength": lambda n: (strength(n, now), n.id),
         "content": lambda n: (n.content.lower(), n.id),
         "source": lambda n: (n.source, n.source_ref, n.id),
     }
@@ -124,9 +139,11 @@ def paginate(notes: list[Note], page: int, size: int = PAGE_SIZE) -> Page:
 
 
 def query_page(view: Mapping[str, Note], q: NoteQuery, page: int = 1, graph: nx.DiGraph | None = None,
-               size: int = PAGE_SIZE) -> Page:
-    """Filter, sort and page the notes of a view in one call (what the Notes page shows)."""
-    return paginate(sort_notes(filter_notes(view.values(), q), q.sort_by, q.descending, graph), page, size)
+               size: int = PAGE_SIZE, now: datetime | None = None) -> Page:
+    """Filter, sort and page the notes of a view in one call (what the Notes page shows); strength is
+    read at ``now`` (default: the wall clock; the past view passes its date)."""
+    now = now or datetime.now(timezone.utc)
+    return paginate(sort_notes(filter_notes(view.values(), q, now), q.sort_by, q.descending, graph, now), page, size)
 
 
 def tag_choices(view: Mapping[str, Note], limit: int = 1000) -> list[str]:
@@ -134,8 +151,10 @@ def tag_choices(view: Mapping[str, Note], limit: int = 1000) -> list[str]:
     return [ANY, *ranked_tags(view, limit)]
 
 
-def table_frame(notes: list[Note], graph: nx.DiGraph | None = None) -> pd.DataFrame:
-    """The rows the editor shows, one per note, in ``COLUMNS`` order (time as UTC datetimes)."""
+def table_frame(notes: list[Note], graph: nx.DiGraph | None = None, now: datetime | None = None) -> pd.DataFrame:
+    """The rows the editor shows, one per note, in ``COLUMNS`` order (time as UTC datetimes, strength
+    at ``now`` rounded to two places)."""
+    now = now or datetime.now(timezone.utc)
     return pd.DataFrame({
         "select": [False] * len(notes),
         "content": [n.content for n in notes],
@@ -146,6 +165,7 @@ def table_frame(notes: list[Note], graph: nx.DiGraph | None = None) -> pd.DataFr
         "links": [degree(graph, n.id) for n in notes],
         "source": [n.source + (f" · {n.source_ref}" if n.source_ref else "") for n in notes],
         "retrieved": [n.retrieval_count for n in notes],
+        "strength": [round(strength(n, now), 2) for n in notes],
         "id": [n.id for n in notes],
     }, columns=list(COLUMNS))
 

@@ -7,11 +7,13 @@ draws it), so a hit must turn into plain JSON that explains itself without the s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from ..notes import Note
+from .strength import strength
 
-SIGNALS = ("lexical", "dense", "context_lexical", "context_dense", "graph")
+SIGNALS = ("lexical", "dense", "context_lexical", "context_dense", "graph", "time")
 
 
 @dataclass
@@ -44,9 +46,11 @@ class Hit:
                 "reasons": list(self.reasons), "matched_terms": list(self.matched_terms)}
 
 
-def rank_key(hit: Hit) -> tuple[float, str, str]:
-    """Best score first; equal scores in time order (ids are random uuids: not a stable order)."""
-    return (-hit.score, hit.note.timestamp, hit.note.id)
+def rank_key(hit: Hit, now: datetime | None = None) -> tuple[float, float, str, str]:
+    """Best score first; among equal scores the stronger memory (``strength``: recalled or told again
+    more, or more recently), then time order (ids are random uuids: not a stable order). Strength
+    only breaks ties: it never moves a note past one that matched better."""
+    return (-hit.score, -strength(hit.note, now), hit.note.timestamp, hit.note.id)
 
 
 def finalize(hits: list[Hit], notes: dict[str, Note], k: int) -> list[Hit]:
@@ -55,7 +59,8 @@ def finalize(hits: list[Hit], notes: dict[str, Note], k: int) -> list[Hit]:
     A superseded note is kept (it was true once) but recall prefers the current belief: when only
     the old note matched, its replacement is brought in just above it.
     """
-    ranked = sorted(hits, key=rank_key)
+    now = datetime.now(timezone.utc)
+    ranked = sorted(hits, key=lambda h: rank_key(h, now))
     by_id = {h.note.id: h for h in ranked}
     out: list[Hit] = []
     placed: set[str] = set()
