@@ -73,6 +73,12 @@ def test_a_note_telling_of_yesterday_counts_for_that_day() -> None:
     assert in_span(note, may2) and in_span(note, may3)
     wide = Note("In 2023 I want to run a marathon.", timestamp="2023-01-01T10:00:00+00:00")
     assert note_day(wide.content, wide.timestamp) is None and not in_span(wide, may2)
+    late = Note("Yesterday I went hiking with Sam.", timestamp="2023-05-05T10:00:00+00:00")
+    assert not in_span(late, may2)  # told on the 5th: its yesterday is the 4th
+    local = Note("The day before yesterday I went hiking.", timestamp="2023-05-04T09:00:00-07:00")
+    assert in_span(local, may2)  # not the store's UTC form: parsed; its day is the person's 2 May
+    day = note_day(local.content, local.timestamp)
+    assert day is not None and day.start.isoformat() == "2023-05-02T00:00:00-07:00"
 
 
 def test_the_saved_span_reaches_the_trace() -> None:
