@@ -33,6 +33,8 @@ from ..store.lexical import STOPWORDS, TOKEN_RE, stem, tokenize
 from .floor import above_floor, floor_for
 from .hit import Hit
 from .retrievers import make_retriever
+from .spanrank import in_span
+from .timespan import TimeSpan
 from .trace import SIGNALS
 
 if TYPE_CHECKING:
@@ -232,10 +234,11 @@ def _exclusions(note: Note, notes: dict[str, Note], floor: dict[str, Any], chat:
                   f"{floor['value']:.2f}")
         out.append(Exclusion("floor", "excluded" if chat else "none",
                              detail if chat else detail + " (the Search page shows it anyway)"))
-    if span is not None and not span.contains(note.timestamp):
+    if span is not None and not (in_span(note, span) if isinstance(span, TimeSpan) else span.contains(note.timestamp)):
         label = getattr(span, "label", "") or getattr(span, "describe", lambda: "")()
-        out.append(Exclusion("span", "excluded", f"its time {note.timestamp[:16].replace('T', ' ')} is outside "
-                             f"the time span asked about{f' ({label})' if label else ''}"))
+        out.append(Exclusion("span", "lowered", f"its time {note.timestamp[:16].replace('T', ' ')} is outside "
+                             f"the time span asked about{f' ({label})' if label else ''}: the notes inside it "
+                             "rank first, this one is kept below them (spanrank)"))
     if note_filter is not None and not note_filter.matches(note):
         out.append(Exclusion("filter", "excluded", "it does not match the filter"))
     return out
@@ -259,7 +262,7 @@ def explain(store: Store, settings: Settings, query: str, note_id: str, *, k: in
     note = store.get(_resolve(store, note_id))
     finder = make_retriever(store, settings, retriever)
     notes = store.notes_view()
-    pool = finder.pool(query, k)
+    pool = finder.pool(query, k, span if isinstance(span, TimeSpan) else None)
     top = pool[:k]
     ranked, hit, kth, scored_on = _place(finder, query, note.id, pool, top, len(notes))
     query_vec = np.asarray(store.embedder.embed([query])[0], dtype=np.float32)

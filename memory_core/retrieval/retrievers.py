@@ -47,7 +47,7 @@ class Retriever:
             hits = apply_span(hits, notes, span, self.store, self._query_vec(query))
         return finalize(hits, notes, k)
 
-    def pool(self, query: str, k: int = 5) -> list[Hit]:
+    def pool(self, query: str, k: int = 5, span: TimeSpan | None = None) -> list[Hit]:
         """Every candidate the search at ``k`` scored, best first; the first k are ``search``'s result.
 
         Why: ``explain`` ranks a note that missed the cut against the hits it missed, and a score is
@@ -57,6 +57,8 @@ class Retriever:
             return []
         notes = self.store.notes_view()
         hits = self._search(query, max(k, 1), notes)
+        if span is not None and notes:
+            hits = apply_span(hits, notes, span, self.store, self._query_vec(query))
         return finalize(hits, notes, len(hits) + len(notes))
 
     def _search(self, query: str, k: int, notes: dict[str, Note]) -> list[Hit]:  # pragma: no cover - abstract

@@ -125,8 +125,9 @@ def test_relevance_floor_span_and_filter(seeded, settings) -> None:
     garden0 = ids[GARDEN[0]]  # 2024-03-01: inside; the budget note (2024-03-12): outside
     assert explain(store, settings, "tomato", garden0, k=3, span=march).exclusions == []
     out = explain(store, settings, "tomato", weak, k=3, span=march, note_filter=NoteFilter(tags=("garden",)))
-    assert [x.kind for x in out.excluded_by] == ["span", "filter"]  # the floor only informs outside the chat
-    assert "2024-03-12 10:00" in next(x.detail for x in out.exclusions if x.kind == "span")
+    assert [x.kind for x in out.excluded_by] == ["filter"]  # the floor only informs outside the chat
+    outside = next(x for x in out.exclusions if x.kind == "span")  # a span ranks its notes first, keeps the rest
+    assert outside.effect == "lowered" and "2024-03-12 10:00" in outside.detail
 
 
 def test_bad_input_is_refused_clearly(seeded, settings) -> None:
