@@ -266,6 +266,14 @@ def test_notes_search_and_graph_pages_with_a_hostile_note_fetch_nothing(
         settle(page)
         if "<iframe" not in page.locator('[data-testid="stMainBlockContainer"]').inner_text():
             problems.append("search: the hostile note is not shown as text")
+        # "Why" on the hostile note: its explanation (title, reasons) is drawn too, as text
+        page.locator(f'.st-key-why_{app_home["note_id"]} button').first.click()
+        code = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stCode"]',
+                            has_text="query: dog found").first
+        code.wait_for(timeout=90_000)
+        settle(page)
+        if f"found ![x](http://127.0.0.1:{listener['port']}/md" not in code.inner_text():  # its title, as typed
+            problems.append("search: the explained hostile note is not shown as text")
 
     problems: list[str] = []
     links: list[str] = []
