@@ -11,6 +11,8 @@ over it, and it can be used from scripts and benchmarks as is. The packages, fro
               other writers, migrations
   retrieval/  lexical and dense signals, fusion, link expansion, ``search``, the trace
   memory/     the write path: worth, duplicates, corrections, enrichment, linking, proposals, review
+  consolidation/  digests per day and per conversation, and the profile ("what Memex knows about
+              you"), built off the reply path from the notes and the conversations
   explore/    view models the pages draw: graph, notes table, as-of and time views, diff, insights,
               review rows, safe rendering
   transfer/   memories in and out: Memex JSON, the LoCoMo format, the import job, the Obsidian vault

@@ -19,8 +19,18 @@ from .errors import ImportFormatError, InputError
 
 MAX_CONTENT_CHARS = 100_000  # ~25k tokens: longer text belongs in a document store, not a note
 EDITABLE_FIELDS = ("content", "keywords", "context", "tags", "timestamp")
-SOURCES = ("chat", "manual", "import")
-ACTORS = ("enricher", "evolver", "linker", "person", "import", "system", "wikilink")
+# "digest" and "profile" notes are Memex's own consolidation of the person's notes (memory_core.consolidation):
+# derived, not told. They cite their sources with links made ``by=CONSOLIDATION``; recall leaves them out
+# (they are not facts the person said), and forgetting a cited note forgets them too (store.forget).
+DERIVED_SOURCES = ("digest", "profile")
+SOURCES = ("chat", "manual", "import", *DERIVED_SOURCES)
+CONSOLIDATION = "consolidation"
+ACTORS = ("enricher", "evolver", "linker", "person", "import", "system", "wikilink", CONSOLIDATION)
+
+
+def is_derived(note: object) -> bool:
+    """A digest or profile line Memex wrote from other notes (not the person's own words)."""
+    return getattr(note, "source", "") in DERIVED_SOURCES
 
 
 # How a chat note's ``turn_context`` is written: a date line, then lines said by the person. Older

@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from ..notes import SOURCES
 from . import data_commands as data
 from . import note_commands as notes
 from . import run_commands as runs
@@ -77,7 +78,7 @@ def _note_commands(add: AddCommand) -> None:
 
     p = add("list", notes.cmd_list, "List notes, optionally filtered.")
     p.add_argument("--tag")
-    p.add_argument("--source", choices=("manual", "chat", "import"))
+    p.add_argument("--source", choices=SOURCES)
     p.add_argument("--text", help="case-insensitive text match")
     p.add_argument("--since", help="ISO 8601 time")
     p.add_argument("--until", help="ISO 8601 time")
@@ -149,6 +150,7 @@ def _data_commands(add: AddCommand, common: argparse.ArgumentParser) -> None:
 def _run_commands(add: AddCommand, common: argparse.ArgumentParser) -> None:
     """models, chat, queue: commands whose arguments their own package declares."""
     from ..chat.cli import add_arguments as chat_arguments
+    from ..chat.consolidate_cli import add_arguments as consolidate_arguments
     from ..chat.queue_cli import add_arguments as queue_arguments
     from ..models.cli import add_arguments as models_arguments
 
@@ -156,6 +158,8 @@ def _run_commands(add: AddCommand, common: argparse.ArgumentParser) -> None:
                          "GGUF models on this machine; `models download REPO FILE` (or a recommended key)."), common)
     chat_arguments(add("chat", runs.cmd_chat,
                        "One chat turn through the Chat page's path: recall, reply, memory write."))
+    consolidate_arguments(add("consolidate", runs.cmd_consolidate,
+                              "Rebuild the digests and the profile (what Memex knows about you) now; --show prints them."))
     queue_arguments(add("queue", runs.cmd_queue,
                         "Memory writes not done yet and why; `queue run` does them now and waits."), common)
 

@@ -29,6 +29,12 @@ def cmd_queue(args: argparse.Namespace) -> int:
     return run(args, settings_of(args))
 
 
+def cmd_consolidate(args: argparse.Namespace) -> int:
+    from ..chat.consolidate_cli import run
+
+    return run(args, settings_of(args))
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"{BENCH_PACKAGE}.{args.bench}")
     return int(module.run(args) or 0)

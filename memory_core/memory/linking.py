@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..notes import Note
+from ..notes import Note, is_derived
 from ..retrieval.entities import display, entities, mentions, relations
 from ..retrieval.signals import context_index
 from ..store.lexical import STOPWORDS, TOKEN_RE, stem
@@ -103,7 +103,7 @@ def entity_links(note: Note, store: Store) -> list[tuple[str, str, str]]:
     taken: set[str] = set()
     for key in sorted(mine | set(via), key=lambda k: (k in via, k)):
         holders = [nid for nid, found in known.items() if key in found and nid in notes and nid != note.id
-                   and not notes[nid].superseded_by]
+                   and not notes[nid].superseded_by and not is_derived(notes[nid])]
         if not holders or len(holders) > cap:
             continue
         holders.sort(key=lambda nid: notes[nid].timestamp, reverse=True)
@@ -143,7 +143,7 @@ def topic_links(note: Note, store: Store, exclude: AbstractSet[str] = frozenset(
     pool: list[tuple[Note, list[str]]] = []
     for nid, _score, _terms in lexical.search(" ".join(sorted(specific)), TOPIC_CANDIDATES):
         other = notes.get(nid)
-        if other is None or nid == note.id or nid in exclude or other.superseded_by:
+        if other is None or nid == note.id or nid in exclude or other.superseded_by or is_derived(other):
             continue
         shared = sorted(specific & _content_stems(other.content))  # the words, not the model's context
         if shared:

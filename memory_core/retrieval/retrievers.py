@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..notes import Note
+from ..notes import Note, is_derived
 from .fusion import fuse
 from .graph import PPR_SEEDS, expand_links, personalized_pagerank
 from .hit import Hit, finalize, rank_key
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 RETRIEVERS = ("contextual+ppr", "contextual", "hybrid+links", "hybrid", "bm25", "dense")
 DEFAULT_RETRIEVER = "contextual"
 FUSION_WEIGHTS = {"lexical": 1.0, "dense": 1.0, "context_lexical": 1.0, "context_dense": 1.0}
+DERIVED_MARGIN = 20  # extra candidates asked for when digests and profile lines exist
 GRAPH_WEIGHT = 0.5  # the PPR signal's weight next to the four fused signals (which sum to 1)
 
 
@@ -42,9 +43,7 @@ class Retriever:
         if k <= 0:
             return []
         notes = self.store.notes_view()
-        hits = self._search(query, max(k, 1), notes)
-        if span is not None and notes:
-            hits = apply_span(hits, notes, span, self.store, self._query_vec(query))
+        hits = self._candidates(query, k, notes, span)
         return finalize(hits, notes, k)
 
     def pool(self, query: str, k: int = 5, span: TimeSpan | None = None) -> list[Hit]:
@@ -56,10 +55,20 @@ class Retriever:
         if k <= 0:
             return []
         notes = self.store.notes_view()
-        hits = self._search(query, max(k, 1), notes)
+        hits = self._candidates(query, k, notes, span)
+        return finalize(hits, notes, len(hits) + len(notes))
+
+    def _candidates(self, query: str, k: int, notes: dict[str, Note], span: TimeSpan | None) -> list[Hit]:
+        """The scored candidates, before ``finalize``: the span's notes put first when a span was read.
+
+        Digests and profile lines are Memex's summaries of notes, not what the person said: recall
+        leaves them out, so they never stand in front of the person's own notes (a few more candidates
+        are asked for, to keep k once they are dropped)."""
+        derived = sum(1 for n in notes.values() if is_derived(n))
+        hits = self._search(query, max(k, 1) + min(derived, DERIVED_MARGIN), notes)
         if span is not None and notes:
             hits = apply_span(hits, notes, span, self.store, self._query_vec(query))
-        return finalize(hits, notes, len(hits) + len(notes))
+        return [h for h in hits if not is_derived(h.note)] if derived else hits
 
     def _search(self, query: str, k: int, notes: dict[str, Note]) -> list[Hit]:  # pragma: no cover - abstract
         raise NotImplementedError

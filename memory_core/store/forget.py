@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError
-from ..notes import ASSISTANT_LINE, PERSON_LINE
+from ..notes import ASSISTANT_LINE, CONSOLIDATION, PERSON_LINE, is_derived
 from . import snapshot
 from .batch import WriteBatch
 from .codec import LOGGED_FIELDS
@@ -191,10 +191,11 @@ class Forgetter:
         with live.lock:
             with self.writer.writing() as w:
                 alive, gone = self._targets(note_ids)
+                alive += self._citing(set(alive + gone))
                 ids = alive + gone
                 report.forgotten, report.already_deleted = ids, gone
                 doomed = set(ids)
-                quotes = self._quotes(alive, words or [], doomed)
+                quotes = self._quotes([n for n in alive if not is_derived(self.live.notes[n])], words or [], doomed)
                 report.notes_scrubbed = self._scrub_notes(w, quotes, doomed)
                 # the delete redacts the notes' own events as it commits; count them for the report
                 report.events_redacted = sum(len(self.writer.unredacted(nid)) for nid in ids)
@@ -251,6 +252,16 @@ class Forgetter:
             gone.append(found[0])
         alive = list(dict.fromkeys(alive))
         return alive, [g for g in dict.fromkeys(gone) if g not in alive]
+
+    def _citing(self, ids: set[str]) -> list[str]:
+        """The digests and profile lines that cite one of these notes (links ``by=CONSOLIDATION``).
+
+        Why they go too: they quote the forgotten note's words, and a digest kept with a sentence the
+        person deleted would let it linger. The next consolidation rebuilds them from what remains. Their
+        own words are not looked for in other notes (``forget``): they are copies of other notes' words,
+        and forgetting a digest must not rewrite the notes it was made from."""
+        return [n.id for n in self.live.notes.values() if n.id not in ids and is_derived(n)
+                and any(x.by == CONSOLIDATION and x.target in ids for x in n.links)]
 
     def _quotes(self, alive: list[str], words: list[str], doomed: set[str]) -> Quotes:
         """What counts as quoting these notes: their own words only (see the module's docstring). A

@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 
 from ..errors import NotFoundError
-from ..notes import Note, try_parse_time
+from ..notes import Note, is_derived, try_parse_time
 from .backend import server_problem
 from .codec import note_copy
 from .live import LiveNotes
@@ -170,9 +170,14 @@ class Reads:
         return out
 
     def nearest(self, embedding: np.ndarray, k: int, exclude: set[str] | None = None) -> list[Neighbour]:
-        """The k most similar notes (shared objects: read them; change copies from ``writing()``)."""
+        """The k most similar notes (shared objects: read them; change copies from ``writing()``).
+
+        Digests and profile lines are left out: the write path asks this for a new note's duplicates,
+        links and evolution, and those are about the person's notes, not Memex's summaries of them."""
         with self._lock:
-            return [Neighbour(self._notes[nid], sim) for nid, sim in self.nearest_ids(embedding, k, exclude)]
+            derived = {n.id for n in self._notes.values() if is_derived(n)}
+            ids = self.nearest_ids(embedding, k + len(derived), (exclude or set()) | derived)[:k]
+            return [Neighbour(self._notes[nid], sim) for nid, sim in ids]
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
