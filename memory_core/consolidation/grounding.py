@@ -28,11 +28,11 @@ class Verdict:
 
 
 def _names(text: str) -> set[str]:
-    """Capitalised words not opening a sentence (the names a line states), lower case."""
+    """Capitalised words not opening a sentence (the names a line states), as written."""
     out: set[str] = set()
     for sentence in re.split(r"(?<=[.!?:])\s+", text):
         tokens = TOKEN_RE.findall(sentence)
-        out |= {t.lower() for t in tokens[1:] if t[:1].isupper() and len(t) > 1 and t.lower() != "i"}
+        out |= {t for t in tokens[1:] if t[:1].isupper() and len(t) > 1 and t.lower() != "i"}
     return out
 
 
@@ -49,7 +49,7 @@ def judge_line(text: str, cited: list[str]) -> Verdict:
         return Verdict(False, f"has {len(words)} words; a line has {WORDS[0]}-{WORDS[1]}")
     source = " ".join(cited)
     source_words = {w.lower() for w in TOKEN_RE.findall(source)}
-    missing_names = sorted(n for n in _names(text) if n not in source_words)
+    missing_names = sorted(n for n in _names(text) if n.lower() not in source_words)
     if missing_names:
         return Verdict(False, f"names {', '.join(missing_names)}, which its sources do not")
     numbers = set(_NUMBER_RE.findall(text)) - set(_NUMBER_RE.findall(source))
