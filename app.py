@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/graph.py", title="Graph", icon="🕸️"),
     st.Page("pages/notes.py", title="Notes", icon="🗒️"),
     st.Page("pages/search.py", title="Search", icon="🔎"),
+    st.Page("pages/profile.py", title="Profile", icon="🪪"),
     st.Page("pages/review.py", title=review_title(), icon="📥", url_path="review"),
     st.Page("pages/insights.py", title="Insights", icon="📊"),
     st.Page("pages/transfer.py", title="Import / Export", icon="📦"),

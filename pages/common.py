@@ -130,6 +130,9 @@ def _resume_queued_writes(the_store: Store) -> None:
         ChatSession(the_store, s, None, ConversationStore(s.home), get_writer()).resume_pending()
     except MemexError as exc:
         show_error(exc, "Queued memory writes could not be resumed")
+    from memory_core.chat.consolidating import get_consolidator
+
+    get_consolidator(the_store)  # digests and the profile, rebuilt in the background when idle
 
 
 def flash(scope: str, kind: str, text: str) -> None:

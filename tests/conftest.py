@@ -25,6 +25,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # own setting must not leak in), and every test gets a folder of its own (``_own_memex_home``). The cache
 # (~/.cache/memex, where MiniLM's ONNX export lives) is shared by the test session; it holds no memories.
 os.environ["MEMEX_HOME"] = str(Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / "memex-test-home-unused")
+# No idle consolidation in tests (digests appearing in a store under a test's feet, app servers included);
+# tests/chat/test_consolidating.py runs the idle trigger itself.
+os.environ["MEMEX_IDLE_CONSOLIDATION"] = "0"
 os.environ.setdefault("MEMEX_CACHE_DIR", str(Path(os.environ.get("PYTEST_TMPDIR", "/tmp")) / "memex-test-cache"))
 
 from memory_core.config import Settings  # noqa: E402

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -119,7 +120,7 @@ class Consolidator:
             self._running.release()
 
     def request(self) -> None:
-        """Consolidate as soon as the background thread can (the Profile page's button)."""
+        """Consolidate as soon as the background thread can (on demand, without waiting for the result)."""
         self._requested = True
         self.start()
         self._wake.set()
@@ -186,12 +187,22 @@ def get_consolidator(store: Store) -> Consolidator:
                 return get_llm(settings)
 
             runner = Consolidator(store, ConversationStore(store.home), writer.gate,
-                                  busy=lambda: writer.pending() > 0, model=model)
+                                  busy=lambda: writer.pending() > 0, model=model, idle_seconds=idle_seconds())
             if not _RUNNERS:
                 atexit.register(_stop_all)
             _RUNNERS[key] = runner
-    runner.start()
+    if runner.idle_seconds > 0:
+        runner.start()
     return runner
+
+
+def idle_seconds() -> float:
+    """``MEMEX_IDLE_CONSOLIDATION`` (seconds of quiet before an idle run; 0 turns idle runs off, as the
+    test suite does so that no store changes under a test's feet), else IDLE_SECONDS."""
+    try:
+        return max(0.0, float(os.environ.get("MEMEX_IDLE_CONSOLIDATION", IDLE_SECONDS)))
+    except ValueError:
+        return IDLE_SECONDS
 
 
 def _stop_all() -> None:
