@@ -7,7 +7,7 @@ import importlib
 
 from .common import settings_of
 
-BENCHMARKS = ("llm", "store", "chat", "answers", "ui", "locomo", "memory", "history_import", "all")
+BENCHMARKS = ("llm", "store", "chat", "answers", "ui", "locomo", "memory", "history_import", "consolidation", "all")
 BENCH_PACKAGE = "memory_core.bench"
 
 

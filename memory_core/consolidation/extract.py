@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..notes import Note
@@ -150,9 +151,11 @@ def day_of(timestamp: str) -> str:
     return str(timestamp)[:10]
 
 
-def digest_lines(notes: list[Note], said: list[Said], titles: dict[str, str] | None = None) -> list[Line]:
+def digest_lines(notes: list[Note], said: list[Said], titles: dict[str, str] | None = None,
+                 pause: Callable[[], None] = lambda: None) -> list[Line]:
     """A digest per day and per conversation with notes in it (the assistant's recommendations join
-    the day they were said on, and their conversation)."""
+    the day they were said on, and their conversation). ``pause`` runs before each digest: keywords
+    take tens of milliseconds a digest, and a reply must not wait for hundreds of them."""
     titles = titles or {}
     days: dict[str, list[Note]] = defaultdict(list)
     convs: dict[str, list[Note]] = defaultdict(list)
@@ -167,10 +170,12 @@ def digest_lines(notes: list[Note], said: list[Said], titles: dict[str, str] | N
         said_conv[s.conversation_id].append(s)
     out: list[Line] = []
     for day, held in sorted(days.items()):
+        pause()
         parts = digest_parts(held, said_day.get(day, []))
         out.append(Line("digest", f"day:{day}", "day", f"Digest of {day}\n" + digest_text(parts), [n.id for n in held],
                         max(n.timestamp for n in held), title=day, parts=parts))
     for cid, held in convs.items():
+        pause()
         parts = digest_parts(held, said_conv.get(cid, []))
         title = titles.get(cid, "") or f"conversation {cid[:8]}"
         out.append(Line("digest", f"conversation:{cid}", "conversation", f"Digest of “{title}”\n" + digest_text(parts),

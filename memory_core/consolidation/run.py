@@ -100,7 +100,7 @@ def consolidate(store: Store, conversations: ConversationStore | None = None, ll
         titles = {c.id: c.title for c in conversations.list()}
     pause()
     profile = profile_lines(current)
-    digests = digest_lines(every, said, titles)
+    digests = digest_lines(every, said, titles, pause)
     if llm is not None and model_is_capable(llm):
         report.written_by = model_label(llm)
         profile, digests = _by_model(llm, profile, digests, {n.id: n for n in every}, report, pause, say)

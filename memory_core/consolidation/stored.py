@@ -30,7 +30,7 @@ from .extract import Line
 if TYPE_CHECKING:
     from ..store import Store
 
-BATCH = 25  # lines committed per write batch: the store's lock is held only briefly between replies
+BATCH = 4  # lines committed per write batch (embedding and commit): a reply waits at most for one batch
 DISMISSED = Path("consolidation") / "dismissed.json"
 
 
