@@ -120,16 +120,36 @@ def _context(line: Line, cites: list[str]) -> str:
     return f"Consolidated ({line.written_by}) from {len(cites)} note{'s' if len(cites) != 1 else ''}."
 
 
-def _changed(store: Store, note: Note, line: Line, cites: list[str]) -> Note | None:
-    """The stored line brought up to date, or None when it already says this."""
-    if note.content == line.text and cited(note) == cites and note.timestamp == line.timestamp:
-        return None
-    fresh = store.get(note.id)
-    fresh.set_field("content", clean_content(line.text), CONSOLIDATION)
-    fresh.set_field("context", _context(line, cites), CONSOLIDATION)
-    fresh.set_field("timestamp", line.timestamp, CONSOLIDATION)
-    fresh.set_field("links", [Link(target=c, reason="cited", by=CONSOLIDATION) for c in cites], CONSOLIDATION)
-    return fresh
+def _same(note: Note, line: Line, cites: list[str]) -> bool:
+    return note.content == line.text and cited(note) == cites and note.timestamp == line.timestamp
+
+
+def _bring_up_to_date(note: Note, line: Line, cites: list[str]) -> None:
+    note.set_field("content", clean_content(line.text), CONSOLIDATION)
+    note.set_field("context", _context(line, cites), CONSOLIDATION)
+    note.set_field("timestamp", line.timestamp, CONSOLIDATION)
+    note.set_field("links", [Link(target=c, reason="cited", by=CONSOLIDATION) for c in cites], CONSOLIDATION)
+
+
+def _commit(store: Store, todo: list[tuple[Line, list[str], str]]) -> int:
+    """Write one batch: new lines created, stored ones updated unless the person edited (or deleted) them
+    since they were read (read again under the store's write lock). How many were skipped so."""
+    skipped = 0
+    with store.writing() as w:
+        for line, cites, note_id in todo:
+            if not note_id:
+                w.put(_new_note(line, cites), cause=CONSOLIDATION)
+                continue
+            if not w.exists(note_id):
+                skipped += 1
+                continue
+            note = w.get(note_id)
+            if edited_by_person(note):
+                skipped += 1
+                continue
+            _bring_up_to_date(note, line, cites)
+            w.put(note, cause=CONSOLIDATION)
+    return skipped
 
 
 def save_lines(store: Store, lines: list[Line], kinds: tuple[str, ...],
@@ -140,7 +160,7 @@ def save_lines(store: Store, lines: list[Line], kinds: tuple[str, ...],
     notes = store.notes_view()
     existing = {n.source_ref: n for n in notes.values() if n.source in kinds}
     dismissed = load_dismissed(store)
-    todo: list[Note] = []
+    todo: list[tuple[Line, list[str], str]] = []
     for line in lines:
         note = existing.pop(line.ref, None)
         cites = [c for c in dict.fromkeys(line.cites) if c in notes]
@@ -153,22 +173,19 @@ def save_lines(store: Store, lines: list[Line], kinds: tuple[str, ...],
             continue
         if note is not None and edited_by_person(note):
             report.kept_edited += 1
-            continue
-        if note is None:
-            todo.append(_new_note(line, cites))
+        elif note is None:
+            todo.append((line, cites, ""))
             report.created += 1
-            continue
-        fresh = _changed(store, note, line, cites)
-        if fresh is None:
+        elif _same(note, line, cites):
             report.unchanged += 1
         else:
-            todo.append(fresh)
+            todo.append((line, cites, note.id))
             report.updated += 1
     for start in range(0, len(todo), BATCH):
         pause()
-        with store.writing() as w:
-            for note in todo[start:start + BATCH]:
-                w.put(note, cause=CONSOLIDATION)
+        skipped = _commit(store, todo[start:start + BATCH])
+        report.updated -= skipped
+        report.kept_edited += skipped
     report.removed += [n.id for n in existing.values() if not edited_by_person(n)]
     if report.removed:
         pause()

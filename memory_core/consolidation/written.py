@@ -91,12 +91,16 @@ def write_section(llm: LLM, section: str, extracted: list[Line], notes: dict[str
     sources = [Source(notes[i].content, i) for i in ids]
     task = f"Write up to {MAX_LINES} lines for the section '{SECTION_TITLES.get(section, section)}' of the person's profile."
     answer = ask(llm, task, sources)
-    lines = []
+    lines: list[Line] = []
+    seen: dict[str, int] = {}
     for text, picked in answer.lines:
         cites = _cites(picked)
         if not cites:
             continue
+        # named by what it cites (the model's wording changes between rebuilds; its sources do not)
         key = hashlib.sha1(",".join(sorted(cites)).encode()).hexdigest()[:12]
+        seen[key] = seen.get(key, 0) + 1
+        key += f"-{seen[key]}" if seen[key] > 1 else ""
         lines.append(Line("profile", f"{section}:m{key}", section, text, cites,
                           max(notes[i].timestamp for i in cites), written_by=model_label(llm)))
     return (lines or extracted), answer.rejected
