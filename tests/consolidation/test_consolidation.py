@@ -191,6 +191,15 @@ def test_recall_gives_the_persons_notes_never_the_profile(store: MemoryStore) ->
     hits = search(store, store.settings, "Where does my sister Anna live?", k=5)
     assert hits and hits[0].note.id == ids[0]
     assert all(h.note.source not in ("profile", "digest") for h in hits)
+    # nor when the question names a day: the day's digest is not one of that day's memories
+    from datetime import datetime, timezone
+
+    from memory_core.retrieval.timespan import TimeSpan
+
+    span = TimeSpan(datetime(2024, 5, 1, tzinfo=timezone.utc), datetime(2024, 5, 2, tzinfo=timezone.utc), "on May 1st")
+    dated = search(store, store.settings, "What did I say on May 1st?", k=5, span=span)
+    assert {h.note.id for h in dated[:2]} == {ids[0], ids[1]}
+    assert all(h.note.source not in ("profile", "digest") for h in dated)
     # the write path's neighbours leave them out too (duplicates, links, evolution)
     vec = store.embedder.embed(["Anna: My sister Anna lives in Lisbon."])[0]
     assert all(nb.note.source not in ("profile", "digest") for nb in store.nearest(vec, 5))
