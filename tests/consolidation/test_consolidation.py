@@ -203,3 +203,18 @@ def test_recall_gives_the_persons_notes_never_the_profile(store: MemoryStore) ->
     # the write path's neighbours leave them out too (duplicates, links, evolution)
     vec = store.embedder.embed(["Anna: My sister Anna lives in Lisbon."])[0]
     assert all(nb.note.source not in ("profile", "digest") for nb in store.nearest(vec, 5))
+
+
+def test_the_vault_holds_the_persons_notes_not_the_digests(hstore: MemoryStore) -> None:
+    import io
+    import zipfile
+
+    from memory_core.transfer.vault.export import export_vault
+
+    seed(hstore)
+    consolidate(hstore)
+    assert lines_of(hstore)
+    files = zipfile.ZipFile(io.BytesIO(export_vault(hstore))).namelist()
+    notes = [f for f in files if "/notes/" in f]
+    assert len(notes) == len(FACTS)
+    assert not any("Digest" in f or f.split("/")[-1].startswith("Anna") for f in notes)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import InputError
-from ...notes import Note, try_parse_time
+from ...notes import Note, is_derived, try_parse_time
 from .markdown import (
     dump_front_matter,
     first_line,
@@ -113,9 +113,16 @@ def build_vault(notes: Iterable[Note]) -> bytes:
     return buf.getvalue()
 
 
+def vault_notes(store: Store) -> list[Note]:
+    """The notes a vault holds: the person's, not Memex's digests and profile lines. Those are rebuilt
+    from the notes (memory_core.consolidation); a vault imported elsewhere would make them "import"
+    notes, recalled as if the person had said them."""
+    return [n for n in store.all_notes() if not is_derived(n)]
+
+
 def export_vault(store: Store) -> bytes:
-    """The whole store as a vault zip."""
-    return build_vault(store.all_notes())
+    """The whole store (its notes, ``vault_notes``) as a vault zip."""
+    return build_vault(vault_notes(store))
 
 
 def _memex_id(path: Path) -> str:
@@ -139,7 +146,7 @@ def export_to_dir(store: Store, folder: str | Path) -> int:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder} exists and is not a folder.")
-    notes = store.all_notes()
+    notes = vault_notes(store)
     files = vault_files(notes)
     ids = {n.id for n in notes}
     try:
