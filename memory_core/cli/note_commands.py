@@ -42,13 +42,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Why a note is (not) recalled for a query: rank, signals, words, exclusions, the cut."""
-    from ..retrieval.explain import explain
+    from ..retrieval.explain import chat_span, explain
     from ..retrieval.explain_text import explanation_lines
 
     if not args.query.strip():
         raise InputError("Give the query to explain (it is empty).")
     store = store_of(args)
-    e = explain(store, store.settings, args.query, args.note, k=args.k, retriever=args.retriever, chat=args.chat)
+    span = chat_span(store, args.query) if args.chat else None  # the chat reads the question's time too
+    e = explain(store, store.settings, args.query, args.note, k=args.k, retriever=args.retriever, chat=args.chat,
+                span=span)
     out(args, e.to_dict(), "\n".join(explanation_lines(e)))
     return 0
 

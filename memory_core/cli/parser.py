@@ -70,7 +70,8 @@ def _note_commands(add: AddCommand) -> None:
     p.add_argument("--retriever", choices=("contextual", "contextual+ppr", "hybrid+links", "hybrid", "bm25", "dense"),
                    help="the retriever to explain (default: the chat's, contextual)")
     p.add_argument("--chat", action="store_true",
-                   help="the chat's view: its relevance floor leaves weak matches out (the search has none)")
+                   help="the chat's view: the time span the question names (read as of now) ranks its notes "
+                        "first, and the relevance floor leaves weak matches out (the search has neither)")
 
     p = add("show", notes.cmd_show, "Show one note (id or unique id prefix).")
     p.add_argument("id")

@@ -23,7 +23,8 @@ The raw values (BM25 score, cosine) do not depend on the run and are shown besid
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,8 +34,8 @@ from ..store.lexical import STOPWORDS, TOKEN_RE, stem, tokenize
 from .floor import above_floor, floor_for
 from .hit import Hit
 from .retrievers import make_retriever
-from .spanrank import in_span
-from .timespan import TimeSpan
+from .spanrank import in_span, is_in_span
+from .timespan import TimeSpan, memory_times, read_span
 from .trace import SIGNALS
 
 if TYPE_CHECKING:
@@ -44,12 +45,6 @@ if TYPE_CHECKING:
 
 MAX_QUERY = 2000  # as ``search``: the query is cut to this many characters
 WHERE = ("content", "keywords/tags/summary", "conversation context")
-
-
-class Span(Protocol):
-    """A time span (``timespan.TimeSpan``): what ``explain`` needs of it."""
-
-    def contains(self, when: Any) -> bool: ...  # pragma: no cover - protocol
 
 
 @dataclass
@@ -109,7 +104,8 @@ class Explanation:
     score_gap: float | None = None  # kth_score - score: > 0 is how far short of the cut it fell
     rank_gap: int | None = None  # rank - k: > 0 is how many places below the cut
     found: int = 0  # hits the search at k returned (fewer than k when few notes matched)
-    floor: dict[str, Any] = field(default_factory=dict)  # value, strength, passes, applies
+    floor: dict[str, Any] = field(default_factory=dict)  # value, strength, passes, in_span, applies
+    span: str = ""  # the time span the question was read to name, as one line ("" when none)
     remarks: list[str] = field(default_factory=list)
 
     @property
@@ -211,17 +207,20 @@ def _signals(hit: Hit | None, kth: Hit | None, own: dict[str, float], kth_own: d
 
 def _floor(query: str, query_vec: np.ndarray, note: Note, hit: Hit | None, own: dict[str, float],
            store: Store, floor: float | None) -> dict[str, Any]:
-    """The chat's relevance floor for this note: its value, the note's strength, whether it passes."""
+    """The chat's relevance floor for this note: its value, the note's strength, whether it passes
+    (a note recall put inside the question's time span passes whatever its strength, as in the chat)."""
     value = floor_for(store.embedder) if floor is None else float(floor)
     # The note's own cosine whichever retriever ranked it (a BM25 hit carries none), as the chat reads it.
     raw = dict(hit.raw) if hit is not None else {}
     raw.setdefault("dense", own.get("dense", 0.0))
-    probe = Hit(note, 0.0, dense=hit.dense if hit is not None else 0.0, raw=raw)
+    probe = Hit(note, 0.0, dense=hit.dense if hit is not None else 0.0, raw=raw,
+                signals=dict(hit.signals) if hit is not None else {})
     strength = above_floor(query, [probe], store.embedder, query_vec, floor=-2.0)[0].strength
-    return {"value": value, "strength": strength, "passes": strength >= value}
+    by_span = is_in_span(probe)
+    return {"value": value, "strength": strength, "passes": strength >= value or by_span, "in_span": by_span}
 
 
-def _exclusions(note: Note, notes: dict[str, Note], floor: dict[str, Any], chat: bool, span: Span | None,
+def _exclusions(note: Note, notes: dict[str, Note], floor: dict[str, Any], chat: bool, span: TimeSpan | None,
                 note_filter: NoteFilter | None) -> list[Exclusion]:
     out: list[Exclusion] = []
     newer = notes.get(note.superseded_by) if note.superseded_by else None
@@ -234,22 +233,22 @@ def _exclusions(note: Note, notes: dict[str, Note], floor: dict[str, Any], chat:
                   f"{floor['value']:.2f}")
         out.append(Exclusion("floor", "excluded" if chat else "none",
                              detail if chat else detail + " (the Search page shows it anyway)"))
-    if span is not None and not (in_span(note, span) if isinstance(span, TimeSpan) else span.contains(note.timestamp)):
-        label = getattr(span, "label", "") or getattr(span, "describe", lambda: "")()
+    if span is not None and not in_span(note, span):
         out.append(Exclusion("span", "lowered", f"its time {note.timestamp[:16].replace('T', ' ')} is outside "
-                             f"the time span asked about{f' ({label})' if label else ''}: the notes inside it "
-                             "rank first, this one is kept below them (spanrank)"))
+                             f"the time span asked about ({span.label}): the notes inside it rank first, this "
+                             "one is kept below them"))
     if note_filter is not None and not note_filter.matches(note):
         out.append(Exclusion("filter", "excluded", "it does not match the filter"))
     return out
 
 
 def explain(store: Store, settings: Settings, query: str, note_id: str, *, k: int | None = None,
-            retriever: str | None = None, chat: bool = False, span: Span | None = None,
+            retriever: str | None = None, chat: bool = False, span: TimeSpan | None = None,
             note_filter: NoteFilter | None = None, floor: float | None = None) -> Explanation:
     """Why the note ``note_id`` (an id or a unique prefix of 6+ characters) is, or is not, among the
     top ``k`` (default: the chat's ``recall_k``) for ``query``. ``chat``: the chat's view (its
-    relevance floor excludes); else the Search page's (the floor is reported, not applied).
+    relevance floor excludes); else the Search page's (the floor is reported, not applied). ``span``:
+    the time the question names (``chat_span`` reads it as the chat does), whose notes rank first.
 
     Raises InputError for an empty query or a bad k, NotFoundError for an unknown note. Reads only:
     nothing is counted as a recall."""
@@ -262,9 +261,9 @@ def explain(store: Store, settings: Settings, query: str, note_id: str, *, k: in
     note = store.get(_resolve(store, note_id))
     finder = make_retriever(store, settings, retriever)
     notes = store.notes_view()
-    pool = finder.pool(query, k, span if isinstance(span, TimeSpan) else None)
+    pool = finder.pool(query, k, span)
     top = pool[:k]
-    ranked, hit, kth, scored_on = _place(finder, query, note.id, pool, top, len(notes))
+    ranked, hit, kth, scored_on = _place(finder, query, note.id, pool, top, len(notes), span)
     query_vec = np.asarray(store.embedder.embed([query])[0], dtype=np.float32)
     own = own_raw(store, query, query_vec, note.id)
     words, ignored = query_words(query)
@@ -276,7 +275,7 @@ def explain(store: Store, settings: Settings, query: str, note_id: str, *, k: in
                       signals=_signals(hit, kth, own, own_raw(store, query, query_vec, top[-1].note.id) if top else {}),
                       reasons=list(hit.reasons) if hit is not None else [], words=word_presence(note, words),
                       ignored_words=ignored, exclusions=_exclusions(note, notes, fl, chat, span, note_filter),
-                      found=len(top), floor=fl)
+                      found=len(top), floor=fl, span=span.describe() if span is not None else "")
     if top:
         last = top[-1]
         out.kth_id, out.kth_title = last.note.id, last.note.title
@@ -287,6 +286,13 @@ def explain(store: Store, settings: Settings, query: str, note_id: str, *, k: in
             out.score_gap = out.kth_score - out.score
     out.remarks = _remarks(out)
     return out
+
+
+def chat_span(store: Store, query: str, at: datetime | None = None) -> TimeSpan | None:
+    """The time span the chat would read in ``query`` asked at ``at`` (default: now), as
+    ``ChatSession.time_span`` does: a date without a year is the latest one that holds notes."""
+    return read_span(query, at or datetime.now(timezone.utc),
+                     lambda: memory_times(n.timestamp for n in store.notes_view().values()))
 
 
 def _resolve(store: Store, note_id: str) -> str:
@@ -301,15 +307,15 @@ def _resolve(store: Store, note_id: str) -> str:
         raise NotFoundError(f"{exc}{hint}") from None
 
 
-def _place(finder: Any, query: str, note_id: str, pool: list[Hit], top: list[Hit], total: int
-           ) -> tuple[int | None, Hit | None, Hit | None, str]:
+def _place(finder: Any, query: str, note_id: str, pool: list[Hit], top: list[Hit], total: int,
+           span: TimeSpan | None) -> tuple[int | None, Hit | None, Hit | None, str]:
     """(rank, the note's hit, the k-th hit, the run both come from): the search's own candidates
     first (run 1), else the run with every note a candidate (run 2, ranked below run 1's pool)."""
     pos = {h.note.id: i for i, h in enumerate(pool)}
     kth_id = top[-1].note.id if top else ""
     if note_id in pos:
         return pos[note_id] + 1, pool[pos[note_id]], (pool[pos[kth_id]] if kth_id else None), "search at k"
-    deep = finder.search(query, max(total, len(top)))
+    deep = finder.search(query, max(total, len(top)), span=span)
     below = [h for h in deep if h.note.id not in pos]
     at = next((i for i, h in enumerate(below) if h.note.id == note_id), None)
     kth = next((h for h in deep if h.note.id == kth_id), None)

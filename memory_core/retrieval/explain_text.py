@@ -74,7 +74,8 @@ def explanation_lines(e: Explanation) -> list[str]:
     """The explanation as lines of plain text, verdict first."""
     lines = [f"query: {plain(e.query, 200)}",
              f"note:  {e.note_id[:8]}  {plain(e.title, 70)}",
-             f"retriever {e.retriever}, k = {e.k}, {e.total} notes",
+             f"retriever {e.retriever}, k = {e.k}, {e.total} notes"
+             + (f"; time span read from the question: {plain(e.span, 120)}" if e.span else ""),
              "",
              e.verdict(), *_cut(e), ""]
     if e.signals:
@@ -84,7 +85,8 @@ def explanation_lines(e: Explanation) -> list[str]:
     lines += _words(e)
     fl = e.floor
     if fl:
-        verdict = "passes" if fl["passes"] else "below it"
+        verdict = ("passes (inside the time span: whatever its similarity)" if fl.get("in_span")
+                   else "passes" if fl["passes"] else "below it")
         who = "the chat applies it" if fl.get("applies") else "the chat's; the Search page has none"
         lines.append(f"relevance floor ({who}): own-words similarity {fl['strength']:.2f} vs floor "
                      f"{fl['value']:.2f}: {verdict}")

@@ -19,6 +19,7 @@ from memory_core.explore.render import escape_markdown
 from memory_core.notes import Note
 from memory_core.retrieval.explain import Explanation, explain
 from memory_core.retrieval.explain_text import explanation_lines, plain, signal_rows
+from memory_core.retrieval.timespan import TimeSpan
 from memory_core.store.note_filter import NoteFilter
 from pages.common import settings
 
@@ -40,7 +41,8 @@ def choices(notes: Mapping[str, Note], first: Sequence[str], find: str, keep: st
 
 
 def explain_panel(store: Any, notes: Mapping[str, Note], query: str, *, first: Sequence[str], key: str,
-                  k: int | None = None, retriever: str | None = None, chat: bool = False) -> None:
+                  k: int | None = None, retriever: str | None = None, chat: bool = False,
+                  span: TimeSpan | None = None) -> None:
     """The picker and, once a note is picked, its explanation. ``first``: the recalled notes' ids."""
     pick_key = f"{key}_pick"
     preset = st.session_state.pop(f"{key}_preset", None)  # another page asked about a note ("Why" on Chat)
@@ -64,7 +66,7 @@ def explain_panel(store: Any, notes: Mapping[str, Note], query: str, *, first: S
     if not pick:
         return
     try:
-        e = explain(store, settings(), query, pick, k=k, retriever=retriever, chat=chat)
+        e = explain(store, settings(), query, pick, k=k, retriever=retriever, chat=chat, span=span)
     except MemexError as exc:
         st.error(f"Cannot explain this note: {escape_markdown(str(exc))}")
         return

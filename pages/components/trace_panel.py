@@ -19,6 +19,7 @@ from memory_core.explore.render import escape_markdown
 from memory_core.notes import Note
 from memory_core.retrieval import RETRIEVERS
 from memory_core.retrieval import trace as tr
+from memory_core.retrieval.timespan import TimeSpan
 from pages.common import settings
 from pages.components.explain_panel import explain_panel
 
@@ -97,17 +98,31 @@ def trace_explain(store: Any, notes: Mapping[str, Note], trace: tr.Trace) -> Non
     if not trace.query.strip():
         st.caption("This reply was saved without its question, so there is nothing to explain it against.")
         return
+    span = None
     if st.query_params.get("trace"):
         k, retriever, chat = None, None, True
-        st.caption("Explained the chat's way (its retriever, k and relevance floor) against the memory as it "
-                   "is now: if notes changed since the reply, ranks may differ from the trace's.")
+        span = _saved_span(str(st.query_params.get("trace")))
+        st.caption("Explained the chat's way (its retriever, k, the time span it read and its relevance floor) "
+                   "against the memory as it is now: if notes changed since the reply, ranks may differ from "
+                   "the trace's.")
     else:
         k_param = st.query_params.get("k", "")
         k = max(1, min(50, int(k_param))) if k_param.isdigit() else TRACE_K
         wanted = st.query_params.get("retriever")
         retriever, chat = (wanted if wanted in RETRIEVERS else None), False
     explain_panel(store, notes, trace.query, first=trace.present_ids, key="trace_explain", k=k,
-                  retriever=retriever, chat=chat)
+                  retriever=retriever, chat=chat, span=span)
+
+
+def _saved_span(param: str) -> TimeSpan | None:
+    """The time span the chat read in the reply's question, as saved with the reply (None: none, or
+    the reply cannot be read: the trace above already says why)."""
+    try:
+        cid, mid = tr.parse_param(param)
+        message = _conversations().load(cid).message(mid)
+    except MemexError:
+        return None
+    return TimeSpan.from_dict(message.get("time_span")) if message else None
 
 
 def trace_header(trace: tr.Trace) -> None:

@@ -173,3 +173,24 @@ def test_reply_trace_answers_why_and_why_not(app_home: Settings, embedder) -> No
     assert any(s.value.replace("\\", "").startswith("recalled: rank 1 of 4 notes (k = 5)") for s in at.success)
     text = next(c.value for c in at.code if c.value.startswith("query: "))
     assert f"note:  {ids[0][:8]}  Anna lives in Berlin." in text and "relevance floor (the chat applies it)" in text
+
+
+def test_reply_trace_explains_with_the_time_span_the_reply_read(app_home: Settings, embedder) -> None:
+    from datetime import datetime, timezone
+
+    from memory_core.retrieval.timespan import TimeSpan
+
+    store, ids = seed(app_home, embedder)
+    param = conversation(app_home, [{"id": ids[0], "rank": 1, "score": 0.8, "query": "what did Tom do yesterday?"}])
+    cid, mid = param.split(":")
+    path = Path(app_home.data_dir) / "conversations" / f"{cid}.json"
+    conv = json.loads(path.read_text())
+    day = TimeSpan(datetime(2024, 1, 31, tzinfo=timezone.utc), datetime(2024, 2, 1, tzinfo=timezone.utc), "yesterday")
+    conv["messages"][0]["time_span"] = day.to_dict()
+    path.write_text(json.dumps(conv))
+    at = graph_page({"trace": param})
+    at.selectbox(key="trace_explain_pick").set_value(ids[1]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = next(c.value for c in at.code if c.value.startswith("query: "))
+    assert "time span read from the question: “yesterday” → Wed 31 Jan 2024" in text
+    assert "outside the time span asked about (Wed 31 Jan 2024)" in text

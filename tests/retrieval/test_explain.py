@@ -9,7 +9,7 @@ import pytest
 from memory_core.errors import InputError, NotFoundError
 from memory_core.notes import Note
 from memory_core.retrieval import make_retriever
-from memory_core.retrieval.explain import explain, query_words
+from memory_core.retrieval.explain import chat_span, explain, query_words
 from memory_core.retrieval.explain_text import explanation_lines, plain
 from memory_core.retrieval.timespan import TimeSpan
 from memory_core.store.note_filter import NoteFilter
@@ -152,3 +152,27 @@ def test_text_lines_keep_hostile_text_plain(store, settings) -> None:
     text = "\n".join(lines)
     assert "\x1b" not in text and "\r" not in text and "<script>alert(1)</script>" in text
     assert plain("a\tb\nc" + "x" * 100, 10) == "a b cxxxx…"
+
+
+def test_a_time_span_ranks_as_the_search_with_that_span(seeded, settings) -> None:
+    # "garden log 8" (2024-03-09) has few "tomato"s: 9th without a span; the span of its day puts it first.
+    store, ids = seeded
+    day = TimeSpan(datetime(2024, 3, 9, tzinfo=timezone.utc), datetime(2024, 3, 10, tzinfo=timezone.utc), "on March 9th")
+    target = ids[GARDEN[8]]
+    plain_rank = explain(store, settings, "tomato garden", target, k=3, retriever="bm25").rank
+    assert plain_rank is not None and plain_rank > 3
+    hits = make_retriever(store, settings, "bm25").search("tomato garden", 3, span=day)
+    e = explain(store, settings, "tomato garden", target, k=3, retriever="bm25", span=day, chat=True)
+    assert hits[0].note.id == target and e.recalled and e.rank == 1 and "on March 9th" in e.span
+    assert e.floor["in_span"] and e.floor["passes"]  # the chat lets the span's notes past the floor
+    assert "time span read from the question" in "\n".join(explanation_lines(e))
+    # outside the span, a note that shares the words ranks below the span's notes: lowered, with a reason
+    other = explain(store, settings, "tomato garden", ids[GARDEN[0]], k=3, retriever="bm25", span=day)
+    assert not other.recalled and other.rank > 1 and [x.kind for x in other.exclusions] == ["span"]
+
+
+def test_chat_span_reads_the_question_as_the_chat_does(seeded) -> None:
+    store, _ = seeded
+    span = chat_span(store, "What did I plant on March 9th?", datetime(2024, 6, 1, tzinfo=timezone.utc))
+    assert span is not None and span.start == datetime(2024, 3, 9, tzinfo=timezone.utc)
+    assert chat_span(store, "What did I plant?") is None
