@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InputError, NotFoundError
-from ..notes import Note
+from ..notes import Note, is_derived
 from ..store.lexical import STOPWORDS, TOKEN_RE, stem, tokenize
 from .floor import above_floor, floor_for
 from .hit import Hit
@@ -76,7 +76,7 @@ class QueryWord:
 class Exclusion:
     """Something that keeps the note out of (or lower in) what was recalled."""
 
-    kind: str  # "superseded", "floor", "span", "filter"
+    kind: str  # "derived", "superseded", "floor", "span", "filter"
     effect: str  # "excluded", "lowered", or "none" (said for information: it did not act here)
     detail: str
 
@@ -223,6 +223,9 @@ def _floor(query: str, query_vec: np.ndarray, note: Note, hit: Hit | None, own: 
 def _exclusions(note: Note, notes: dict[str, Note], floor: dict[str, Any], chat: bool, span: TimeSpan | None,
                 note_filter: NoteFilter | None) -> list[Exclusion]:
     out: list[Exclusion] = []
+    if is_derived(note):
+        out.append(Exclusion("derived", "excluded", f"it is Memex's own summary ({note.source}), not the person's "
+                             "words: recall leaves digests and profile lines out"))
     newer = notes.get(note.superseded_by) if note.superseded_by else None
     if newer is not None:
         out.append(Exclusion("superseded", "lowered", f"superseded by '{newer.title}' ({newer.id[:8]}): it ranks "

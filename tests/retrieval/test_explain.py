@@ -176,3 +176,15 @@ def test_chat_span_reads_the_question_as_the_chat_does(seeded) -> None:
     span = chat_span(store, "What did I plant on March 9th?", datetime(2024, 6, 1, tzinfo=timezone.utc))
     assert span is not None and span.start == datetime(2024, 3, 9, tzinfo=timezone.utc)
     assert chat_span(store, "What did I plant?") is None
+
+
+def test_a_digest_is_left_out_by_recall_and_says_so(store, settings) -> None:
+    from memory_core.notes import DERIVED_SOURCES
+
+    digest = Note("Digest: tomato planting all week.", source=sorted(DERIVED_SOURCES)[0])
+    with store.writing() as w:
+        for n in (digest, Note("I planted a tomato."), Note("Tea time.")):
+            w.put(n)
+    e = explain(store, settings, "tomato planting", digest.id, k=3, retriever="bm25")
+    assert not e.recalled and e.rank is None and [x.kind for x in e.excluded_by] == ["derived"]
+    assert e.verdict().startswith("not recalled, and would be left out")
