@@ -47,8 +47,13 @@ def explain_panel(store: Any, notes: Mapping[str, Note], query: str, *, first: S
     pick_key = f"{key}_pick"
     preset = st.session_state.pop(f"{key}_preset", None)  # another page asked about a note ("Why" on Chat)
     if preset:
-        st.session_state[pick_key] = preset
-        st.session_state[f"{key}_find"] = ""
+        if preset in notes:
+            st.session_state[pick_key] = preset
+            st.session_state[f"{key}_find"] = ""
+        else:
+            st.caption("That note no longer exists (deleted since): pick another one.")
+    if st.session_state.get(pick_key) and st.session_state[pick_key] not in notes:
+        st.session_state[pick_key] = None  # deleted meanwhile: nothing to explain
     find = st.text_input("Find a note", key=f"{key}_find", placeholder="words from it, or its id",
                          help="Any note can be explained, recalled or not. The recalled ones are listed first.")
     ranks = {nid: i + 1 for i, nid in enumerate(first)}

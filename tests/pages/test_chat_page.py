@@ -403,3 +403,26 @@ def test_the_app_and_two_cli_processes_on_one_conversation_lose_no_message(app_h
                                                     for i in (1, 2, 3)] + [f"The app says hello {i}" for i in range(3)]
     assert sorted(users) == sorted(expected)
     assert sum(1 for m in conv.messages if m["role"] == "assistant") == len(expected)  # every reply kept too
+
+
+def test_why_beside_a_recalled_memory_explains_it_on_the_reply_trace(app_home: Settings, embedder) -> None:
+    ids = seed(app_home, embedder)
+    convs = ConversationStore(app_home.home)
+    conv = convs.new()
+    user = new_message("user", "What is my dog's name?")
+    recalled = [{"id": nid, "rank": i + 1, "score": 0.5, "signals": {"dense": 0.5}, "title": "note",
+                 "query": user["content"]} for i, nid in enumerate([ids[0], "b" * 36])]
+    reply = new_message("assistant", "Biscuit.", query=user["content"], recalled=recalled)
+    convs.append(conv.id, user, create=conv)
+    convs.append(conv.id, reply)
+    at = chat_page()
+    at.button(key=f"chat_why_{reply['id']}_0").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="trace_explain_pick").value == ids[0]  # on the Graph page, that note explained
+    text = next(c.value for c in at.code if c.value.startswith("query: What is my dog's name?"))
+    assert f"note:  {ids[0][:8]}" in text
+    # a recalled note deleted since: said so, nothing explained
+    at.switch_page("pages/chat.py").run()
+    at.button(key=f"chat_why_{reply['id']}_1").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("no longer exists" in c.value for c in at.caption) and at.selectbox(key="trace_explain_pick").value is None
