@@ -160,6 +160,17 @@ def from_memory_caption(message: dict[str, Any]) -> None:
     for r in used[:3]:
         when = str(r.get("timestamp", ""))[:10]
         st.caption("📎 From your memory: “" + escape_markdown(r["text"]) + "”" + (f" ({when})" if when else ""))
+    for ex in [e for e in message.get("episodes") or [] if e.get("in_prompt") and e.get("text")][:2]:
+        st.caption(exchange_caption(ex))
+
+
+def exchange_caption(ex: dict[str, Any]) -> str:
+    """A recalled exchange under a reply: when and where it was said, then who said what (as text)."""
+    when = str(ex.get("timestamp", ""))[:10]
+    title = str(ex.get("title", "")).strip()
+    head = "💬 From your memory, our conversation" + (f" on {when}" if when else "") \
+        + (f" (“{escape_markdown(title)}”)" if title else "") + ":"
+    return head + "  \n" + "  \n".join(escape_markdown(line) for line in str(ex["text"]).splitlines())
 
 
 def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
@@ -193,6 +204,7 @@ def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
                     st.switch_page(GRAPH_PAGE, query_params={"trace": f"{conversation_id}:{message['id']}"})
         c2.page_link(GRAPH_PAGE, label="Show on graph", icon="🕸️",
                      query_params={"trace": f"{conversation_id}:{message['id']}"})
+    show_exchanges(message)
     bits = []
     if prompt.get("history_dropped"):
         bits.append(f"{prompt['history_dropped']} earlier message(s)")
@@ -202,6 +214,20 @@ def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
         bits.append(f"{len(prompt['notes_dropped'])} recalled note(s)")
     if bits:
         st.caption("To keep the prompt short for the model, it left out " + ", ".join(bits) + ".")
+
+
+def show_exchanges(message: dict[str, Any]) -> None:
+    """The earlier exchanges a reply recalled (episodes), apart from the notes."""
+    episodes = [e for e in message.get("episodes") or [] if isinstance(e, dict)]
+    if not episodes:
+        return
+    used = sum(1 for e in episodes if e.get("in_prompt"))
+    with st.expander(f"Recalled exchanges ({len(episodes)}, {used} given to the model)"):
+        for i, e in enumerate(episodes):
+            mark = " · given to the model" if e.get("in_prompt") else ""
+            st.markdown(f"**#{e.get('rank', i + 1)}** · {float(e.get('score', 0) or 0):.3f}{mark}")
+            if e.get("text"):
+                st.caption(exchange_caption(e))
 
 
 def show_message(message: dict[str, Any], conv: Conversation, session: ChatSession | None, writer: Any) -> None:

@@ -176,6 +176,28 @@ def note_card(note: Any, *, key: str = "", heading: bool = True) -> None:
                                                     "— (none: the note is found by its own words)"),
                 help="What was said before this note, and when: search also matches the note through it. "
                      "Only your own words, never Memex's replies.")
+    note_episode(note)
+
+
+def note_episode(note: Any) -> None:
+    """The episode a chat note came from: its conversation, the day, and the turns around the message
+    (as text), with a link that opens that conversation on the Chat page."""
+    from memory_core.episodes.conversations import ConversationStore
+    from memory_core.episodes.segments import episode_of
+
+    cid, mid = getattr(note, "conversation_id", ""), getattr(note, "message_id", "")
+    found = episode_of(ConversationStore(settings().home), cid, mid) if cid and mid else None
+    if found is None:
+        return
+    title, turns = found
+    who = {"user": "You", "assistant": "Memex"}
+    day = next((t.day for t in turns if t.message_id == mid), "")
+    lines = [("**" if t.message_id == mid else "") + escape_markdown(f"{who.get(t.role, t.role)}: {t.text[:300]}")
+             + ("**" if t.message_id == mid else "") for t in turns]
+    c1, c2 = st.columns([4, 1], vertical_alignment="center")
+    c1.markdown(f"**From the conversation** “{escape_markdown(title or '(untitled)')}”"
+                + (f" on {escape_markdown(day)}" if day else "") + ":  \n" + "  \n".join(lines))
+    c2.page_link("pages/chat.py", label="Open the conversation", icon="💬", query_params={"conversation": cid})
 
 
 def diff_view(diff: Any, *, whole: bool = True) -> None:

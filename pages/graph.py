@@ -259,6 +259,9 @@ with col_detail:
     if trace is not None:
         with st.expander(f"Recalled notes ({len(trace.entries)})", expanded=True):
             trace_table(trace, notes, key="graph_trace_table")
+        if trace.episodes:  # what was said earlier: episodes, not notes, so not nodes of this graph
+            with st.expander(f"Recalled exchanges ({len(trace.episodes)})", expanded=True):
+                st.dataframe(tr.episode_rows(trace), hide_index=True, key="graph_trace_episodes")
         asked = st.session_state.get("trace_explain_pick") or st.session_state.get("trace_explain_preset")
         with st.expander("Why (not) this note?", expanded=bool(asked)):
             trace_explain(store, notes_now, trace)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..episodes.conversations import ConversationStore
+from ..episodes.segments import mark_forgotten
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -49,14 +50,19 @@ def words_of_notes(conversations: ConversationStore, note_ids: list[str]) -> lis
 
 
 def forget_notes(store: Store, conversations: ConversationStore, note_ids: list[str]) -> ForgetReport:
-    """``store.forget`` for notes alive or already deleted, with the words the chat knows they held."""
-    return store.forget(note_ids, words=words_of_notes(conversations, note_ids))
+    """``store.forget`` for notes alive or already deleted, with the words the chat knows they held;
+    the messages that made them are flagged so no episode recalls them again (episodes.segments)."""
+    report = store.forget(note_ids, words=words_of_notes(conversations, note_ids))
+    mark_forgotten(conversations, note_ids)
+    return report
 
 
 def delete_notes(store: Store, conversations: ConversationStore, note_ids: list[str]) -> int:
     """Delete live notes (an unknown id is an error, as for any edit), purging the words they held from
     other notes' contexts: the note's text, and the person's messages that made it or were merged into it
     (a reworded near-duplicate merged into the note is quoted in the next note's context as typed).
-    Returns how many were deleted."""
+    Returns how many were deleted. The messages that made them are flagged so no episode recalls them."""
     resolved = [store.resolve_id(i) for i in note_ids]
-    return len(store.forget(resolved, words=words_of_notes(conversations, resolved)).forgotten)
+    forgotten = store.forget(resolved, words=words_of_notes(conversations, resolved)).forgotten
+    mark_forgotten(conversations, resolved)
+    return len(forgotten)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..models.llm import LLM
 
 from ..retrieval.floor import persons_words
+from .episodic import EXCHANGE_FORM, RecalledExchange, exchange_messages, offered_exchanges
 
 Message = dict[str, str]
 
@@ -114,20 +115,24 @@ class PromptPlan:
     history_dropped: int = 0
     truncated_chars: int = 0  # characters cut from the person's message (only in the prompt; stored intact)
     seconds: float = 0.0
-    form: str = "chat"  # "memory" (a question answered from the top notes) or "chat"
+    form: str = "chat"  # "memory" (from the top notes), "episode" (from recalled exchanges) or "chat"
     notes_beyond: int = 0  # recalled notes not offered (past max_notes or below keep_ratio): shown, not given
     time_span: Any = None  # the ``TimeSpan`` the notes were recalled for (read from the message), if any
+    exchanges_used: list[str] = field(default_factory=list)  # best-turn message ids of the exchanges given
+    exchanges: list[RecalledExchange] = field(default_factory=list)  # every recalled exchange (given or not)
 
     @property
     def memory_answer(self) -> bool:
-        """A question answered from notes: decoded greedily (the likeliest words are the told ones)."""
-        return self.form == "memory" and bool(self.notes_used)
+        """A question answered from memory: decoded greedily (the likeliest words are the told ones)."""
+        return (self.form == "memory" and bool(self.notes_used)) or (
+            self.form == "episode" and bool(self.exchanges_used))
 
     def summary(self) -> dict[str, Any]:
         return {"prompt_tokens": self.prompt_tokens, "budget": self.budget, "reply_tokens": self.reply_tokens,
                 "notes_used": self.notes_used, "notes_dropped": self.notes_dropped,
                 "history_used": self.history_used, "history_dropped": self.history_dropped,
-                "truncated_chars": self.truncated_chars, "form": self.form, "notes_beyond": self.notes_beyond}
+                "truncated_chars": self.truncated_chars, "form": self.form, "notes_beyond": self.notes_beyond,
+                "exchanges_used": self.exchanges_used}
 
     @property
     def dropped_anything(self) -> bool:
@@ -166,7 +171,8 @@ def memory_turn(text: str, lines: list[str]) -> str:
 def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Message], *,
                  max_tokens: int, system: str = SYSTEM_PROMPT, today: str | None = None,
                  max_notes: int = MAX_NOTES, history_messages: int = HISTORY_MESSAGES,
-                 keep_ratio: float = NOTE_KEEP_RATIO) -> PromptPlan:
+                 keep_ratio: float = NOTE_KEEP_RATIO, exchanges: list[RecalledExchange] | None = None,
+                 span_read: bool = False) -> PromptPlan:
     """Assemble the prompt so that prompt + reply fit in ``llm.n_ctx``.
 
     A question with recalled notes gets the memory form: the short MEMORY_SYSTEM line, the short
@@ -177,6 +183,10 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
     first. To fit, the oldest history goes first, then the least relevant note, then the middle of
     the message (in the prompt only). Sizes are counted with ``llm.count_tokens`` the way
     ``llm.fit_messages`` counts them, so the model's own trimming never has to cut anything.
+
+    A question about what was said (``episodic.offered_exchanges``: "what did you suggest ...", a time
+    read from it, or exchanges that beat the notes) gets the episode form instead: the recalled
+    exchanges quoted with their dates (``EXCHANGE_FORM``), the question last; notes are not given then.
     """
     started = time.perf_counter()
     n_ctx = int(llm.n_ctx)
@@ -189,7 +199,11 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
     replaced = {n.id for n in notes if n.superseded_by and n.superseded_by in {m.id for m in notes}}
     offered = [i for i in range(min(len(notes), max(0, max_notes)))
                if (i == 0 or notes[i].score >= keep_ratio * top) and notes[i].id not in replaced]
-    form = "memory" if offered and is_question(message) else "chat"
+    exchanges = exchanges or []
+    given_ex = offered_exchanges(message, exchanges, notes, span_read) if is_question(message) else []
+    form = "episode" if given_ex else ("memory" if offered and is_question(message) else "chat")
+    if form == "episode":
+        offered = []
     lines = [note_line(n) for n in notes]
 
     hist = [{"role": m["role"], "content": shorten_middle(m["content"], HISTORY_CHARS)} for m in history]
@@ -206,6 +220,9 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
     text = message
 
     def assemble() -> list[Message]:
+        if form == "episode" and given_ex:
+            msgs = exchange_messages(EXCHANGE_FORM, text, [exchanges[i] for i in given_ex])
+            return msgs if EXCHANGE_FORM == "replay" else [msgs[0], *kept, *msgs[1:]]
         if form == "memory" and chosen:
             return [{"role": "system", "content": system if system != SYSTEM_PROMPT else MEMORY_SYSTEM}, *kept,
                     {"role": "user", "content": memory_turn(text, [lines[i] for i in chosen])}]
@@ -222,6 +239,8 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
     while size > budget:
         if kept:
             kept = start_with_user(kept[1:])
+        elif len(given_ex) > 1:
+            given_ex.pop()  # the least relevant exchange goes first
         elif chosen:
             chosen.pop()  # the least relevant note goes first
         elif len(text) > 40:
@@ -235,12 +254,15 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
 
     for i, n in enumerate(notes):
         n.in_prompt = i in chosen
+    for i, ex in enumerate(exchanges):
+        ex.in_prompt = i in given_ex
     return PromptPlan(
         messages=msgs, budget=budget, prompt_tokens=size, reply_tokens=reply_tokens,
         notes_used=[notes[i].id for i in chosen],
         notes_dropped=[notes[i].id for i in offered if i not in chosen],
         history_used=len(kept), history_dropped=len(history) - len(kept),
         truncated_chars=len(message) - len(text) if text != message else 0,
-        seconds=time.perf_counter() - started, form=form if chosen else "chat",
+        seconds=time.perf_counter() - started, form=form if (chosen or given_ex) else "chat",
         notes_beyond=max(0, len(notes) - len(offered)),
+        exchanges_used=[exchanges[i].message_id for i in given_ex], exchanges=exchanges,
     )

@@ -188,6 +188,8 @@ class Reply:
             "temperature": 0.0 if self.plan.memory_answer else self.temperature,
             "reply_to": self.user_message["id"],
         }
+        if self.plan.exchanges:  # the earlier exchanges recalled, apart from notes (episodic.RecalledExchange)
+            extra["episodes"] = [ex.brief() for ex in self.plan.exchanges]
         if self.recall_error:
             extra["recall_error"] = self.recall_error
         if self.plan.time_span is not None:  # the span read from the message: the trace shows it

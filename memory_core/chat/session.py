@@ -33,6 +33,7 @@ from ..errors import InputError, MemexError, ModelError, NotFoundError
 from ..memory.turns import turn_effect
 from ..notes import PERSON_LINE, try_parse_time
 from .enrichment import enrichment_guard, needs_enrichment, pending_enrichments, record_enrichment
+from .episodic import MAX_EXCHANGES, RecalledExchange
 from .fallback import ACK_MAX_TOKENS, ACK_SYSTEM, is_acknowledgement
 from .gate import ReplyGate
 from .jobs import WriteJob
@@ -136,6 +137,22 @@ class ChatSession:
         return [Recalled.from_hit(p.hit, passage=p.passage, strength=p.strength)
                 for p in above_floor(text, hits, self.store.embedder, floor=self.relevance_floor)]
 
+    def recall_exchanges(self, text: str, k: int = MAX_EXCHANGES + 1, conversation_id: str = "",
+                         span: TimeSpan | None = None) -> list[RecalledExchange]:
+        """The earlier exchanges (episodes) for ``text`` above the relevance floor, best first; none for an
+        acknowledgement. The conversation being had is left out (its turns are the prompt's history),
+        and so is any person's message whose note was deleted since (``is_gone``), even in a process
+        that has not flagged it yet: nothing deleted lingers."""
+        from ..episodes.recall import search_episodes
+
+        if k <= 0 or not text.strip() or is_acknowledgement(text):
+            return []
+        store = self.store
+        hits = search_episodes(self.settings.home, store.embedder, text, k, span=span,
+                               exclude_conversation=conversation_id, is_gone=lambda nid: nid not in store,
+                               floor=self.relevance_floor)
+        return [RecalledExchange.from_hit(h) for h in hits]
+
     def touch_later(self, note_ids: list[str]) -> threading.Thread | None:
         """Record that notes were recalled (last_accessed, retrieval_count), in a background thread."""
         if not note_ids:
@@ -149,16 +166,19 @@ class ChatSession:
         thread.start()
         return thread
 
-    def prepare(self, text: str, history: list[Message], *, k: int, max_tokens: int, at: datetime | None = None
-                ) -> tuple[list[Recalled], PromptPlan, float, str]:
+    def prepare(self, text: str, history: list[Message], *, k: int, max_tokens: int, at: datetime | None = None,
+                conversation_id: str = "") -> tuple[list[Recalled], PromptPlan, float, str]:
         """Recall + prompt assembly (what the benchmark times as overhead). ``at``: when the message was
-        written, when not now (a continued reply answers an earlier message)."""
+        written, when not now (a continued reply answers an earlier message). The recalled exchanges
+        (episodes, apart from ``conversation_id``, the one being had) are left on ``plan.exchanges``."""
         started = time.perf_counter()
         recall_error = ""
         span = None
+        exchanges: list[RecalledExchange] = []
         try:
             span = self.time_span(text, at) if not is_acknowledgement(text) else None
             recalled = self.recall(text, k, span)
+            exchanges = self.recall_exchanges(text, conversation_id=conversation_id, span=span) if k > 0 else []
         except MemexError as exc:  # the reply still comes, without memories
             recalled, recall_error = [], str(exc)
         recall_seconds = time.perf_counter() - started
@@ -167,7 +187,8 @@ class ChatSession:
             max_tokens = min(max_tokens, ACK_MAX_TOKENS)
             system = ACK_SYSTEM if system == SYSTEM_PROMPT else system
         plan = build_prompt(self.model(), text, recalled, history, max_tokens=max_tokens, system=system,
-                            max_notes=self.max_notes, keep_ratio=self.keep_ratio)
+                            max_notes=self.max_notes, keep_ratio=self.keep_ratio, exchanges=exchanges,
+                            span_read=span is not None)
         plan.time_span = span
         return recalled, plan, recall_seconds, recall_error
 
@@ -190,7 +211,7 @@ class ChatSession:
             conv.remember = bool(remember)
         recalled, plan, recall_seconds, recall_error = self.prepare(
             text, history_of(conv), k=s.recall_k if k is None else int(k),
-            max_tokens=s.max_tokens if max_tokens is None else int(max_tokens))
+            max_tokens=s.max_tokens if max_tokens is None else int(max_tokens), conversation_id=conv.id)
         user_message = new_message("user", text)
         remember_flag = conv.remember
         if remember_flag:
@@ -227,7 +248,8 @@ class ChatSession:
         history = history[:-1] if history and history[-1]["content"] == user_msg["content"] else history
         recalled, plan, recall_seconds, recall_error = self.prepare(
             user_msg["content"], history, k=s.recall_k,
-            max_tokens=s.max_tokens if max_tokens is None else int(max_tokens), at=try_parse_time(user_msg.get("at")))
+            max_tokens=s.max_tokens if max_tokens is None else int(max_tokens), at=try_parse_time(user_msg.get("at")),
+            conversation_id=conv.id)
         plan.messages = [*plan.messages, {"role": "assistant", "content": reply_msg["content"]},
                          {"role": "user", "content": "Go on from exactly where you stopped."}]
         return Reply(**self._reply_needs(), conversation=conv, user_message=user_msg, recalled=recalled, plan=plan,

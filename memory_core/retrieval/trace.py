@@ -75,6 +75,7 @@ class Trace:
     entries: list[TraceEntry]
     source: str = ""  # "chat reply" / "search", for the caption
     span: str = ""  # the time span read from the message, as one line ("" when none was read)
+    episodes: list[dict[str, Any]] = field(default_factory=list)  # recalled exchanges, apart from notes
 
     @property
     def ids(self) -> list[str]:
@@ -203,7 +204,21 @@ def from_message(message: Mapping[str, Any], notes: Mapping[str, Any] | None = N
     trace = from_recalled(recalled, query, notes=notes)
     span = TimeSpan.from_dict(message.get("time_span"))
     trace.span = span.describe() if span is not None else ""
+    episodes = message.get("episodes")
+    trace.episodes = [dict(e) for e in episodes if isinstance(e, Mapping)] if isinstance(episodes, list) else []
     return trace
+
+
+def episode_rows(trace: Trace) -> list[dict[str, Any]]:
+    """One row per recalled exchange (an episode, not a note): rank, day, conversation, what was said."""
+    out = []
+    for i, e in enumerate(trace.episodes, start=1):
+        rank = e.get("rank")
+        out.append({"rank": rank if isinstance(rank, int) and not isinstance(rank, bool) else i,
+                    "day": str(e.get("timestamp", ""))[:10], "conversation": str(e.get("title", "")),
+                    "exchange": str(e.get("text", "")), "score": round(_num(e.get("score")), 3),
+                    "in prompt": {True: "yes", False: "no"}.get(e.get("in_prompt"), "")})
+    return out
 
 
 def edges(trace: Trace, graph: nx.DiGraph) -> list[tuple[str, str, str]]:

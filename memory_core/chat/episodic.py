@@ -1,0 +1,147 @@
+"""Recalled exchanges in a chat turn: what was said earlier, quoted with its date, for questions about it.
+
+Why apart from ``prompt.py``: notes are the person's facts; an exchange is what both speakers said on
+a day, and it is quoted differently (who said what), chosen by a different rule (the question asks
+about a conversation, or the exchange matches better than any note) and saved apart from notes with
+the reply, so the page shows it under "From your memory" as a conversation, not as a fact.
+
+The prompt form was chosen on real SmolLM2-135M replies (``memex bench episode-forms``, see
+``EXCHANGE_FORM``): the forms quote the same exchanges and differ in how.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..episodes.recall import asks_what_was_said
+
+if TYPE_CHECKING:
+    from ..episodes.recall import EpisodeHit
+    from .prompt import Message, Recalled
+
+MAX_EXCHANGES = 2  # exchanges given to the model at most
+EXCHANGE_KEEP_RATIO = 0.75  # a second exchange is given only when it scores this share of the first
+TURN_CHARS = 400  # one quoted turn is cut to this
+BEAT_MARGIN = 0.1  # an exchange is given instead of notes when its cosine beats the best note's by this
+EXCHANGE_SYSTEM = "Answer the user's question from the earlier conversation quoted."
+ANSWER_LINE = "Answer in one short sentence."
+SPEAKER = {"user": "Me", "assistant": "You"}  # as the person would say it, in their own turn
+
+
+@dataclass
+class RecalledExchange:
+    """A recalled episode as the chat keeps it: the turns quoted, where they live, and why recalled."""
+
+    conversation_id: str
+    message_id: str  # the best-matching turn
+    title: str
+    timestamp: str
+    score: float
+    strength: float
+    turns: list[dict[str, str]] = field(default_factory=list)  # {message_id, role, text, at}
+    signals: dict[str, float] = field(default_factory=dict)
+    matched_terms: list[str] = field(default_factory=list)
+    in_span: bool | None = None
+    rank: int = 0
+    in_prompt: bool = False
+
+    @classmethod
+    def from_hit(cls, hit: EpisodeHit) -> RecalledExchange:
+        return cls(conversation_id=hit.conversation_id, message_id=hit.turn.message_id, title=hit.title,
+                   timestamp=hit.turn.at, score=float(hit.score), strength=float(hit.strength),
+                   turns=[{"message_id": t.message_id, "role": t.role, "text": t.text, "at": t.at}
+                          for t in hit.turns],
+                   signals=dict(hit.signals), matched_terms=list(hit.matched_terms), in_span=hit.in_span,
+                   rank=hit.rank)
+
+    @property
+    def day(self) -> str:
+        return self.timestamp[:10]
+
+    def shown_text(self) -> str:
+        """The exchange as the page shows it under the reply (the person is "You" there, Memex "Memex")."""
+        who = {"user": "You", "assistant": "Memex"}
+        return "\n".join(f"{who.get(t['role'], t['role'])}: {_cut(t['text'])}" for t in self.turns)
+
+    def brief(self) -> dict[str, Any]:
+        """What is saved with the reply (``episodes``): enough to show it, find it again and trace it."""
+        return {"kind": "episode", "conversation_id": self.conversation_id, "message_id": self.message_id,
+                "message_ids": [t["message_id"] for t in self.turns], "title": self.title,
+                "timestamp": self.timestamp, "rank": self.rank, "score": round(self.score, 4),
+                "strength": round(self.strength, 4), "signals": {k: round(v, 4) for k, v in self.signals.items()},
+                "matched_terms": self.matched_terms, "in_span": self.in_span, "in_prompt": self.in_prompt,
+                "text": self.shown_text()}
+
+
+def _cut(text: str, limit: int = TURN_CHARS) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
+
+
+# -- the prompt forms compared on the bundled model ------------------------------------------------------
+def transcript_lines(ex: RecalledExchange) -> list[str]:
+    """``Our conversation on 2023-05-03:`` then ``Me: ...`` / ``You: ...`` lines."""
+    head = f"Our conversation on {ex.day}:" if ex.day else "An earlier conversation:"
+    return [head, *(f"{SPEAKER.get(t['role'], t['role'])}: {_cut(t['text'])}" for t in ex.turns)]
+
+
+def quoted_lines(ex: RecalledExchange) -> list[str]:
+    """One sentence per turn: ``On 2023-05-03 I said: "..."`` / ``You answered: "..."``."""
+    out = []
+    for i, t in enumerate(ex.turns):
+        if t["role"] == "user":
+            out.append((f"On {ex.day} I said" if i == 0 and ex.day else "I said") + f': "{_cut(t["text"])}"')
+        else:
+            out.append((f"On {ex.day} you said" if i == 0 and ex.day else "You answered") + f': "{_cut(t["text"])}"')
+    return out
+
+
+def exchange_messages(form: str, question: str, exchanges: list[RecalledExchange], system: str = EXCHANGE_SYSTEM
+                      ) -> list[Message]:
+    """The messages of one form: ``transcript`` or ``quoted`` (one user turn, the question last), or
+    ``replay`` (the exchanges as earlier chat turns, dated in the system text, then the question)."""
+    if form == "replay":
+        days = ", ".join(dict.fromkeys(ex.day for ex in exchanges if ex.day))
+        msgs: list[Message] = [{"role": "system", "content": f"{system} It took place on {days}." if days else system}]
+        for ex in exchanges:
+            for t in ex.turns:
+                role = "user" if t["role"] == "user" else "assistant"
+                if msgs[-1]["role"] == role:
+                    msgs[-1] = {"role": role, "content": msgs[-1]["content"] + "\n" + _cut(t["text"])}
+                else:
+                    msgs.append({"role": role, "content": _cut(t["text"])})
+        if msgs[-1]["role"] == "user":
+            msgs.append({"role": "assistant", "content": "OK."})
+        return [*msgs, {"role": "user", "content": f"{question}\n{ANSWER_LINE}"}]
+    render = quoted_lines if form == "quoted" else transcript_lines
+    lines = [line for ex in exchanges for line in [*render(ex), ""]]
+    return [{"role": "system", "content": system},
+            {"role": "user", "content": "\n".join([*lines, f"Question: {question}", ANSWER_LINE])}]
+
+
+FORMS = ("transcript", "quoted", "replay")
+EXCHANGE_FORM = "transcript"
+
+
+# -- which exchanges are given ---------------------------------------------------------------------------
+def offered_exchanges(question: str, exchanges: list[RecalledExchange], notes: list[Recalled],
+                      span_read: bool = False, max_exchanges: int = MAX_EXCHANGES,
+                      keep_ratio: float = EXCHANGE_KEEP_RATIO) -> list[int]:
+    """Indexes of the exchanges to give the model (best first), or none: then the notes are given.
+
+    Exchanges are given when the question asks about a conversation ("what did you suggest ...",
+    "what did we talk about ...") or names a time, when no note was recalled, or when the best
+    exchange matches clearly better than the best note (``BEAT_MARGIN`` in cosine). After the first,
+    only those scoring ``keep_ratio`` of it (a small model answers from the wrong one of several).
+    """
+    if not exchanges or max_exchanges <= 0:
+        return []
+    best_note = max((n.strength for n in notes), default=0.0)
+    wanted = asks_what_was_said(question) or span_read or not notes \
+        or exchanges[0].strength >= best_note + BEAT_MARGIN
+    if not wanted:
+        return []
+    top = exchanges[0].score
+    return [i for i, ex in enumerate(exchanges)
+            if i < max_exchanges and (i == 0 or ex.score >= keep_ratio * top)]
