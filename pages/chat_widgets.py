@@ -160,7 +160,10 @@ def from_memory_caption(message: dict[str, Any]) -> None:
     for r in used[:3]:
         when = str(r.get("timestamp", ""))[:10]
         st.caption("📎 From your memory: “" + escape_markdown(r["text"]) + "”" + (f" ({when})" if when else ""))
-    for ex in [e for e in message.get("episodes") or [] if e.get("in_prompt") and e.get("text")][:2]:
+    exchanges = [e for e in message.get("episodes") or [] if e.get("in_prompt") and e.get("text")]
+    if message.get("fallback") and (message.get("prompt") or {}).get("form") == "episode":
+        exchanges = exchanges[1:]  # the fallback reply already quotes the first exchange
+    for ex in exchanges[:2]:
         st.caption(exchange_caption(ex))
 
 

@@ -97,6 +97,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "conversation_id": reply.conversation_id, "message_id": user["id"],
             "reply_id": assistant["id"] if assistant else "", "reply": reply.text, "error": reply.error,
             "stopped_at_limit": reply.stopped_at_limit, "recalled": recalled_summary(assistant or {}),
+            "episodes": (assistant or {}).get("episodes", []),
             "memory": memory, "prompt": (assistant or {}).get("prompt", {}), "usage": reply.usage,
             "time_span": (assistant or {}).get("time_span"),
             "pending": pending_report(conversations, writer),

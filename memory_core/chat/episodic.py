@@ -45,6 +45,7 @@ class RecalledExchange:
     in_span: bool | None = None
     rank: int = 0
     in_prompt: bool = False
+    note_id: str = ""  # the note the best turn made, when it is the person's message that made one
 
     @classmethod
     def from_hit(cls, hit: EpisodeHit) -> RecalledExchange:
@@ -53,7 +54,7 @@ class RecalledExchange:
                    turns=[{"message_id": t.message_id, "role": t.role, "text": t.text, "at": t.at}
                           for t in hit.turns],
                    signals=dict(hit.signals), matched_terms=list(hit.matched_terms), in_span=hit.in_span,
-                   rank=hit.rank)
+                   rank=hit.rank, note_id=hit.turn.note_id)
 
     @property
     def day(self) -> str:
@@ -72,6 +73,15 @@ class RecalledExchange:
                 "strength": round(self.strength, 4), "signals": {k: round(v, 4) for k, v in self.signals.items()},
                 "matched_terms": self.matched_terms, "in_span": self.in_span, "in_prompt": self.in_prompt,
                 "text": self.shown_text()}
+
+
+EXCHANGE_FALLBACK_LEAD = "I could not answer that well from our earlier conversation, so here it is as it was said:"
+
+
+def exchange_fallback_text(ex: RecalledExchange) -> str:
+    """The reply saved instead of a model answer that used nothing of the exchange it was given."""
+    when = f" on {ex.day}" if ex.day else ""
+    return f"{EXCHANGE_FALLBACK_LEAD}\n\nFrom our conversation{when}:\n\n" + "  \n".join(ex.shown_text().splitlines())
 
 
 def _cut(text: str, limit: int = TURN_CHARS) -> str:
@@ -134,13 +144,15 @@ def offered_exchanges(question: str, exchanges: list[RecalledExchange], notes: l
     "what did we talk about ...") or names a time, when no note was recalled, or when the best
     exchange matches clearly better than the best note (``BEAT_MARGIN`` in cosine). After the first,
     only those scoring ``keep_ratio`` of it (a small model answers from the wrong one of several).
+    An exchange found by the very message that made a recalled note does not count as beating it (it
+    is the same words, with a neighbour's words around them).
     """
     if not exchanges or max_exchanges <= 0:
         return []
     best_note = max((n.strength for n in notes), default=0.0)
-    wanted = asks_what_was_said(question) or span_read or not notes \
-        or exchanges[0].strength >= best_note + BEAT_MARGIN
-    if not wanted:
+    recalled_notes = {n.id for n in notes}
+    beats = any(ex.strength >= best_note + BEAT_MARGIN and ex.note_id not in recalled_notes for ex in exchanges[:1])
+    if not (asks_what_was_said(question) or span_read or not notes or beats):
         return []
     top = exchanges[0].score
     return [i for i, ex in enumerate(exchanges)

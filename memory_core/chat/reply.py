@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..episodes.conversations import Conversation, ConversationStore, new_message
 from ..errors import InputError, MemexError
+from .episodic import exchange_fallback_text
 from .fallback import fallback_text, uses_note
 from .gate import ReplyGate
 from .prompt import PromptPlan, Recalled
@@ -153,12 +154,23 @@ class Reply:
         the model's words ("" when the answer used its note). See ``fallback``."""
         if self.continues or not self.plan.memory_answer:
             return ""
-        given = [r for r in self.recalled if r.in_prompt]
         question = self.user_message["content"]
+        if self.plan.form == "episode":
+            return self._check_exchange_answer(question)
+        given = [r for r in self.recalled if r.in_prompt]
         if not given or uses_note(self.text, [r.words for r in given], question, self.embedder):
             return ""
         self.model_text, self.fallback = self.text, True
         self.text = fallback_text(given[0].words, given[0].timestamp[:10])
+        return "\n\n" + self.text
+
+    def _check_exchange_answer(self, question: str) -> str:
+        """The same check for an answer from recalled exchanges: the words of the turns it was given."""
+        given = [ex for ex in self.plan.exchanges if ex.in_prompt]
+        if not given or uses_note(self.text, [t["text"] for ex in given for t in ex.turns], question, self.embedder):
+            return ""
+        self.model_text, self.fallback = self.text, True
+        self.text = exchange_fallback_text(given[0])
         return "\n\n" + self.text
 
     def _usage(self, stream: Any) -> dict[str, Any]:

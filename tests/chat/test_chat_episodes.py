@@ -9,7 +9,7 @@ import pytest
 from fakes import HashEmbedder, ScriptedLLM
 
 from memory_core.chat import ChatSession, ConversationStore, MemoryWriter, Recalled, build_prompt
-from memory_core.chat.episodic import RecalledExchange, offered_exchanges
+from memory_core.chat.episodic import EXCHANGE_FALLBACK_LEAD, RecalledExchange, offered_exchanges
 from memory_core.chat.forgetting import delete_notes
 from memory_core.config import Settings
 from memory_core.store import MemoryStore
@@ -97,6 +97,9 @@ def test_which_exchanges_are_given() -> None:
     assert offered_exchanges("What tea do I like?", exs, []) == [0, 1]
     assert offered_exchanges("What tea do I like?", exs, [note(0.6)], span_read=True) == [0, 1]
     assert offered_exchanges("What did you suggest?", [], [note(0.6)]) == []
+    same = exchange(1.0, 0.9)
+    same.note_id = "n1"  # found by the message that made the recalled note: it does not beat the note
+    assert offered_exchanges("What tea do I like?", [same], [note(0.3)]) == []
 
 
 def test_the_episode_form_quotes_the_exchange_with_its_date_and_the_question_last() -> None:
@@ -111,3 +114,17 @@ def test_the_episode_form_quotes_the_exchange_with_its_date_and_the_question_las
     assert exs[0].in_prompt and plan.summary()["exchanges_used"]
     chat = build_prompt(llm, "I slept well today.", [note(0.6)], [], max_tokens=64, exchanges=exs)
     assert chat.form == "chat" and not exs[0].in_prompt and chat.exchanges == exs  # shown, not given
+
+
+def test_an_answer_that_ignores_the_exchange_falls_back_to_it(tmp_path: Path, writer) -> None:
+    s = settings_in(tmp_path)
+    first = ChatSession(MemoryStore(s, HashEmbedder()), s, ScriptedLLM(default=ADVICE), writer=writer)
+    first.reply(None, "I sleep badly lately, any tip for my sleep?").consume()
+    writer.wait_idle(60)
+    session = ChatSession(MemoryStore(s, HashEmbedder()), s, ScriptedLLM(default="I'm sorry for your loss."),
+                          ConversationStore(s.home), writer)
+    asked = session.reply(None, "What did you tell me to try for my sleep?")
+    text = asked.consume()
+    assert asked.fallback and ADVICE in text and text.startswith(EXCHANGE_FALLBACK_LEAD)
+    saved = ConversationStore(s.home).load(asked.conversation_id).messages[-1]
+    assert saved["fallback"] and saved["model_reply"] == "I'm sorry for your loss." and ADVICE in saved["content"]
