@@ -70,6 +70,7 @@ def measure(llm: Any, embedder: Any, forms: list[str], limit: int = 0, max_token
                 reply = answer(llm, exchange_messages(form, row["question"], given), max_tokens) if given else ""
                 ok = any(e.lower() in reply.lower() for e in row["expect"])
                 out["forms"][form]["answered"] += ok
+                print(f"  [{form}] {'✓' if ok else '✗'} {row['question']}", flush=True)
                 if not ok:
                     out["forms"][form]["failures"].append((row["question"], " ".join(reply.split())[:120]))
     return out

@@ -5,7 +5,7 @@ a day, and it is quoted differently (who said what), chosen by a different rule 
 about a conversation, or the exchange matches better than any note) and saved apart from notes with
 the reply, so the page shows it under "From your memory" as a conversation, not as a fact.
 
-The prompt form was chosen on real SmolLM2-135M replies (``memex bench episode-forms``, see
+The prompt form was chosen on real SmolLM2-135M replies (``python -m memory_core.bench.episode_forms``, see
 ``EXCHANGE_FORM``): the forms quote the same exchanges and differ in how.
 """
 
@@ -107,6 +107,25 @@ def quoted_lines(ex: RecalledExchange) -> list[str]:
     return out
 
 
+def told_lines(ex: RecalledExchange) -> list[str]:
+    """Only what Memex said, as the person would report it: ``On 2023-05-03 you told me: "..."``; the
+    person's own turns are left out (a small model answered them back instead of the reply)."""
+    said = [t for t in ex.turns if t["role"] == "assistant"] or ex.turns
+    lead = f"On {ex.day} you told me" if ex.day else "Earlier you told me"
+    return [f'{lead}: "{_cut(" ".join(t["text"] for t in said))}"']
+
+
+def asked_lines(ex: RecalledExchange) -> list[str]:
+    """``On 2023-05-03 I asked you: "..."`` then ``You answered: "..."`` (the person's turn as the lead)."""
+    out = []
+    for t in ex.turns:
+        if t["role"] == "user" and not out:
+            out.append((f"On {ex.day} I asked you" if ex.day else "I asked you") + f': "{_cut(t["text"])}"')
+        elif t["role"] == "assistant":
+            out.append((f"On {ex.day} you told me" if ex.day and not out else "You answered") + f': "{_cut(t["text"])}"')
+    return out
+
+
 def exchange_messages(form: str, question: str, exchanges: list[RecalledExchange], system: str = EXCHANGE_SYSTEM
                       ) -> list[Message]:
     """The messages of one form: ``transcript`` or ``quoted`` (one user turn, the question last), or
@@ -124,14 +143,14 @@ def exchange_messages(form: str, question: str, exchanges: list[RecalledExchange
         if msgs[-1]["role"] == "user":
             msgs.append({"role": "assistant", "content": "OK."})
         return [*msgs, {"role": "user", "content": f"{question}\n{ANSWER_LINE}"}]
-    render = quoted_lines if form == "quoted" else transcript_lines
+    render = {"quoted": quoted_lines, "told": told_lines, "asked": asked_lines}.get(form, transcript_lines)
     lines = [line for ex in exchanges for line in [*render(ex), ""]]
     return [{"role": "system", "content": system},
             {"role": "user", "content": "\n".join([*lines, f"Question: {question}", ANSWER_LINE])}]
 
 
-FORMS = ("transcript", "quoted", "replay")
-EXCHANGE_FORM = "transcript"
+FORMS = ("transcript", "quoted", "replay", "told", "asked")
+EXCHANGE_FORM = "quoted"
 
 
 # -- which exchanges are given ---------------------------------------------------------------------------

@@ -217,7 +217,7 @@ def episode_rows(trace: Trace) -> list[dict[str, Any]]:
         out.append({"rank": rank if isinstance(rank, int) and not isinstance(rank, bool) else i,
                     "day": str(e.get("timestamp", ""))[:10], "conversation": str(e.get("title", "")),
                     "exchange": str(e.get("text", "")), "score": round(_num(e.get("score")), 3),
-                    "in prompt": {True: "yes", False: "no"}.get(e.get("in_prompt"), "")})
+                    "in prompt": "yes" if e.get("in_prompt") is True else "no" if e.get("in_prompt") is False else ""})
     return out
 
 

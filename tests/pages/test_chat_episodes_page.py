@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 pytestmark = pytest.mark.real_model
 
 APP = str(ROOT / "app.py")
-ADVICE = "Try drinking chamomile tea an hour before bed and keep your phone out of the bedroom."
+ADVICE = "Go to Lisbon: it is sunny in spring and the old town is lovely on foot."
 TIMEOUT = 900
 
 
@@ -40,7 +40,7 @@ def earlier_talk(home: Path) -> str:
     """An earlier conversation on 2023-05-01 (as an import writes it): the person asks, Memex advises."""
     convs = ConversationStore(home)
     conv = convs.new()
-    for role, text, at in (("user", "I have been sleeping badly, I keep waking up at 4am.", "19:00:00"),
+    for role, text, at in (("user", "Where should I go for a weekend trip in spring?", "19:00:00"),
                            ("assistant", ADVICE, "19:00:20"), ("user", "Thanks, I will try that.", "19:01:00")):
         msg = new_message(role, text)
         msg["at"] = f"2023-05-01T{at}+00:00"
@@ -57,12 +57,12 @@ def test_a_reply_shows_the_exchange_it_answered_from_under_from_your_memory(app_
     at.run()
     at.sidebar.button(key="chat_new").click().run()  # a new conversation: the earlier one is an episode now
     at.number_input(key="chat_max_tokens").set_value(32)
-    at.chat_input(key="chat_input").set_value("What did you tell me to try for my sleep?").run()
+    at.chat_input(key="chat_input").set_value("Which city did you suggest for my weekend trip?").run()
     assert not at.exception, [e.value for e in at.exception]
     captions = [c.value for c in at.caption]
     shown = [c for c in captions if c.startswith("💬 From your memory, our conversation on 2023-05-01")]
     assert shown and escape_markdown("Memex: " + ADVICE) in shown[0], captions
-    assert not any(c.startswith("📎 From your memory") and "chamomile" in c for c in captions)  # not as a note
+    assert not any(c.startswith("📎 From your memory") and "Lisbon" in c for c in captions)  # not as a note
     saved = ConversationStore(app_home.home).load(at.session_state["chat_conv"]).messages[-1]
     assert saved["episodes"][0]["conversation_id"] == cid and saved["episodes"][0]["in_prompt"]
     assert any(e.label.startswith("Recalled exchanges (") for e in at.expander)
@@ -72,7 +72,7 @@ def test_a_reply_shows_the_exchange_it_answered_from_under_from_your_memory(app_
     assert not at.exception, [e.value for e in at.exception]
     assert any(e.label.startswith("Recalled exchanges (") for e in at.expander)
     table = next(d.value for d in at.dataframe if "exchange" in d.value.columns)
-    assert "chamomile" in table.iloc[0]["exchange"] and table.iloc[0]["day"] == "2023-05-01"
+    assert "Lisbon" in table.iloc[0]["exchange"] and table.iloc[0]["day"] == "2023-05-01"
 
 
 def test_a_chat_note_shows_the_conversation_it_came_from(app_home: Settings) -> None:
