@@ -117,7 +117,7 @@ def told_lines(ex: RecalledExchange) -> list[str]:
 
 def asked_lines(ex: RecalledExchange) -> list[str]:
     """``On 2023-05-03 I asked you: "..."`` then ``You answered: "..."`` (the person's turn as the lead)."""
-    out = []
+    out: list[str] = []
     for t in ex.turns:
         if t["role"] == "user" and not out:
             out.append((f"On {ex.day} I asked you" if ex.day else "I asked you") + f': "{_cut(t["text"])}"')
