@@ -47,6 +47,7 @@ from .prompt import (
     PromptPlan,
     Recalled,
     build_prompt,
+    is_question,
     shorten_middle,
 )
 from .reply import Reply, close_stream
@@ -176,7 +177,9 @@ class ChatSession:
         span = None
         exchanges: list[RecalledExchange] = []
         try:
-            span = self.time_span(text, at) if not is_acknowledgement(text) else None
+            # Only a question's date says what to recall ("What did I do on May 2nd?"); a statement's
+            # date is what it tells ("My passport expires in June" is no reason to recall last June).
+            span = self.time_span(text, at) if is_question(text) and not is_acknowledgement(text) else None
             recalled = self.recall(text, k, span)
             exchanges = self.recall_exchanges(text, conversation_id=conversation_id, span=span) if k > 0 else []
         except MemexError as exc:  # the reply still comes, without memories

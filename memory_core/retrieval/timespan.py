@@ -62,7 +62,7 @@ _PATTERN = re.compile(
     r"|(?P<weekend>(?:last|this|past|over\s+the)\s+weekend)"
     r"|(?P<lastunit>(?P<lu_w>last|this|past)\s+(?P<lu_u>week|month|year))"
     r"|(?P<wd>(?P<wd_p>last|this|past|on)\s+(?P<wd_d>" + "|".join(_WEEKDAYS) + r"))"
-    r"|(?P<ord>(?P<ord_p>on)\s+the\s+(?P<ord_d>" + _DAY + r")" + _ORD + r")"
+    r"|(?P<ord>(?P<ord_p>on)\s+the\s+(?P<ord_d>" + _DAY + r")" + _ORD + r"(?!\s+(?:of\s+)?" + _ANY_MONTH + r"))"
     r"|(?P<mon>(?P<mon_p>in|during|last|this|early|late|mid|of|back\s+in)[\s-]+"
     r"(?P<mon_m>" + _FULL_MONTH + r"|sept)(?:\s+(?P<mon_y>" + _YEAR + r"))?)"
     r"|(?P<year>(?:in|during|back\s+in)\s+(?P<year_y>" + _YEAR + r"))"

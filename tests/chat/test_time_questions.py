@@ -75,6 +75,9 @@ def test_the_span_is_saved_with_the_reply_and_shown_by_the_trace(tmp_path: Path,
     plain = session.reply(None, "What do I like to cook?", remember=False)
     plain.consume()
     assert "time_span" not in plain.message
+    told = session.reply(None, "I cooked dal on May 2nd.", remember=False)  # a statement: its date is news
+    told.consume()
+    assert "time_span" not in told.message
 
 
 @pytest.mark.real_model

@@ -43,6 +43,8 @@ PHRASES = [
     ("when we first met I said", "when we first met", d(2022, 5, 2), d(2022, 5, 2), "day"),
     ("what did I say the last time we talked", "the last time we talked", d(2023, 5, 19), d(2023, 5, 19), "day"),
     ("what did I say this morning", "this morning", d(2023, 5, 20), d(2023, 5, 20), "day"),
+    ("what did we do on the 14th of June?", "the 14th of June", d(2022, 6, 14), d(2022, 6, 14), "day"),
+    ("what did I eat on the 3rd of may?", "the 3rd of may", d(2023, 5, 3), d(2023, 5, 3), "day"),
 ]
 
 
