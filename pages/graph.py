@@ -28,6 +28,7 @@ from memory_core.errors import MemexError
 from memory_core.explore import graphdraw, graphhtml
 from memory_core.explore import graphview as gv
 from memory_core.explore.render import escape_markdown
+from memory_core.memory.link_kinds import KINDS, LABELS
 from memory_core.notes import SOURCES, Note
 from memory_core.retrieval import trace as tr
 from memory_core.store.note_filter import day_range, ranked_tags
@@ -153,9 +154,16 @@ def sidebar_query(notes: dict[str, Note], pick: str | None, seeds: tuple[str, ..
                             "more slowly. Fading notes are drawn fainter, whatever the size.")
     physics = sb.toggle("Physics", value=True, key="graph_physics",
                         help="On: nodes settle by simulation and can be dragged. Off: a fixed layout.")
+    kinds = sb.multiselect("Link kinds", [k for k in KINDS if k not in gv.ALWAYS_DRAWN],
+                           default=[k for k in gv.DEFAULT_LINK_KINDS if k not in gv.ALWAYS_DRAWN],
+                           key="graph_link_kinds", format_func=lambda k: LABELS.get(k, k),
+                           help="Which links are drawn (and followed around a focused note). Links by similarity "
+                                "and by a shared topic word are off at first: they added nothing to recall in "
+                                "`memex bench links`. Your own links are always drawn.")
     return gv.GraphQuery(tags=tuple(tags), sources=tuple(sources), since=since, until=until, text=text,
                          focus=pick if (ego and pick and not seeds) else None, depth=depth, cap=cap, rank=rank,
-                         colour_by=colour_by, size_by=size_by, physics=physics, seeds=seeds)
+                         colour_by=colour_by, size_by=size_by, physics=physics, seeds=seeds,
+                         link_kinds=tuple(kinds))
 
 
 def show_legend(view: gv.GraphView, traced: bool) -> None:

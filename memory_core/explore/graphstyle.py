@@ -36,7 +36,8 @@ PLAIN_BORDER = "#666666"
 EDGE_STYLES: dict[str, tuple[str, float, Any, str]] = {
     "linker": ("#2b6cb0", 2.0, False, "solid blue: chosen by the model (A-MEM linker)"),
     "person": ("#dd6b20", 3.0, False, "thick orange: made by a person"),
-    "system": ("#9e9e9e", 1.0, [6, 6], "dashed grey: similarity above the threshold (fast mode)"),
+    "system": ("#9e9e9e", 1.0, [6, 6], "dashed grey: drawn by a rule (a shared name or topic word, similarity, "
+               "one fact continuing another)"),
     "import": ("#805ad5", 1.5, [2, 4], "dotted purple: came with an import"),
     "wikilink": ("#2f855a", 2.0, [10, 5], "dashed green: a [[wikilink]] in the vault"),
     "evolver": ("#c53030", 2.5, [3, 3], "dotted red: added by evolution (an accepted proposal)"),

@@ -17,6 +17,10 @@ Choices made here:
 - Colour by tag or by community, size by links in the whole store, by retrieval count or by memory
   strength (``graphstyle``). Notes changed by evolution are counted here, drawn with a dark border
   there. Every note is drawn fainter as its strength fades (``retrieval.strength``), whatever the size.
+- Links are drawn by kind (``memory.link_kinds``); ``DEFAULT_LINK_KINDS`` says which kinds are drawn
+  unless the person picks others, and why. A hidden kind is neither drawn nor walked (a focus's
+  neighbourhood follows the drawn links only), and "most links" counts the drawn kinds. The person's
+  own links are always drawn.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 import networkx as nx
 
 from ..errors import InputError
+from ..memory.link_kinds import KINDS, kind_of
 from ..notes import Note
 from ..retrieval.strength import FADING, strength
 from ..store.note_filter import NoteFilter, note_time
@@ -45,6 +50,19 @@ RANKS: dict[str, str] = {
     "recalled": "the most recalled (ties: newest)",
 }
 COLOUR_BY = ("tag", "community")
+# Which kinds of link are drawn unless the person picks others. ``memex bench links`` (docs/benchmarks.md,
+# "What each kind of link adds") turned each kind on and off under the two retrievers that read links,
+# on a LoCoMo-style set (331 questions) and a set of a person's notes (110 queries), fast ingest:
+# - similarity links ("similar (cosine 0.61)") never raised recall (any@10 -0.009 to 0.000) and say
+#   nothing a person can check: hidden;
+# - topic-word links lowered it when followed (hybrid+links any@10 -0.019 and -0.036, multi-hop
+#   all@10 -0.095 on the notes): hidden, one click away (they are the Zettelkasten's "same subject");
+# - entity links earned their place (hybrid+links multi-hop all@10 +0.19 and +0.14): drawn;
+# - corrections (what replaced what), continuations, the model's links (judged one by one, few) and
+#   links that came with an import are not what this bench can measure, and each says something
+#   the person can check: drawn; the person's own links are always drawn (``ALWAYS_DRAWN``).
+DEFAULT_LINK_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k not in ("similarity", "topic"))
+ALWAYS_DRAWN = ("person",)  # a link the person drew is theirs to see, whatever else is hidden
 SIZE_BY = ("degree", "retrievals", "strength")
 
 
@@ -65,6 +83,7 @@ class GraphQuery:
     colour_by: str = "tag"
     size_by: str = "degree"
     physics: bool = True
+    link_kinds: tuple[str, ...] | None = None  # None: DEFAULT_LINK_KINDS; the person's are always drawn
 
     def rule(self) -> NoteFilter:
         """The filters as the one rule every view uses."""
@@ -81,7 +100,15 @@ class GraphQuery:
             raise InputError(f"The node cap must be between 1 and {MAX_CAP}, not {self.cap}.")
         if not 1 <= int(self.depth) <= MAX_DEPTH:
             raise InputError(f"The focus depth must be between 1 and {MAX_DEPTH}, not {self.depth}.")
+        unknown = [k for k in self.link_kinds or () if k not in KINDS]
+        if unknown:
+            raise InputError(f"Unknown link kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}.")
         self.rule().check()
+
+    def drawn_kinds(self) -> frozenset[str]:
+        """The kinds of link this view draws (and walks)."""
+        chosen = DEFAULT_LINK_KINDS if self.link_kinds is None else self.link_kinds
+        return frozenset(chosen) | frozenset(ALWAYS_DRAWN)
 
 
 
@@ -176,8 +203,16 @@ def build_view(notes: Mapping[str, Note], graph: nx.DiGraph, q: GraphQuery, now:
     raise AssertionError("unreachable")
 
 
+def drawn_links(graph: nx.DiGraph, kinds: frozenset[str]) -> nx.DiGraph:
+    """``graph`` with only the links of ``kinds`` (every note kept): a view, nothing copied."""
+    if kinds >= frozenset(KINDS):
+        return graph
+    return nx.subgraph_view(graph, filter_edge=lambda u, v: kind_of(graph[u][v]) in kinds)
+
+
 def _build_view(notes: Mapping[str, Note], graph: nx.DiGraph, q: GraphQuery, now: datetime | None = None) -> GraphView:
     notes = dict(notes)
+    graph = drawn_links(graph, q.drawn_kinds())
     all_degrees = dict(graph.degree())
     degree = {nid: all_degrees.get(nid, 0) for nid in notes}
     focus = q.focus if q.focus else None

@@ -1,11 +1,13 @@
-"""Fast bulk add (imports, benchmarks): no model, links by similarity, one store write per batch.
+"""Fast bulk add (imports, benchmarks): no model, one store write per batch; links by the rules (the same
+names, a shared topic word: ``import_links``) and by similarity.
 
 Why a pipeline: per note, embedding costs ~6 ms of CPU here (ONNX Runtime, which releases the GIL),
 YAKE keywords ~1.2 ms (pure Python) and linking plus the store write ~2.8 ms (Chroma, which holds
 the GIL). A worker thread embeds batch k+1 while this thread writes batch k and enriches batch
 k+2, so the embedding runs beside everything else instead of after it. (Enriching on the worker
 as well was tried: YAKE then waits for the GIL while Chroma writes, and took 3.8 ms a note.)
-Linking still sees every note written before it: it runs here, once the previous batch is in.
+Linking still sees every note before it, stored or earlier in the same batch: it runs here, on
+``ImportLinker``'s postings, which grow note by note.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..notes import Change, Link, Note, clean_content, creator, normalise_time, now_iso
+from .import_links import ImportLinker
+from .link_kinds import similar_reason
 from .validation import fallback_enrichment
 
 if TYPE_CHECKING:
@@ -65,23 +69,30 @@ def embed(store: Store, batch: Prepared) -> np.ndarray:
     return np.asarray(store.embedder.embed([n.text_for_embedding() for n in batch.notes]), dtype=np.float32)
 
 
-def link_and_write(store: Store, batch: Prepared, vecs: np.ndarray, *, k: int, threshold: float) -> None:
-    """Link each note to its nearest stored notes and earlier notes of this batch, then write the batch.
+def link_and_write(store: Store, batch: Prepared, vecs: np.ndarray, *, k: int, threshold: float,
+                   linker: ImportLinker) -> None:
+    """Link each note to the notes before it (the rules' links first, then its nearest stored notes and
+    earlier notes of this batch above ``threshold``), then write the batch.
 
-    A note's links are set in one change (one history entry), not one change per link.
+    A note's links are set in one change (one history entry), not one change per link; one link per
+    target, the rule's reason winning (it says more than a cosine).
     """
     notes = batch.notes
     stored = store.nearest_many(vecs, k)
     for j, note in enumerate(notes):
+        links = [Link(target, reason, by="system") for target, reason in linker.links(note, vecs[j])]
+        taken = {x.target for x in links}
         candidates: list[tuple[float, str]] = [(sim, nid) for nid, sim in stored[j]]
         if j:
             sims = vecs[:j] @ vecs[j]
             for idx in np.argsort(-sims)[:k]:
                 candidates.append((float(sims[idx]), notes[idx].id))
-        links = [Link(target, f"similar (cosine {sim:.2f})", by="system")
-                 for sim, target in sorted(candidates, reverse=True)[:k] if sim >= threshold and target != note.id]
+        links += [Link(target, similar_reason(sim), by="system")
+                  for sim, target in sorted(candidates, reverse=True)[:k]
+                  if sim >= threshold and target != note.id and target not in taken]
         if links:
             note.set_field("links", links, by="system")
+        linker.add(note, vecs[j])
     with store.writing() as w:
         for note, vec in zip(notes, vecs):
             w.put(note, vec)
@@ -97,6 +108,7 @@ def add_fast(store: Store, items: list[NewItem], report: BulkReport, *, k: int, 
         start = next(starts, None)
         return None if start is None else enrich(items[start:start + batch_size], start)
 
+    linker = ImportLinker(store)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memex-embed") as worker:
         current = enrich_next()
         vectors: Future[np.ndarray] | None = worker.submit(embed, store, current) if current else None
@@ -109,7 +121,7 @@ def add_fast(store: Store, items: list[NewItem], report: BulkReport, *, k: int, 
             vectors = worker.submit(embed, store, upcoming) if upcoming else None
             report.errors.extend(current.errors)
             if current.notes:
-                link_and_write(store, current, vecs, k=k, threshold=threshold)
+                link_and_write(store, current, vecs, k=k, threshold=threshold, linker=linker)
                 report.added += len(current.notes)
                 report.note_ids.extend(n.id for n in current.notes)
             if progress:

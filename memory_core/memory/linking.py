@@ -37,6 +37,7 @@ from ..notes import Note, is_derived
 from ..retrieval.entities import display, entities, mentions, relations
 from ..retrieval.signals import context_index
 from ..store.lexical import STOPWORDS, TOKEN_RE, stem
+from .link_kinds import CONTINUES_PREFIX
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -67,7 +68,7 @@ _ALIAS_RE = re.compile(r"\b(?i:my|our)\s+(?:[\w-]+\s+){0,2}?(\w+)\s*,?\s+([A-Z][
                        r"\b(?i:a|an|my|our)\s+(?:[\w-]+\s+){0,3}?(\w+)\s+(?i:called|named)\s+([A-Z][\w'-]+)")
 
 
-def _reason(key: str, alias: str = "") -> str:
+def entity_reason(key: str, alias: str = "") -> str:
     if key.startswith("my "):
         return f"Both are about {key}" + (f" ({display(alias)})." if alias else ".")
     return f"Both name {display(key)}" + (f" ({alias})." if alias else ".")
@@ -110,7 +111,7 @@ def entity_links(note: Note, store: Store) -> list[tuple[str, str, str]]:
         for nid in holders[:MAX_PER_ENTITY]:
             if nid not in taken and len(out) < MAX_LINKS:
                 taken.add(nid)
-                out.append((nid, _reason(via[key], key) if key in via else _reason(key), "system"))
+                out.append((nid, entity_reason(via[key], key) if key in via else entity_reason(key), "system"))
     return out
 
 
@@ -124,14 +125,14 @@ def _expand(note: Note, mine: set[str], known: dict[str, set[str]], notes: dict[
     return {other: key for key, other in said.items() if key in mine and other not in mine}
 
 
-def _content_stems(text: str) -> set[str]:
+def content_stems(text: str) -> set[str]:
     return {stem(w) for w in (t.lower() for t in TOKEN_RE.findall(text))
             if w not in STOPWORDS and w not in GENERIC and len(w) > 3 and not w.isdigit()}
 
 
 def topic_links(note: Note, store: Store, exclude: AbstractSet[str] = frozenset()) -> list[tuple[str, str, str]]:
     """(target id, reason, actor) for notes sharing a specific content word and close in meaning."""
-    mine = _content_stems(note.content)
+    mine = content_stems(note.content)
     notes = store.notes_view()
     if not mine or not notes:
         return []
@@ -145,7 +146,7 @@ def topic_links(note: Note, store: Store, exclude: AbstractSet[str] = frozenset(
         other = notes.get(nid)
         if other is None or nid == note.id or nid in exclude or other.superseded_by or is_derived(other):
             continue
-        shared = sorted(specific & _content_stems(other.content))  # the words, not the model's context
+        shared = sorted(specific & content_stems(other.content))  # the words, not the model's context
         if shared:
             pool.append((other, shared))
     if not pool:
@@ -156,12 +157,16 @@ def topic_links(note: Note, store: Store, exclude: AbstractSet[str] = frozenset(
     out: list[tuple[str, str, str]] = []
     for (other, shared), sim in ranked:
         if float(sim) >= TOPIC_FLOOR and len(out) < MAX_TOPIC_LINKS:
-            words = _surface(note.content, shared)
-            out.append((other.id, f"Both are about {words} (cosine {float(sim):.2f}).", "system"))
+            out.append((other.id, topic_reason(surface_words(note.content, shared), float(sim)), "system"))
     return out
 
 
-def _surface(text: str, stems: list[str]) -> str:
+def topic_reason(words: str, cosine: float) -> str:
+    """A topic link's reason (``link_kinds`` reads "Both ... (cosine" back as a topic link)."""
+    return f"Both are about {words} (cosine {cosine:.2f})."
+
+
+def surface_words(text: str, stems: list[str]) -> str:
     """The shared words as the note spells them ("tomatoes"), not as stems ("tomato")."""
     seen: dict[str, str] = {}
     for t in TOKEN_RE.findall(text):
@@ -193,7 +198,7 @@ def continuation_link(note: Note, store: Store) -> list[tuple[str, str, str]]:
     floor = CONTINUATION_PRONOUN_FLOOR if _ANAPHOR_RE.match(note.content) else CONTINUATION_FLOOR
     if sim < floor:
         return []
-    return [(before.id, f"Continues “{before.title}”.", "system")]
+    return [(before.id, f"{CONTINUES_PREFIX}“{before.title}”.", "system")]
 
 
 def _seconds(a: str, b: str) -> float:

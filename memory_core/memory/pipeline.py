@@ -28,6 +28,7 @@ from ..store import Neighbour, Store
 from . import bulk, linking, supersede
 from .capability import model_is_capable
 from .evolve import Judged, apply_judged, judge_decision, record_proposals
+from .link_kinds import similar_reason
 from .outcome import RememberOutcome
 from .records import BulkReport, NewItem, WriteReport
 from .validation import (
@@ -221,7 +222,7 @@ class MemoryPipeline:
 
     def _similar_links(self, neighbours: list[Neighbour]) -> list[tuple[str, str]]:
         threshold = self.settings.fast_link_threshold
-        return [(nb.note.id, f"similar (cosine {nb.similarity:.2f})") for nb in neighbours
+        return [(nb.note.id, similar_reason(nb.similarity)) for nb in neighbours
                 if nb.similarity >= threshold]
 
     def _decide(self, note: Note, neighbours: list[Neighbour], report: WriteReport) -> dict[str, Any] | None:

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..notes import Note
 from .inbox import Proposal, inbox
+from .link_kinds import CORRECTS_REASON
 
 if TYPE_CHECKING:
     from ..store import Store
 
-LINK_REASON = "Corrects an earlier note."
+LINK_REASON = CORRECTS_REASON  # link_kinds reads it back as a correction
 KIND = "supersede"
 
 

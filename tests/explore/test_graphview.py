@@ -19,6 +19,8 @@ from memory_core.errors import InputError
 from memory_core.explore import graphhtml as gh
 from memory_core.explore import graphstyle as gs
 from memory_core.explore import graphview as gv
+from memory_core.memory.link_kinds import KINDS as LINK_KINDS
+from memory_core.memory.link_kinds import similar_reason
 from memory_core.notes import Change, Link, Note
 from memory_core.store import build_graph
 
@@ -233,7 +235,7 @@ def test_links_told_apart_by_who_made_them_and_evolution_marked() -> None:
     b.history.append(Change("context", "old", "new", by="evolver"))
     b.history.append(Change("tags", ["x"], ["y"], by="evolver"))
     a.history.append(Change("evolution", None, {"shown": [b.id], "linked": [b.id], "evolved": [b.id]}, by="evolver"))
-    view = view_of(as_dict(a, b, c, d, e))
+    view = view_of(as_dict(a, b, c, d, e), link_kinds=LINK_KINDS)  # similarity too (hidden by default)
     page = gh.to_html(view)
     edges = {x["to"]: x for x in embedded(page, "edges")}
     styles = {(x["color"], x["width"], json.dumps(x["dashes"])) for x in edges.values()}
@@ -247,6 +249,31 @@ def test_links_told_apart_by_who_made_them_and_evolution_marked() -> None:
     legend = {(e.kind, e.style): e.count for e in view.legend}
     assert legend[("edge", "linker")] == legend[("edge", "person")] == legend[("edge", "system")] == 1
     assert legend[("marker", "diamond")] == 1
+
+
+def test_link_kinds_choose_what_is_drawn_and_walked_and_the_persons_links_always_show() -> None:
+    a, b, c, d, e, f = (make(x) for x in "abcdef")
+    link(a, b, by="system", reason=similar_reason(0.71))
+    link(a, c, by="system", reason="Both name Biscuit.")
+    link(a, d, by="system", reason="Both are about basil (cosine 0.48).")
+    link(a, e, by="person", reason="linked by hand")
+    link(b, f, by="linker", reason="both about work")
+    notes = as_dict(a, b, c, d, e, f)
+
+    def drawn(**query) -> set[tuple[str, str]]:
+        return {(u, v) for u, v, _ in view_of(notes, **query).edges}
+
+    assert drawn() == {(a.id, c.id), (a.id, e.id), (b.id, f.id)}  # the default: no similarity, no topic
+    assert drawn(link_kinds=LINK_KINDS) == {(a.id, x.id) for x in (b, c, d, e)} | {(b.id, f.id)}
+    assert drawn(link_kinds=()) == {(a.id, e.id)}  # nothing chosen: the person's own links still show
+    assert drawn(link_kinds=("topic",)) == {(a.id, d.id), (a.id, e.id)}
+    # a focus walks the drawn links only: b is reached through its similarity link only when it is drawn
+    assert set(view_of(notes, focus=a.id, depth=2).node_ids) == {a.id, c.id, e.id}
+    assert set(view_of(notes, focus=a.id, depth=2, link_kinds=("similarity", "model")).node_ids) == \
+        {a.id, b.id, e.id, f.id}
+    assert {"entity", "model", "person", "correction"} <= set(gv.DEFAULT_LINK_KINDS)
+    with pytest.raises(InputError, match="Unknown link kind"):
+        view_of(notes, link_kinds=("magic",))
 
 
 def test_physics_off_gets_a_fixed_layout() -> None:
