@@ -58,9 +58,9 @@ COLOUR_BY = ("tag", "community")
 # - topic-word links lowered it when followed (hybrid+links any@10 -0.019 and -0.036, multi-hop
 #   all@10 -0.095 on the notes): hidden, one click away (they are the Zettelkasten's "same subject");
 # - entity links earned their place (hybrid+links multi-hop all@10 +0.19 and +0.14): drawn;
-# - corrections (what replaced what), continuations, the model's links (judged one by one, few) and
-#   links that came with an import are not what this bench can measure, and each says something
-#   the person can check: drawn; the person's own links are always drawn (``ALWAYS_DRAWN``).
+# - corrections (what replaced what), continuations, the model's links (judged one by one, few), a
+#   digest's citations and links that came with an import are not what this bench can measure,
+#   and each says something the person can check: drawn; the person's own links are always drawn (``ALWAYS_DRAWN``).
 DEFAULT_LINK_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k not in ("similarity", "topic"))
 ALWAYS_DRAWN = ("person",)  # a link the person drew is theirs to see, whatever else is hidden
 SIZE_BY = ("degree", "retrievals", "strength")

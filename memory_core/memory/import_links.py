@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..notes import Note
+from ..notes import Note, is_derived
 from ..retrieval.entities import mentions
 from .linking import (
     MAX_LINKS,
@@ -68,7 +68,10 @@ class ImportLinker:
             self.add(note, None)
 
     def add(self, note: Note, vec: np.ndarray | None) -> None:
-        """Index a note once it is linked (it is then a target for the notes after it)."""
+        """Index a note once it is linked (it is then a target for the notes after it). A digest or
+        profile line is left out, as ``linking`` leaves it out: it repeats its sources' words."""
+        if is_derived(note):
+            return
         self._notes[note.id] = note
         stems, found = self._words(note)
         for stem in stems:

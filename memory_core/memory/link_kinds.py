@@ -14,6 +14,7 @@ Kinds (the Graph page's "link kinds", ``memex bench links``' rows):
 * ``correction``   - "Corrects an earlier note.": the note that replaced another;
 * ``model``        - the model's link ideas (A-MEM's linker, an accepted proposal, evolution);
 * ``person``       - drawn by the person (by hand, or a [[wikilink]] in their vault);
+* ``digest``       - a digest or profile line citing the notes it came from (consolidation);
 * ``other``        - anything else (a link that came with an import under another name).
 """
 
@@ -22,8 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..notes import CONSOLIDATION
+
 KINDS: tuple[str, ...] = ("similarity", "entity", "topic", "continuation", "correction", "model", "person",
-                          "other")
+                          "digest", "other")
 LABELS: dict[str, str] = {
     "similarity": "similar in meaning (fast mode)",
     "entity": "the same person, pet, place or thing",
@@ -32,6 +35,7 @@ LABELS: dict[str, str] = {
     "correction": "a correction of an older note",
     "model": "the model's links",
     "person": "your own links",
+    "digest": "a digest citing its notes",
     "other": "other links",
 }
 SIMILAR_PREFIX = "similar (cosine "
@@ -53,6 +57,8 @@ def link_kind(by: str, reason: str) -> str:
         return "person"
     if actor in _MODEL_ACTORS:
         return "model"
+    if actor == CONSOLIDATION:
+        return "digest"
     if actor != "system":
         return "other"
     text = reason or ""

@@ -90,6 +90,9 @@ def test_a_closed_note_is_no_target_and_names_link_within_one_import() -> None:
     linker.add(dog, u)
     found = linker.links(Note(content="Biscuit is afraid of thunderstorms."), np.array([0.0, 1.0], np.float32))
     assert found == [(dog.id, "Both name Biscuit.")] and link_kind("system", found[0][1]) == "entity"
+    digest = Note(content="Biscuit had a vet visit; the tomatoes got blight.", source="digest")
+    linker.add(digest, u)  # a digest repeats its sources' words: never a target
+    assert digest.id not in {t for t, _ in linker.links(Note(content="Biscuit loves the tomatoes."), u)}
 
 
 @pytest.mark.real_model  # MiniLM

@@ -23,6 +23,7 @@ from memory_core.memory.linking import CONTINUES_PREFIX, entity_reason, topic_re
     ("linker:SmolLM2-135M", "x", "model"),
     ("person", "linked by hand", "person"),
     ("wikilink", "a [[wikilink]] in the vault", "person"),
+    ("consolidation", "cited", "digest"),
     ("import", "came along", "other"),
     ("system", "synthetic link", "other"),
     ("", "", "other"),
