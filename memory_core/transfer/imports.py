@@ -55,9 +55,9 @@ def detect(raw: bytes) -> str:
         return "chat"
     if looks_like_locomo(data):
         return "locomo"
-    raise ImportFormatError(f"Memex does not know this file. It reads a Memex export (\"format\": \"{FORMAT}\"), "
-                            "a ChatGPT or Claude export (conversations.json, or the zip), a plain chat history "
-                            "(docs/import.md), a LoCoMo conversation file, or a Markdown vault (.zip).")
+    raise ImportFormatError(f"This file is not a Memex export (\"format\": \"{FORMAT}\"), nor a ChatGPT or Claude "
+                            "export (conversations.json, or the zip), nor a plain chat history (docs/import.md), "
+                            "nor a LoCoMo conversation file or a Markdown vault (.zip).")
 
 
 def conversation_items(sample: Sample) -> list[NewItem]:

@@ -175,3 +175,20 @@ def test_the_background_job_reports_progress(store: MemoryStore, settings: Setti
     job = start_history_import(store, settings, load("plain.json"))
     assert job.wait(120) and job.state == "done", job.error
     assert job.report is not None and job.report.added == 2 and job.done == job.total == 3
+
+
+def test_a_newer_export_adds_only_what_is_new(store: MemoryStore, settings: Settings) -> None:
+    said = [{"role": "user", "content": "I started learning the cello in January.", "timestamp": "2024-01-10T18:00:00Z"},
+            {"role": "assistant", "content": "Lovely! Practise a little every day.", "timestamp": "2024-01-10T18:00:30Z"}]
+    first = import_history(store, settings, plain({"title": "Cello", "messages": said}))
+    cid = first.conversation_ids[0]
+    kept = ConversationStore(settings.home).load(cid).messages[0]["memory"]
+    later = [*said, {"role": "user", "content": "My cello teacher Ines lives in Valencia.",
+                     "timestamp": "2024-02-01T18:00:00Z"}]
+    again = import_history(store, settings, plain({"title": "Cello", "messages": later}))
+    assert (again.added, again.extended, again.written) == (0, 1, 1)  # the one new message, written once
+    conv = ConversationStore(settings.home).load(cid)
+    assert [m["content"] for m in conv.messages] == [m["content"] for m in later]
+    assert conv.messages[0]["memory"] == kept and conv.updated == "2024-02-01T18:00:00+00:00"
+    assert sorted(n.content for n in store.all_notes()) == ["I started learning the cello in January.",
+                                                            "My cello teacher Ines lives in Valencia."]

@@ -83,7 +83,7 @@ def test_import_a_folder_is_a_vault_import(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("content", "says"), [
     (b"", "The file is empty."),
     (b"hello, this is not json", "not valid JSON"),
-    (json.dumps({"hello": "world"}).encode(), "Memex does not know this file"),
+    (json.dumps({"hello": "world"}).encode(), "not a Memex export"),
     ("zip", "no conversations.json either"),
 ])
 def test_bad_files_get_one_clear_line(tmp_path: Path, content: bytes | str, says: str) -> None:
