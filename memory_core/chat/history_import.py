@@ -38,6 +38,8 @@ from ..memory.pipeline import MemoryPipeline
 from ..memory.turns import turn_effect
 from ..notes import try_parse_time
 from ..transfer.chat_history import ChatHistory, conversation_id, message_id
+from .gate import ReplyGate
+from .lifecycle import get_writer
 from .session import turn_context
 
 if TYPE_CHECKING:
@@ -164,9 +166,12 @@ def _remember(pipe: MemoryPipeline, conv: Conversation, msg: dict[str, Any], rep
 
 def import_history(store: Store, settings: Settings, history: ChatHistory, *,
                    conversations: ConversationStore | None = None, progress: Progress | None = None,
-                   cancel: threading.Event | None = None) -> HistoryImportReport:
+                   cancel: threading.Event | None = None, gate: ReplyGate | None = None) -> HistoryImportReport:
     """Write ``history`` into the conversations and the memory (see the module's rules); never raises for
-    a broken conversation (it is in ``report.skipped``), and a cancel keeps what was finished."""
+    a broken conversation (it is in ``report.skipped``), and a cancel keeps what was finished.
+
+    ``gate``: the app's reply gate; between two messages the import waits while a chat reply streams
+    (an import of thousands of messages must not slow the reply a person is waiting for)."""
     started = time.perf_counter()
     conversations = conversations or ConversationStore(settings.home)
     report = HistoryImportReport(name=history.name, format=history.format, skipped=list(history.problems))
@@ -184,6 +189,8 @@ def import_history(store: Store, settings: Settings, history: ChatHistory, *,
             if item.remaining == 0:
                 _write(conversations, item, report)
         for done, (_, _, _, item, msg) in enumerate(work):
+            if gate is not None:
+                gate.wait_clear(stop=cancel.is_set if cancel is not None else None)
             if cancel is not None and cancel.is_set():
                 report.cancelled = True
                 break
@@ -227,11 +234,15 @@ class HistoryImportJob(Job):
 
 
 def start_history_import(store: Store, settings: Settings, history: ChatHistory,
-                         conversations: ConversationStore | None = None) -> HistoryImportJob:
-    """Start ``import_history`` in a thread; ``job.stop()`` stops it between messages."""
+                         conversations: ConversationStore | None = None, gate: ReplyGate | None = None
+                         ) -> HistoryImportJob:
+    """Start ``import_history`` in a thread; ``job.stop()`` stops it between messages. ``gate``: by default
+    the process's reply gate (the app's chat replies go first)."""
+    gate = gate if gate is not None else get_writer().gate
+
     def work(job: HistoryImportJob) -> HistoryImportReport:
         return import_history(store, settings, history, conversations=conversations, progress=job.progress,
-                              cancel=job.cancel)
+                              cancel=job.cancel, gate=gate)
 
     job = HistoryImportJob(name=history.name or "chat history", total=history.person_count,
                            history_name=history.name)

@@ -192,3 +192,14 @@ def test_a_newer_export_adds_only_what_is_new(store: MemoryStore, settings: Sett
     assert conv.messages[0]["memory"] == kept and conv.updated == "2024-02-01T18:00:00+00:00"
     assert sorted(n.content for n in store.all_notes()) == ["I started learning the cello in January.",
                                                             "My cello teacher Ines lives in Valencia."]
+
+
+def test_the_import_waits_while_a_chat_reply_streams(store: MemoryStore, settings: Settings) -> None:
+    from memory_core.chat.gate import ReplyGate
+
+    gate = ReplyGate()
+    with gate.replying():  # a reply is streaming when the import starts
+        job = start_history_import(store, settings, load("plain.json"), gate=gate)
+        assert not job.wait(5) and job.done == 0 and len(store) == 0  # 3 messages take well under 5 s
+    assert job.wait(120) and job.state == "done", job.error
+    assert job.report is not None and job.report.written == 3
