@@ -273,9 +273,10 @@ def _plan(settings: Settings, mode: str, retrievers: Sequence[str], ks: Sequence
           qa_retriever: str | None, progress: bool) -> _Plan:
     """The run's options checked (a clear InputError for each bad one); no model loaded yet."""
     from ..retrieval import RETRIEVERS as KNOWN
+    from ..retrieval.retrievers import is_retriever
 
     retrievers = list(dict.fromkeys(retrievers))
-    bad = [r for r in retrievers if r not in KNOWN]
+    bad = [r for r in retrievers if not is_retriever(r)]
     if bad or not retrievers:
         raise InputError(f"Unknown retriever(s) {', '.join(bad) or '(none)'}; choose from {', '.join(KNOWN)}.")
     ks = sorted({int(x) for x in ks})
@@ -286,7 +287,7 @@ def _plan(settings: Settings, mode: str, retrievers: Sequence[str], ks: Sequence
     if mode not in ("fast", "full"):
         raise InputError(f"Unknown mode {mode!r}; use 'fast' or 'full'.")
     qa_retriever = qa_retriever or ("hybrid+links" if settings.link_expansion else "hybrid")
-    if qa_retriever not in KNOWN:
+    if not is_retriever(qa_retriever):
         raise InputError(f"Unknown retriever {qa_retriever!r}; choose from {', '.join(KNOWN)}.")
     return _Plan(mode=mode, retrievers=retrievers, ks=ks, k=k, qa=qa, qa_retriever=qa_retriever, progress=progress)
 

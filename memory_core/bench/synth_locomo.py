@@ -112,7 +112,7 @@ def conversation(rng: random.Random, index: int) -> dict[str, Any]:
     s, o = SPEAKERS[index % len(SPEAKERS)]
     start = datetime(2023, 1, 9) + timedelta(days=37 * index)
     conv: dict[str, Any] = {"speaker_a": s, "speaker_b": o}
-    where: dict[tuple[int, int], str] = {}  # (id(story), part, turn) -> dia_id, via a story key
+    where: dict[tuple[int, int, int], str] = {}  # (id(story), part, turn) -> dia_id
     part_dates: dict[tuple[int, int], datetime] = {}
     stories: dict[int, Story] = {}
     plan = _plan(rng, (s, o))
@@ -136,8 +136,9 @@ def conversation(rng: random.Random, index: int) -> dict[str, Any]:
         used = sum(len(b) for b in blocks) + 4
         while used < target:
             a, b = (s, o) if rng.random() < 0.5 else (o, s)
-            block = [(x, y, None) for x, y in _filler(rng, a, b)]
-            blocks.append(block)  # type: ignore[arg-type]
+            block: list[tuple[str, str, tuple[int, int, int] | None]] = [
+                (x, y, None) for x, y in _filler(rng, a, b)]
+            blocks.append(block)
             used += len(block)
         rng.shuffle(blocks)
         for block in blocks:
@@ -149,7 +150,7 @@ def conversation(rng: random.Random, index: int) -> dict[str, Any]:
             dia = f"D{n}:{t}"
             turns.append({"speaker": speaker, "dia_id": dia, "text": text})
             if key is not None:
-                where[key] = dia  # type: ignore[index]
+                where[key] = dia
         conv[f"session_{n}"] = turns
     qa = []
     for sid, story in stories.items():
@@ -159,7 +160,7 @@ def conversation(rng: random.Random, index: int) -> dict[str, Any]:
                 date = part_dates[(sid, q.when[0])] + timedelta(days=q.when[1])
                 answer = answer.replace("{date}", f"{date.day} {date.strftime('%B')} {date.year}")
             qa.append({"question": q.question, "answer": answer, "category": q.category,
-                       "evidence": [where[(sid, part, turn)] for part, turn in q.evidence]})  # type: ignore[index]
+                       "evidence": [where[(sid, part, turn)] for part, turn in q.evidence]})
     rng.shuffle(qa)
     return {"sample_id": f"synth-{index + 1}", "conversation": conv, "qa": qa}
 

@@ -15,7 +15,7 @@ ask for a date: ``{date}`` in its answer becomes the part's session date plus ``
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 MULTI_HOP, TEMPORAL, OPEN_DOMAIN, SINGLE_HOP = 1, 2, 3, 4
@@ -43,16 +43,16 @@ class Pools:
         self.rng = rng
         self.used: set[str] = set()
 
-    def pick(self, values: list[str] | list[tuple[str, ...]]) -> str | tuple[str, ...]:
+    def pick(self, values: Sequence[object]) -> object:
         fresh = [v for v in values if str(v) not in self.used] or list(values)
         value = self.rng.choice(fresh)
         self.used.add(str(value))
         return value
 
-    def one(self, values: list[str]) -> str:
+    def one(self, values: Sequence[str]) -> str:
         return str(self.pick(values))
 
-    def tup(self, values: list[tuple[str, ...]]) -> tuple[str, ...]:
+    def tup(self, values: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
         value = self.pick(values)
         assert isinstance(value, tuple)
         return value

@@ -55,7 +55,7 @@ def _note_commands(add: AddCommand) -> None:
     p = add("search", notes.cmd_search, "Search the memory (hybrid BM25 + dense, with link expansion).")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5)
-    p.add_argument("--retriever", choices=("contextual", "contextual+ppr", "hybrid+links", "hybrid", "bm25", "dense"))
+    p.add_argument("--retriever", choices=("recall", "contextual", "contextual+ppr", "hybrid+links", "hybrid", "bm25", "dense"))
     # A search from the command line is a look, not a recall by the chat: it changes nothing on disk
     # unless asked to count (``--no-touch`` is the default and stays accepted).
     p.add_argument("--touch", action="store_true", help="count this search as a recall of the notes found")

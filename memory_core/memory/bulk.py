@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..notes import Change, Link, Note, clean_content, creator, normalise_time, now_iso
+from ..retrieval.late import token_cache, token_vectors
 from .import_links import ImportLinker
 from .link_kinds import similar_reason
 from .validation import fallback_enrichment
@@ -64,9 +65,16 @@ def enrich(chunk: list[NewItem], offset: int) -> Prepared:
 
 
 def embed(store: Store, batch: Prepared) -> np.ndarray:
+    """The batch's vectors; with MiniLM the same pass gives each note's token vectors, which recall's
+    rerank keeps (retrieval/late.py), so imported notes need no second pass when first searched."""
     if not batch.notes:
         return np.zeros((0, 0), dtype=np.float32)
-    return np.asarray(store.embedder.embed([n.text_for_embedding() for n in batch.notes]), dtype=np.float32)
+    texts = [n.text_for_embedding() for n in batch.notes]
+    made = token_vectors(store.embedder, texts)
+    if made is None:
+        return np.asarray(store.embedder.embed(texts), dtype=np.float32)
+    token_cache(store).put([n.id for n in batch.notes], texts, made[1])
+    return np.asarray(made[0], dtype=np.float32)
 
 
 def link_and_write(store: Store, batch: Prepared, vecs: np.ndarray, *, k: int, threshold: float,

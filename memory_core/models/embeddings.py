@@ -73,6 +73,19 @@ class MiniLMEmbedder:
                 torch.set_num_threads(threads)
         return normalise(vectors)
 
+    def embed_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Sentence vectors and unit per-token vectors ([CLS]/[SEP] left out), as the ONNX embedder's."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        with self._lock:
+            rows = self._model.encode(readable_texts(texts), batch_size=self.batch_size, output_value="token_embeddings",
+                                      convert_to_numpy=False, show_progress_bar=False)
+        tokens = []
+        for row in rows:
+            arr = np.asarray(row.detach().cpu().numpy() if hasattr(row, "detach") else row, dtype=np.float32)[1:-1]
+            tokens.append(arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12))
+        return self.embed(texts), tokens
+
 
 class GGUFEmbedder:
     """Any GGUF embedding model (e.g. nomic-embed, bge) through llama.cpp's embedding mode."""
@@ -135,6 +148,10 @@ class LazyEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.real.embed(texts)
+
+    def embed_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The real embedder's token vectors; an AttributeError when it has none (a GGUF model)."""
+        return self.real.embed_tokens(texts)  # type: ignore[attr-defined]
 
 
 _CACHE: dict[tuple[Any, ...], Any] = {}

@@ -167,7 +167,8 @@ class OnnxSession:
                 pass
         return out
 
-    def _run(self, texts: list[str]) -> np.ndarray:
+    def _hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The model's last hidden state per token, and the mask of real (not padding) tokens."""
         encoded = self._tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encoded)
         ids = np.zeros((len(texts), width), dtype=np.int64)
@@ -177,10 +178,47 @@ class OnnxSession:
             mask[r, :len(e.ids)] = 1
         hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                           "token_type_ids": np.zeros_like(ids)})[0]
-        weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return pooled / np.maximum(norms, 1e-12)
+        return hidden, mask
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        hidden, mask = self._hidden(texts)
+        return _pool(hidden, mask)
+
+    def embed_tokens(self, texts: list[str], pool: ThreadPoolExecutor | None = None
+                     ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(sentence vectors, one unit-length vector per real token of each text), one model pass.
+
+        The sentence vectors are the same as ``embed``'s (the same pooling of the same hidden state),
+        so token vectors cost no second pass. The [CLS] and [SEP] tokens are left out: they stand for
+        the whole text, not for any of its words. With ``pool``, batches run side by side on it.
+        """
+        pooled = np.zeros((len(texts), 384), dtype=np.float32)
+        tokens: list[np.ndarray] = [np.zeros((0, 384), dtype=np.float32)] * len(texts)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        chunks = [order[start:start + BATCH] for start in range(0, len(texts), BATCH)]
+
+        def run(rows: np.ndarray) -> None:
+            hidden, mask = self._hidden([texts[i] for i in rows])
+            pooled[rows] = _pool(hidden, mask)
+            for r, i in enumerate(rows):
+                vecs = hidden[r, 1:max(1, int(mask[r].sum()) - 1)]
+                tokens[i] = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+
+        if pool is None or len(chunks) == 1:
+            for rows in chunks:
+                run(rows)
+        else:
+            for _ in pool.map(run, chunks):
+                pass
+        return pooled, tokens
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """sentence-transformers' mean pooling over the real tokens, then unit length."""
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return pooled / np.maximum(norms, 1e-12)
 
 
 class OnnxMiniLMEmbedder:
@@ -225,3 +263,15 @@ class OnnxMiniLMEmbedder:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=os.cpu_count(), thread_name_prefix="memex-minilm")
         return self._small.embed(texts, self._pool)
+
+    def embed_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Sentence vectors and per-token vectors in one pass (see ``OnnxSession.embed_tokens``)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        texts = readable_texts(texts)
+        if len(texts) <= BATCH or (os.cpu_count() or 1) == 1:
+            return self._small.embed_tokens(texts)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=os.cpu_count(), thread_name_prefix="memex-minilm")
+        return self._small.embed_tokens(texts, self._pool)

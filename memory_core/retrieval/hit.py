@@ -13,7 +13,7 @@ from typing import Any
 from ..notes import Note
 from .strength import strength
 
-SIGNALS = ("lexical", "dense", "context_lexical", "context_dense", "graph", "time")
+SIGNALS = ("lexical", "dense", "context_lexical", "context_dense", "graph", "time", "late", "hop")
 
 
 @dataclass

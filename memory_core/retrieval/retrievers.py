@@ -1,5 +1,7 @@
 """The retrievers, side by side so the benchmark can compare them; ``search`` is the way in.
 
+``recall`` (the default: what the chat uses) is ``contextual`` plus the steps of recall.py.
+
 ``dense`` (MiniLM), ``bm25`` (lexical), ``hybrid`` (weighted blend of the two, each scaled 0..1),
 ``hybrid+links`` (A-MEM's link expansion), ``contextual`` (min-max fusion of four signals: lexical
 and dense on the note, and on the note with its conversational context) and ``contextual+ppr``
@@ -16,6 +18,7 @@ from ..notes import Note, is_derived
 from .fusion import fuse
 from .graph import PPR_SEEDS, expand_links, personalized_pagerank
 from .hit import Hit, finalize, rank_key
+from .recall import DEFAULT_OPTIONS, OPTIONS, query_parts, refine
 from .signals import context_index, dense_signal, lexical_signal
 from .spanrank import apply_span
 
@@ -24,8 +27,8 @@ if TYPE_CHECKING:
     from ..store import Store
     from .timespan import TimeSpan
 
-RETRIEVERS = ("contextual+ppr", "contextual", "hybrid+links", "hybrid", "bm25", "dense")
-DEFAULT_RETRIEVER = "contextual"
+RETRIEVERS = ("recall", "contextual+ppr", "contextual", "hybrid+links", "hybrid", "bm25", "dense")
+DEFAULT_RETRIEVER = "recall"
 FUSION_WEIGHTS = {"lexical": 1.0, "dense": 1.0, "context_lexical": 1.0, "context_dense": 1.0}
 DERIVED_MARGIN = 20  # extra candidates asked for when digests and profile lines exist
 GRAPH_WEIGHT = 0.5  # the PPR signal's weight next to the four fused signals (which sum to 1)
@@ -145,21 +148,27 @@ class HybridLinksRetriever(HybridRetriever):
 
 
 class ContextualRetriever(Retriever):
-    """Min-max fusion of four signals over the union of their candidate lists."""
+    """Min-max fusion of four signals over the union of their candidate lists; options (``+late``,
+    ``+hop``, ``+names``, ``+ppr``) add the steps of recall.py on top."""
 
     name = "contextual"
     ppr = False
+
+    def __init__(self, store: Store, settings: Settings, options: frozenset[str] = frozenset()) -> None:
+        super().__init__(store, settings)
+        self.options = options | ({"ppr"} if self.ppr else set())
 
     def _search(self, query: str, k: int, notes: dict[str, Note]) -> list[Hit]:
         if not notes:
             return []
         pool = max(4 * k, 20)
         index = context_index(self.store, notes)
-        qvec = self._query_vec(query)
-        lexical = lexical_signal(self.store, query, pool)
-        ctx_lexical = index.lexical(query, pool)
-        dense = dense_signal(self.store, qvec, pool)
-        ctx_dense = index.dense(qvec, pool)
+        q = query_parts(self.store, index, query, self.options)
+        self._last_vec = (query, q.vector)  # the span step reads it: no second model pass
+        lexical = lexical_signal(self.store, q.lexical_text, pool)
+        ctx_lexical = index.lexical(q.lexical_text, pool)
+        dense = dense_signal(self.store, q.vector, pool)
+        ctx_dense = index.dense(q.vector, pool)
         for nid, sim in dense.items():  # a note without context: note+context is the note
             if nid in notes and not notes[nid].turn_context:
                 ctx_dense.setdefault(nid, sim)
@@ -169,20 +178,35 @@ class ContextualRetriever(Retriever):
                    "context_dense": ctx_dense}
         scores, scaled = fuse(signals, FUSION_WEIGHTS)
         via: dict[str, str] = {}
-        if self.ppr:
-            seeds = dict(sorted(scores.items(), key=lambda kv: -kv[1])[:PPR_SEEDS])
-            ppr, via = personalized_pagerank(seeds, index.entities(), self.store.graph_snapshot(), notes)
-            if ppr:
-                extra, scaled_g = fuse({"graph": ppr}, {"graph": 1.0})
-                for nid in set(scores) | set(extra):
-                    g = extra.get(nid, 0.0)
-                    scores[nid] = (scores.get(nid, 0.0) + GRAPH_WEIGHT * g) / (1 + GRAPH_WEIGHT)
-                    scaled.setdefault(nid, {name: 0.0 for name in signals})["graph"] = g
+        if "ppr" in self.options:
+            self._add_ppr(scores, scaled, signals, index, notes, via)
+        raw = {name: dict(values) for name, values in signals.items()}
+        extra = refine(self.store, notes, index, q, scores, scaled, self.options)
+        raw.update(extra.raw)
+        via.update(extra.via)
+        return self._hits(notes, scores, scaled, raw, lexical, ctx_lexical, dense, via)
+
+    def _add_ppr(self, scores: dict[str, float], scaled: dict[str, dict[str, float]],
+                 signals: dict[str, dict[str, float]], index: Any, notes: dict[str, Note],
+                 via: dict[str, str]) -> None:
+        seeds = dict(sorted(scores.items(), key=lambda kv: -kv[1])[:PPR_SEEDS])
+        ppr, found = personalized_pagerank(seeds, index.entities(), self.store.graph_snapshot(), notes)
+        via.update(found)
+        if ppr:
+            extra, _ = fuse({"graph": ppr}, {"graph": 1.0})
+            for nid in set(scores) | set(extra):
+                g = extra.get(nid, 0.0)
+                scores[nid] = (scores.get(nid, 0.0) + GRAPH_WEIGHT * g) / (1 + GRAPH_WEIGHT)
+                scaled.setdefault(nid, {name: 0.0 for name in signals})["graph"] = g
+
+    def _hits(self, notes: dict[str, Note], scores: dict[str, float], scaled: dict[str, dict[str, float]],
+              raw_all: dict[str, dict[str, float]], lexical: Any, ctx_lexical: Any, dense: dict[str, float],
+              via: dict[str, str]) -> list[Hit]:
         hits: list[Hit] = []
         for nid, score in scores.items():
             if nid not in notes:
                 continue
-            sig = scaled[nid]
+            sig = scaled.get(nid, {})
             terms = list(dict.fromkeys(lexical.get(nid, (0.0, []))[1] + ctx_lexical.get(nid, (0.0, []))[1]))
             reasons = []
             if nid in lexical:
@@ -191,11 +215,15 @@ class ContextualRetriever(Retriever):
                 reasons.append(_lex_reason(ctx_lexical[nid][1], ctx_lexical[nid][0], "context"))
             if nid in dense:
                 reasons.append(f"dense: similarity {dense[nid]:.2f}")
+            if sig.get("late", 0.0) > 0:
+                reasons.append(f"late: token match {raw_all['late'][nid]:.2f}")
+            if sig.get("hop", 0.0) > 0 and nid in via and via[nid] in notes:
+                reasons.append(f"hop: shares a name with '{notes[via[nid]].title}'")
             if sig.get("graph", 0.0) > 0 and nid in via:
                 reasons.append(f"graph: shares a name with '{notes[via[nid]].title}'" if via[nid] in notes
                                else "graph")
             from_graph = nid in via and not (nid in lexical or nid in dense or nid in ctx_lexical)
-            raw = {name: float(values[nid]) for name, values in signals.items() if nid in values}
+            raw = {name: float(values[nid]) for name, values in raw_all.items() if nid in values}
             hits.append(Hit(notes[nid], score, reasons, sig.get("lexical", 0.0), max(0.0, dense.get(nid, 0.0)),
                             via.get(nid, "") if from_graph else "", terms, signals=sig, raw=raw))
         return hits
@@ -206,6 +234,16 @@ class ContextualPPRRetriever(ContextualRetriever):
     ppr = True
 
 
+class RecallRetriever(ContextualRetriever):
+    """The chat's retriever: contextual fusion, speaker names out of the query vector, MaxSim rerank
+    and the entity hop (recall.py; each measurably helped on the tuning sets, docs/benchmarks.md)."""
+
+    name = "recall"
+
+    def __init__(self, store: Store, settings: Settings, options: frozenset[str] = frozenset()) -> None:
+        super().__init__(store, settings, options | DEFAULT_OPTIONS)
+
+
 _CLASSES: dict[str, type[Retriever]] = {
     "dense": DenseRetriever,
     "bm25": BM25Retriever,
@@ -213,6 +251,7 @@ _CLASSES: dict[str, type[Retriever]] = {
     "hybrid+links": HybridLinksRetriever,
     "contextual": ContextualRetriever,
     "contextual+ppr": ContextualPPRRetriever,
+    "recall": RecallRetriever,
 }
 
 
@@ -220,11 +259,21 @@ def make_retriever(store: Store, settings: Settings, name: str | None = None) ->
     """The retriever called ``name`` (default: the contextual fusion; PPR is opt-in, it lost MRR on LoCoMo)."""
     if name is None:
         name = DEFAULT_RETRIEVER
-    if name not in _CLASSES:
-        from ..errors import InputError
+    if name in _CLASSES:
+        return _CLASSES[name](store, settings)
+    base, *options = name.split("+")
+    if base == "contextual" and options and all(o in OPTIONS for o in options):
+        return ContextualRetriever(store, settings, frozenset(options))
+    from ..errors import InputError
 
-        raise InputError(f"Unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS)}.")
-    return _CLASSES[name](store, settings)
+    raise InputError(f"Unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS)} "
+                     f"(or contextual with any of {', '.join('+' + o for o in OPTIONS)}).")
+
+
+def is_retriever(name: str) -> bool:
+    """Does ``make_retriever`` know ``name`` (a listed retriever, or contextual with options)?"""
+    base, *options = name.split("+")
+    return name in _CLASSES or (base == "contextual" and bool(options) and all(o in OPTIONS for o in options))
 
 
 def search(store: Store, settings: Settings, query: str, k: int = 5, retriever: str | None = None,

@@ -10,6 +10,7 @@ in place, so an identity check finds the changed ones).
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,16 @@ if TYPE_CHECKING:
     from ..store import Store
 
 LexicalHits = dict[str, tuple[float, list[str]]]
+SPEAKER_SHARE = 0.05
+_PREFIX_RE = re.compile(r"^\s*([A-Z][\w'-]{0,30}(?: [A-Z][\w'-]{0,30})?):\s")
+
+
+def speaker_of(note: Note) -> str:
+    """Who said the note, lower case: its speaker, or the "Name:" its content opens with (LoCoMo turns)."""
+    if note.speaker:
+        return note.speaker.lower()
+    m = _PREFIX_RE.match(note.content)
+    return m.group(1).lower() if m else ""
 
 
 def lexical_text(note: Note) -> str:
@@ -48,6 +59,9 @@ class ContextIndex:
         self._matrix: tuple[list[str], np.ndarray] | None = None
         self._mentions: dict[str, dict[str, bool]] = {}
         self._entities: dict[str, set[str]] | None = None
+        self._by_entity: dict[str, list[str]] | None = None
+        self._speaker: dict[str, str] = {}
+        self._speakers: set[str] | None = None
         self._revision: int | None = None  # the store revision last synced with (None: unknown)
 
     def sync(self, notes: dict[str, Note], embedder: Embedder, revision: int | None = None) -> None:
@@ -67,13 +81,16 @@ class ContextIndex:
                 self._keys[nid] = key
                 self.bm25.upsert(nid, lexical_text(note) + " " + note.turn_context)
                 self._mentions[nid] = mentions(note.content)
+                self._speaker[nid] = speaker_of(note)
+                self._speakers = None
                 self._entities = None
                 self._vecs.pop(nid, None)
                 self._matrix = None
                 if note.turn_context:
                     todo.append(note)
             for nid in [i for i in self._seen if i not in notes]:
-                for table in (self._seen, self._keys, self._vecs, self._mentions):
+                self._speakers = None
+                for table in (self._seen, self._keys, self._vecs, self._mentions, self._speaker):
                     table.pop(nid, None)
                 self.bm25.remove(nid)
                 self._matrix = None
@@ -111,7 +128,37 @@ class ContextIndex:
                 strong = {key for found in self._mentions.values() for key, s in found.items() if s}
                 self._entities = {nid: {k for k, s in found.items() if s or k in strong}
                                   for nid, found in self._mentions.items()}
+                self._by_entity = None
             return self._entities
+
+    def speakers(self) -> set[str]:
+        """The (lower-case) names that speak at least SPEAKER_SHARE of the notes: in a question they
+        name whose words to look in, not what the question is about."""
+        with self._lock:
+            if self._speakers is None:
+                counts: dict[str, int] = {}
+                for name in self._speaker.values():
+                    if name:
+                        counts[name] = counts.get(name, 0) + 1
+                least = SPEAKER_SHARE * max(1, len(self._speaker))
+                self._speakers = {name for name, n in counts.items() if n >= least}
+            return self._speakers
+
+    def by_entity(self) -> dict[str, list[str]]:
+        """Entity key -> the notes that name it (the inverse of ``entities``), built once per change."""
+        ents = self.entities()
+        with self._lock:
+            if self._by_entity is None:
+                inverse: dict[str, list[str]] = {}
+                for nid, keys in ents.items():
+                    for key in keys:
+                        inverse.setdefault(key, []).append(nid)
+                self._by_entity = inverse
+            return self._by_entity
+
+    def entity_df(self) -> dict[str, int]:
+        """Entity key -> how many notes name it."""
+        return {key: len(ids) for key, ids in self.by_entity().items()}
 
 
 _INDEXES: weakref.WeakKeyDictionary[Any, ContextIndex] = weakref.WeakKeyDictionary()

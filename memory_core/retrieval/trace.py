@@ -33,6 +33,8 @@ SIGNALS: dict[str, str] = {
     "context_dense": "context, meaning",
     "graph": "link / graph expansion",
     "time": "time (inside the span the message named)",
+    "late": "token match (MaxSim rerank)",
+    "hop": "shares a name with a top hit",
 }
 _PARAM_RE = re.compile(r"^([0-9a-f]{32}):([0-9A-Za-z_-]{1,64})$")
 
