@@ -110,6 +110,8 @@ try:
 except Exception as exc:  # noqa: BLE001 - any load failure is shown, the page still renders
     model_error = exc
 session = ChatSession(store, s, model, conversations, writer) if model is not None else None
+if session is not None:
+    session.warm_episodes()  # the episode index built while the person types, not on the first question
 
 conv_id = current_conversation_id(conversations)
 conv: Conversation | None = None

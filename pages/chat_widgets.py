@@ -152,16 +152,17 @@ def from_memory_caption(message: dict[str, Any]) -> None:
     """The notes the reply was given, as text beside it: the answer is visible even when the model fumbles.
     A reply that fell back to its note already quotes the first one; the model's own words follow, small."""
     used = [r for r in message.get("recalled") or [] if r.get("in_prompt") and r.get("text")]
+    from_exchange = (message.get("prompt") or {}).get("form") == "episode"
     if message.get("fallback"):
-        used = used[1:]
+        used = used if from_exchange else used[1:]
         if message.get("model_reply", "").strip():
-            st.caption("The model's answer, which did not use your note: “"
+            st.caption(f"The model's answer, which did not use {'what was said' if from_exchange else 'your note'}: “"
                        + escape_markdown(" ".join(message["model_reply"].split())[:300]) + "”")
     for r in used[:3]:
         when = str(r.get("timestamp", ""))[:10]
         st.caption("📎 From your memory: “" + escape_markdown(r["text"]) + "”" + (f" ({when})" if when else ""))
     exchanges = [e for e in message.get("episodes") or [] if e.get("in_prompt") and e.get("text")]
-    if message.get("fallback") and (message.get("prompt") or {}).get("form") == "episode":
+    if message.get("fallback") and from_exchange:
         exchanges = exchanges[1:]  # the fallback reply already quotes the first exchange
     for ex in exchanges[:2]:
         st.caption(exchange_caption(ex))

@@ -6,18 +6,28 @@ about a conversation, or the exchange matches better than any note) and saved ap
 the reply, so the page shows it under "From your memory" as a conversation, not as a fact.
 
 The prompt form was chosen on real SmolLM2-135M replies (``python -m memory_core.bench.episode_forms``, see
-``EXCHANGE_FORM``): the forms quote the same exchanges and differ in how.
+``EXCHANGE_FORM``): the forms quote the same exchanges and differ in how. The chosen one names Memex in
+the third person: ``On 2023-05-03 I asked: "..."`` / ``Memex answered: "..."`` and the question
+"What did you suggest?" asked as "What did Memex suggest?" (in the prompt only).
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..episodes.recall import asks_what_was_said
+from .fallback import is_acknowledgement
 
 if TYPE_CHECKING:
     from ..episodes.recall import EpisodeHit
+    from ..models.embedder_base import Embedder
+    from ..retrieval.timespan import TimeSpan
+    from ..store import Store
     from .prompt import Message, Recalled
 
 MAX_EXCHANGES = 2  # exchanges given to the model at most
@@ -126,6 +136,27 @@ def asked_lines(ex: RecalledExchange) -> list[str]:
     return out
 
 
+_YOU = re.compile(r"\b(you|your|yours)\b", re.IGNORECASE)
+
+
+def third_person(question: str) -> str:
+    """The question with Memex named instead of "you" ("What did you suggest?" -> "What did Memex
+    suggest?"): for the prompt only, so the model does not read the question as about itself now."""
+    return _YOU.sub(lambda m: "Memex's" if m.group(1).lower().startswith("your") else "Memex", question)
+
+
+def memex_lines(ex: RecalledExchange) -> list[str]:
+    """``On 2023-05-03 I asked: "..."`` then ``Memex answered: "..."``, Memex named in the third person."""
+    out: list[str] = []
+    for t in ex.turns:
+        if t["role"] == "user" and not out:
+            out.append((f"On {ex.day} I asked" if ex.day else "I asked") + f': "{_cut(t["text"])}"')
+        elif t["role"] == "assistant":
+            out.append((f"On {ex.day} Memex said" if ex.day and not out else "Memex answered")
+                       + f': "{_cut(t["text"])}"')
+    return out
+
+
 def exchange_messages(form: str, question: str, exchanges: list[RecalledExchange], system: str = EXCHANGE_SYSTEM
                       ) -> list[Message]:
     """The messages of one form: ``transcript`` or ``quoted`` (one user turn, the question last), or
@@ -143,25 +174,34 @@ def exchange_messages(form: str, question: str, exchanges: list[RecalledExchange
         if msgs[-1]["role"] == "user":
             msgs.append({"role": "assistant", "content": "OK."})
         return [*msgs, {"role": "user", "content": f"{question}\n{ANSWER_LINE}"}]
-    render = {"quoted": quoted_lines, "told": told_lines, "asked": asked_lines}.get(form, transcript_lines)
+    render = {"quoted": quoted_lines, "told": told_lines, "asked": asked_lines, "memex": memex_lines}.get(
+        form, transcript_lines)
     lines = [line for ex in exchanges for line in [*render(ex), ""]]
+    if form == "memex":
+        question = third_person(question)
     return [{"role": "system", "content": system},
             {"role": "user", "content": "\n".join([*lines, f"Question: {question}", ANSWER_LINE])}]
 
 
-FORMS = ("transcript", "quoted", "replay", "told", "asked")
-EXCHANGE_FORM = "quoted"
+FORMS = ("transcript", "quoted", "replay", "told", "asked", "memex")
+# Measured on the 18 questions of ``bench/data/episode_forms.json`` (SmolLM2-135M, greedy, the same
+# exchanges given; evidence given 18/18): memex 15/18, quoted 9/18, transcript 8/18, told 7/18,
+# asked 6/18, replay 5/18. Asked "what did *you* suggest?", the small model answered about itself now
+# ("I'm sorry for your loss, but as an AI I cannot recommend ..."); with Memex named in the third
+# person, in the quote and in the question, it copied the recommendation.
+EXCHANGE_FORM = "memex"
 
 
 # -- which exchanges are given ---------------------------------------------------------------------------
 def offered_exchanges(question: str, exchanges: list[RecalledExchange], notes: list[Recalled],
-                      span_read: bool = False, max_exchanges: int = MAX_EXCHANGES,
+                      span: TimeSpan | None = None, max_exchanges: int = MAX_EXCHANGES,
                       keep_ratio: float = EXCHANGE_KEEP_RATIO) -> list[int]:
     """Indexes of the exchanges to give the model (best first), or none: then the notes are given.
 
     Exchanges are given when the question asks about a conversation ("what did you suggest ...",
-    "what did we talk about ...") or names a time, when no note was recalled, or when the best
-    exchange matches clearly better than the best note (``BEAT_MARGIN`` in cosine). After the first,
+    "what did we talk about ..."), when no note was recalled, when the question names a time
+    (``span``) and the best exchange is from it while no recalled note is, or when the best exchange
+    matches clearly better than the best note (``BEAT_MARGIN`` in cosine). After the first,
     only those scoring ``keep_ratio`` of it (a small model answers from the wrong one of several).
     An exchange found by the very message that made a recalled note does not count as beating it (it
     is the same words, with a neighbour's words around them).
@@ -171,8 +211,41 @@ def offered_exchanges(question: str, exchanges: list[RecalledExchange], notes: l
     best_note = max((n.strength for n in notes), default=0.0)
     recalled_notes = {n.id for n in notes}
     beats = any(ex.strength >= best_note + BEAT_MARGIN and ex.note_id not in recalled_notes for ex in exchanges[:1])
-    if not (asks_what_was_said(question) or span_read or not notes or beats):
+    # A time named in the question: an exchange from that time beats notes from none of it.
+    in_time = span is not None and bool(exchanges[0].in_span) and not any(span.contains(n.timestamp) for n in notes)
+    if not (asks_what_was_said(question) or in_time or not notes or beats):
         return []
     top = exchanges[0].score
     return [i for i, ex in enumerate(exchanges)
             if i < max_exchanges and (i == 0 or ex.score >= keep_ratio * top)]
+
+
+# -- recall ----------------------------------------------------------------------------------------------
+def recall_exchanges(home: str | Path, store: Store, text: str, k: int = MAX_EXCHANGES + 1, *,
+                     conversation_id: str = "", span: TimeSpan | None = None, floor: float | None = None
+                     ) -> list[RecalledExchange]:
+    """The earlier exchanges (episodes) for ``text`` above the relevance floor, best first; none for an
+    acknowledgement. The conversation being had is left out (its turns are the prompt's history), and
+    so is any person's message whose note was deleted since, and any reply that was given such a note
+    (``is_gone``), even in a process that has not flagged the message yet: nothing deleted lingers."""
+    from ..episodes.recall import search_episodes
+
+    if k <= 0 or not text.strip() or is_acknowledgement(text):
+        return []
+    hits = search_episodes(home, store.embedder, text, k, span=span, exclude_conversation=conversation_id,
+                           is_gone=lambda nid: nid not in store, floor=floor)
+    return [RecalledExchange.from_hit(h) for h in hits]
+
+
+def warm(home: str | Path, embedder: Embedder) -> threading.Thread:
+    """Bring the episode index up to date in a background thread (embedding a long imported history takes
+    seconds; the first question should not wait for it). Reads only; a failure is left to recall."""
+    from ..episodes.index import index_for
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            index_for(home, embedder)
+
+    thread = threading.Thread(target=run, name="memex-episodes-warm", daemon=True)
+    thread.start()
+    return thread

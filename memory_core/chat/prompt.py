@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..models.llm import LLM
+    from ..retrieval.timespan import TimeSpan
 
 from ..retrieval.floor import persons_words
 from .episodic import EXCHANGE_FORM, RecalledExchange, exchange_messages, offered_exchanges
@@ -172,7 +173,7 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
                  max_tokens: int, system: str = SYSTEM_PROMPT, today: str | None = None,
                  max_notes: int = MAX_NOTES, history_messages: int = HISTORY_MESSAGES,
                  keep_ratio: float = NOTE_KEEP_RATIO, exchanges: list[RecalledExchange] | None = None,
-                 span_read: bool = False) -> PromptPlan:
+                 span: TimeSpan | None = None) -> PromptPlan:
     """Assemble the prompt so that prompt + reply fit in ``llm.n_ctx``.
 
     A question with recalled notes gets the memory form: the short MEMORY_SYSTEM line, the short
@@ -200,7 +201,7 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
     offered = [i for i in range(min(len(notes), max(0, max_notes)))
                if (i == 0 or notes[i].score >= keep_ratio * top) and notes[i].id not in replaced]
     exchanges = exchanges or []
-    given_ex = offered_exchanges(message, exchanges, notes, span_read) if is_question(message) else []
+    given_ex = offered_exchanges(message, exchanges, notes, span) if is_question(message) else []
     form = "episode" if given_ex else ("memory" if offered and is_question(message) else "chat")
     if form == "episode":
         offered = []

@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..episodes.conversations import Conversation, ConversationStore, new_message
+from ..episodes.recall import asks_about_assistant
 from ..errors import InputError, MemexError
 from .episodic import exchange_fallback_text
 from .fallback import fallback_text, uses_note
@@ -167,7 +168,11 @@ class Reply:
     def _check_exchange_answer(self, question: str) -> str:
         """The same check for an answer from recalled exchanges: the words of the turns it was given."""
         given = [ex for ex in self.plan.exchanges if ex.in_prompt]
-        if not given or uses_note(self.text, [t["text"] for ex in given for t in ex.turns], question, self.embedder):
+        # Asked what Memex said, only Memex's turns hold the answer (the person's question beside it would
+        # let "a classic board game" pass for an answer to "what board game did you suggest?").
+        role = "assistant" if asks_about_assistant(question) else ""
+        texts = [t["text"] for ex in given for t in ex.turns if not role or t["role"] == role]
+        if not given or uses_note(self.text, texts, question, self.embedder):
             return ""
         self.model_text, self.fallback = self.text, True
         self.text = exchange_fallback_text(given[0])

@@ -33,7 +33,7 @@ from ..errors import InputError, MemexError, ModelError, NotFoundError
 from ..memory.turns import turn_effect
 from ..notes import PERSON_LINE, try_parse_time
 from .enrichment import enrichment_guard, needs_enrichment, pending_enrichments, record_enrichment
-from .episodic import MAX_EXCHANGES, RecalledExchange
+from .episodic import MAX_EXCHANGES, RecalledExchange, recall_exchanges, warm
 from .fallback import ACK_MAX_TOKENS, ACK_SYSTEM, is_acknowledgement
 from .gate import ReplyGate
 from .jobs import WriteJob
@@ -140,19 +140,13 @@ class ChatSession:
 
     def recall_exchanges(self, text: str, k: int = MAX_EXCHANGES + 1, conversation_id: str = "",
                          span: TimeSpan | None = None) -> list[RecalledExchange]:
-        """The earlier exchanges (episodes) for ``text`` above the relevance floor, best first; none for an
-        acknowledgement. The conversation being had is left out (its turns are the prompt's history),
-        and so is any person's message whose note was deleted since (``is_gone``), even in a process
-        that has not flagged it yet: nothing deleted lingers."""
-        from ..episodes.recall import search_episodes
+        """The earlier exchanges (episodes) for ``text``: ``episodic.recall_exchanges``."""
+        return recall_exchanges(self.settings.home, self.store, text, k, conversation_id=conversation_id,
+                                span=span, floor=self.relevance_floor)
 
-        if k <= 0 or not text.strip() or is_acknowledgement(text):
-            return []
-        store = self.store
-        hits = search_episodes(self.settings.home, store.embedder, text, k, span=span,
-                               exclude_conversation=conversation_id, is_gone=lambda nid: nid not in store,
-                               floor=self.relevance_floor)
-        return [RecalledExchange.from_hit(h) for h in hits]
+    def warm_episodes(self) -> threading.Thread:
+        """Bring the episode index up to date in the background: ``episodic.warm``."""
+        return warm(self.settings.home, self.store.embedder)
 
     def touch_later(self, note_ids: list[str]) -> threading.Thread | None:
         """Record that notes were recalled (last_accessed, retrieval_count), in a background thread."""
@@ -191,7 +185,7 @@ class ChatSession:
             system = ACK_SYSTEM if system == SYSTEM_PROMPT else system
         plan = build_prompt(self.model(), text, recalled, history, max_tokens=max_tokens, system=system,
                             max_notes=self.max_notes, keep_ratio=self.keep_ratio, exchanges=exchanges,
-                            span_read=span is not None)
+                            span=span)
         plan.time_span = span
         return recalled, plan, recall_seconds, recall_error
 

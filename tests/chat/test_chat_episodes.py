@@ -3,6 +3,7 @@ quoted with its date, saved with the reply apart from notes, and never once its 
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from memory_core.chat import ChatSession, ConversationStore, MemoryWriter, Recal
 from memory_core.chat.episodic import EXCHANGE_FALLBACK_LEAD, RecalledExchange, offered_exchanges
 from memory_core.chat.forgetting import delete_notes
 from memory_core.config import Settings
+from memory_core.retrieval.timespan import TimeSpan
 from memory_core.store import MemoryStore
 
 ADVICE = "Try chamomile tea an hour before bed."
@@ -84,8 +86,8 @@ def exchange(score: float, strength: float, text: str = "Try chamomile tea.") ->
                                    {"message_id": f"m{score}", "role": "assistant", "text": text, "at": ""}])
 
 
-def note(strength: float) -> Recalled:
-    return Recalled(id="n1", title="tea", content="I like green tea.", timestamp="2023-05-01T10:00:00+00:00",
+def note(strength: float, timestamp: str = "2023-05-01T10:00:00+00:00") -> Recalled:
+    return Recalled(id="n1", title="tea", content="I like green tea.", timestamp=timestamp,
                     score=1.0, strength=strength)
 
 
@@ -95,7 +97,10 @@ def test_which_exchanges_are_given() -> None:
     assert offered_exchanges("What tea do I like?", exs, [note(0.6)]) == []  # a fact question the note answers
     assert offered_exchanges("What tea do I like?", exs, [note(0.3)]) == [0, 1]  # the exchange clearly beats it
     assert offered_exchanges("What tea do I like?", exs, []) == [0, 1]
-    assert offered_exchanges("What tea do I like?", exs, [note(0.6)], span_read=True) == [0, 1]
+    may3 = TimeSpan(datetime(2023, 5, 3, tzinfo=timezone.utc), datetime(2023, 5, 4, tzinfo=timezone.utc), "May 3")
+    exs[0].in_span = True
+    assert offered_exchanges("What tea did I have?", exs, [note(0.6)], span=may3) == [0, 1]  # the note is of May 1
+    assert offered_exchanges("What tea did I have?", exs, [note(0.6, "2023-05-03T08:00:00+00:00")], span=may3) == []
     assert offered_exchanges("What did you suggest?", [], [note(0.6)]) == []
     same = exchange(1.0, 0.9)
     same.note_id = "n1"  # found by the message that made the recalled note: it does not beat the note
@@ -110,7 +115,7 @@ def test_the_episode_form_quotes_the_exchange_with_its_date_and_the_question_las
     text = "\n".join(m["content"] for m in plan.messages)
     assert "2023-05-03" in text and "Try chamomile tea." in text and "I like green tea." not in text
     assert plan.messages[-1]["content"].rstrip().endswith("sentence.")
-    assert "What did you suggest for my sleep?" in plan.messages[-1]["content"]
+    assert "Question: What did Memex suggest for my sleep?" in plan.messages[-1]["content"]  # named, not "you"
     assert exs[0].in_prompt and plan.summary()["exchanges_used"]
     chat = build_prompt(llm, "I slept well today.", [note(0.6)], [], max_tokens=64, exchanges=exs)
     assert chat.form == "chat" and not exs[0].in_prompt and chat.exchanges == exs  # shown, not given
@@ -128,3 +133,18 @@ def test_an_answer_that_ignores_the_exchange_falls_back_to_it(tmp_path: Path, wr
     assert asked.fallback and ADVICE in text and text.startswith(EXCHANGE_FALLBACK_LEAD)
     saved = ConversationStore(s.home).load(asked.conversation_id).messages[-1]
     assert saved["fallback"] and saved["model_reply"] == "I'm sorry for your loss." and ADVICE in saved["content"]
+
+
+def test_an_answer_from_the_persons_own_turn_is_no_answer_about_what_memex_said(tmp_path: Path, writer) -> None:
+    s = settings_in(tmp_path)
+    first = ChatSession(MemoryStore(s, HashEmbedder()), s, ScriptedLLM(default=ADVICE), writer=writer)
+    first.reply(None, "I sleep badly lately, any tip for my sleep?").consume()
+    writer.wait_idle(60)
+    echo = "You said that lately you sleep badly."  # the person's words back, nothing Memex said
+    session = ChatSession(MemoryStore(s, HashEmbedder()), s, ScriptedLLM(default=echo), ConversationStore(s.home),
+                          writer)
+    asked = session.reply(None, "What did you tell me to try for my sleep?")
+    assert ADVICE in asked.consume() and asked.fallback and asked.model_text == echo
+    kept = ChatSession(MemoryStore(s, HashEmbedder()), s, ScriptedLLM(default="Chamomile tea before bed."),
+                       ConversationStore(s.home), writer).reply(None, "What did you tell me to try for my sleep?")
+    assert kept.consume() == "Chamomile tea before bed." and not kept.fallback
