@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..episodes.recall import asks_what_was_said
 from .fallback import is_acknowledgement
@@ -28,7 +29,18 @@ if TYPE_CHECKING:
     from ..models.embedder_base import Embedder
     from ..retrieval.timespan import TimeSpan
     from ..store import Store
-    from .prompt import Message, Recalled
+
+Message = dict[str, str]
+
+
+class NoteLike(Protocol):
+    """What the choice of exchanges reads of a recalled note (``prompt.Recalled``; not imported: prompt
+    imports this module)."""
+
+    id: str
+    timestamp: str
+    strength: float
+
 
 MAX_EXCHANGES = 2  # exchanges given to the model at most
 EXCHANGE_KEEP_RATIO = 0.75  # a second exchange is given only when it scores this share of the first
@@ -193,7 +205,7 @@ EXCHANGE_FORM = "memex"
 
 
 # -- which exchanges are given ---------------------------------------------------------------------------
-def offered_exchanges(question: str, exchanges: list[RecalledExchange], notes: list[Recalled],
+def offered_exchanges(question: str, exchanges: list[RecalledExchange], notes: Sequence[NoteLike],
                       span: TimeSpan | None = None, max_exchanges: int = MAX_EXCHANGES,
                       keep_ratio: float = EXCHANGE_KEEP_RATIO) -> list[int]:
     """Indexes of the exchanges to give the model (best first), or none: then the notes are given.
