@@ -4,9 +4,9 @@ Why: one vector per note averages its words away, so "artwork" in a question fin
 "watercolour" only when little else is in the note; matching each query token with its closest
 note token (ColBERT's MaxSim, Khattab & Zaharia 2020) keeps the word-level match with MiniLM's
 contextual token vectors, and public reports saw dense recall rise with it, no other model needed.
-It runs only on the top candidates of the fused signals (a rerank, not a search), so a note's token
-vectors are made the first time it is a candidate and kept, as int8 with a scale per token (386
-bytes a token: ~10 KB for a chat turn of 25 tokens).
+It runs only on the top candidates of the fused signals (a rerank, not a search); each note's token
+vectors are kept in memory as int8 with a scale per token (386 bytes a token: ~7-10 KB a note),
+made by a bulk import's own model pass or by a background warm-up (TokenCache).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 LATE_POOL = 40  # fused candidates reranked
 CACHE_NOTES = 20_000  # notes whose token vectors are kept (~10 KB each for a chat turn)
-EMBED_PER_QUERY = 12  # candidates without token vectors a query embeds itself, at most
+EMBED_PER_QUERY = 0  # candidates without token vectors a query embeds itself (measured: 3 cost ~35 ms)
 WARM_BATCH = 32  # notes the background warm-up embeds at a time
+WARM_IDLE = 0.5  # seconds after a search before the warm-up goes on
 
 
 def token_vectors(embedder: Any, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]] | None:
@@ -75,11 +76,13 @@ class TokenCache:
     """Each note's token vectors (int8), kept while the note's text is the same; at most ``limit``
     notes, the least recently used go first.
 
-    Why a warm-up thread and a cap on what a query embeds: a note's token vectors cost a model pass
-    (~2 ms a short note here), so a query whose 40 candidates are all new would cost ~90 ms; a query
-    embeds at most ``EMBED_PER_QUERY`` of them (its best candidates), while one background thread
-    fills the cache, newest notes first, a batch at a time with a pause as long as the batch took,
-    so it never takes more than a third of a core from the chat. A bulk import makes them in its
+    Why a warm-up thread and no model pass in a search: a note's token vectors cost a model pass
+    (measured at 10k notes on this busy machine: a search that embedded 3 of its candidates took
+    p50 68 ms instead of 33), so a search reranks only the candidates already cached (the others
+    count as neither good nor bad), while one background thread fills the cache, newest notes first,
+    a batch at a time with a pause twice as long as the batch took (at most a third of a core), and
+    not while searches are going on (beside a running warm-up, a 10k-note search's p50 doubled).
+    A bulk import fills the cache in its own model pass, so imported notes are warm at once. A bulk import makes them in its
 own model pass (memory/bulk.py), so imported notes are warm from the start.
     """
 
@@ -148,6 +151,8 @@ own model pass (memory/bulk.py), so imported notes are warm from the start.
 
     def _warm(self, embedder: Any, notes: dict[str, Note], order: list[str], text_of: Callable[[Note], str]) -> None:
         for start in range(0, len(order), WARM_BATCH):
+            while not _STOP.is_set() and time.monotonic() - _LAST_SEARCH[0] < WARM_IDLE:
+                _STOP.wait(WARM_IDLE)  # a search is going on, or was a moment ago: it goes first
             if _STOP.is_set():
                 return
             t0 = time.thread_time()
@@ -169,6 +174,7 @@ own model pass (memory/bulk.py), so imported notes are warm from the start.
 
 
 _STOP = threading.Event()
+_LAST_SEARCH = [0.0]  # time.monotonic() of the last rerank: the warm-up waits WARM_IDLE after it
 
 
 def _stop_warmers() -> None:
@@ -207,11 +213,14 @@ def late_signal(store: Store, notes: dict[str, Note], query_tokens: np.ndarray, 
     A candidate whose token vectors are not made yet (the warm-up has not reached it) gets the
     median of the others: neither lifted nor pushed down by the rerank.
     """
+    _LAST_SEARCH[0] = time.monotonic()
     cache = token_cache(store)
     vecs = cache.get(store.embedder, notes, ids, text_of, EMBED_PER_QUERY)
-    if not vecs:
+    if vecs is None:
         return {}
     cache.warm(store.embedder, notes, text_of)
+    if not vecs:
+        return {}
     order = [i for i in ids if i in vecs]
     scores = {i: float(s) for i, s in zip(order, maxsim(query_tokens, [vecs[i] for i in order]))}
     middle = float(np.median(list(scores.values())))

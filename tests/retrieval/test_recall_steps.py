@@ -121,3 +121,18 @@ def test_recall_finds_the_second_hop_with_the_real_model(tmp_path: Path, embedde
     assert [h.note.content for h in hits] == [lines[0], lines[-1]]
     assert hits[1].signals["hop"] == 1.0 and any(r.startswith("hop: shares a name") for r in hits[1].reasons)
     assert rank("contextual") > rank("recall")
+
+
+def test_the_warm_up_fills_the_token_cache_of_notes_no_import_made(embedder) -> None:
+    """A store opened anew has no token vectors; a search reranks with what is cached and starts the
+    warm-up, which fills the cache in the background."""
+    from memory_core.retrieval.late import TokenCache, late_text
+
+    notes = {n.id: n for n in (Note(f"note number {i} about the garden") for i in range(5))}
+    cache = TokenCache()
+    assert cache.get(embedder, notes, list(notes), late_text, max_new=0) == {}
+    cache.warm(embedder, notes, late_text)
+    thread = cache._warmer
+    assert thread is not None
+    thread.join(timeout=30)
+    assert len(cache) == 5 and 0 < cache.bytes_per_note() < 386 * 16
