@@ -5,7 +5,7 @@ Why: one vector per note averages its words away, so "artwork" in a question fin
 note token (ColBERT's MaxSim, Khattab & Zaharia 2020) keeps the word-level match with MiniLM's
 contextual token vectors, and public reports saw dense recall rise with it, no other model needed.
 It runs only on the top candidates of the fused signals (a rerank, not a search); each note's token
-vectors are kept in memory as int8 with a scale per token (386 bytes a token: ~7-10 KB a note),
+vectors are kept in memory as int8 with a scale per token (386 bytes a token: 4.8 KB a LoCoMo-style turn, 7.7 KB a store-benchmark note),
 made by a bulk import's own model pass or by a background warm-up (TokenCache).
 """
 
