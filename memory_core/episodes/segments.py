@@ -13,7 +13,9 @@ What is never part of an episode (the conversations on disk stay as they are; on
   ``mark_forgotten``), and the reply to it, which may repeat its words: nothing deleted lingers
   (``Turn.note_id`` and ``Turn.sources`` let recall also skip, at search time, a message whose note
   is gone and a reply that was given a note that is gone, in whatever conversation);
-- empty, failed or interrupted turns (they were never a finished exchange).
+- empty, failed or interrupted turns (they were never a finished exchange);
+- a question Memex answered from memory and that answer (a recollection, not a new episode: the
+  answer may be wrong, and the question matches itself better than the exchange it asks about).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .conversations import Conversation, ConversationStore
 GAP_MINUTES = 30  # a pause longer than this between two turns starts a new segment
 MAX_TURNS = 12  # ... and so does a segment that already holds this many turns
 FORGOTTEN = "forgotten"  # the message flag set when the note it made was deleted or forgotten
+MEMORY_FORMS = ("memory", "episode")  # a reply's prompt form when it answered from notes or exchanges
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,9 @@ def is_forgotten(message: dict[str, Any]) -> bool:
 
 
 def _excluded(conv: Conversation) -> set[str]:
-    """Ids of messages no episode may hold: forgotten messages, the replies to them, unfinished turns."""
+    """Ids of messages no episode may hold: forgotten messages, the replies to them, unfinished turns,
+    and questions Memex answered from memory with their answers (asking "which pet did you say?" twice
+    would otherwise recall the first asking, and its answer, before the exchange that holds the answer)."""
     out: set[str] = set()
     forgotten = {str(m.get("id")) for m in conv.messages if is_forgotten(m)}
     last_user = ""
@@ -95,9 +100,10 @@ def _excluded(conv: Conversation) -> set[str]:
         mid = str(m.get("id", ""))
         if m.get("role") == "user":
             last_user = mid
-        answers_forgotten = m.get("role") == "assistant" and (
-            str(m.get("reply_to") or last_user) in forgotten)
-        if mid in forgotten or answers_forgotten or m.get("error") or m.get("interrupted") \
+        asked = str(m.get("reply_to") or last_user) if m.get("role") == "assistant" else ""
+        if (m.get("prompt") or {}).get("form") in MEMORY_FORMS:
+            out.update({mid, asked})
+        if mid in forgotten or asked in forgotten or m.get("error") or m.get("interrupted") \
                 or not str(m.get("content", "")).strip():
             out.add(mid)
     return out

@@ -66,3 +66,13 @@ def test_neighbours_stay_inside_the_segment():
     assert [t.text for t in neighbours(seg, 0)] == ["m0", "m1"]
     assert [t.text for t in neighbours(seg, 2)] == ["m1", "m2", "m3"]
     assert [t.text for t in neighbours(seg, 3, before=2, after=0)] == ["m1", "m2", "m3"]
+
+
+def test_questions_answered_from_memory_are_no_new_episode():
+    at = "2023-05-03T10:00:00+00:00"
+    asked = msg("user", "Which pet did you say suits my flat?", at)
+    conv = conv_of(msg("user", "A pet for a small flat?", at), msg("assistant", "A cat.", at),
+                   asked, msg("assistant", "Memex said a dog.", at, reply_to=asked["id"], prompt={"form": "episode"}),
+                   msg("user", "And for a garden?", at), msg("assistant", "A dog.", at, prompt={"form": "chat"}))
+    assert [t.text for s in segments_of(conv) for t in s.turns] == ["A pet for a small flat?", "A cat.",
+                                                                    "And for a garden?", "A dog."]
