@@ -8,7 +8,7 @@ import importlib
 from .common import settings_of
 
 BENCHMARKS = ("llm", "store", "chat", "answers", "ui", "locomo", "notes", "memory", "history_import", "consolidation",
-              "links", "all")
+              "links", "episodes", "all")
 BENCH_PACKAGE = "memory_core.bench"
 
 
