@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=0, help="ask only the first N questions (default: all)")
     parser.add_argument("--max-tokens", type=int, default=48, help="reply length cap (default 48)")
     parser.add_argument("--show-failures", type=int, default=10, help="print this many misses (default 10)")
+    parser.add_argument("--no-temporal", action="store_true",
+                        help="skip the temporal questions of the LoCoMo-format tuning set (before/after)")
 
 
 def episodes_set() -> dict[str, Any]:
@@ -99,7 +101,7 @@ def evidence_given(message: dict[str, Any], evidence: list[str]) -> bool:
     """An evidence message counts as given when a note or an exchange given to the model holds its words."""
     given = [_norm(str(r.get("text", "")) + " " + str(r.get("content", ""))) for r in message.get("recalled") or []
              if r.get("in_prompt")]
-    given += [_norm(json.dumps(e)) for e in message.get("episodes") or [] if e.get("in_prompt", True)]
+    given += [_norm(str(e.get("text", ""))) for e in message.get("episodes") or [] if e.get("in_prompt")]
     return any(_norm(ev)[:60] in g for ev in evidence for g in given)
 
 
@@ -149,8 +151,10 @@ def measure(limit: int = 0, max_tokens: int = 48, say: Callable[[str], None] = p
                 reply.consume()
                 message = reply.message or {}
                 text = str(message.get("model_reply", reply.text))
+                saved = str(message.get("content", reply.text))
                 rows.append({**q, "reply": text, "given": evidence_given(message, q["evidence"]),
-                             "answered": has_answer(text, q["answers"])})
+                             "answered": has_answer(text, q["answers"]),
+                             "shown": has_answer(saved, q["answers"]), "fallback": bool(message.get("fallback"))})
                 say(f"  {n + 1}/{len(questions)} given={rows[-1]['given']} answered={rows[-1]['answered']}")
         finally:
             store.close()
@@ -163,10 +167,39 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def share(items: list[dict[str, Any]], key: str) -> float:
         return round(sum(bool(r[key]) for r in items) / len(items), 3) if items else 0.0
 
-    out: dict[str, Any] = {"all": {"n": len(rows), "given": share(rows, "given"), "answered": share(rows, "answered")}}
+    def block(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"n": len(items), "given": share(items, "given"), "answered": share(items, "answered"),
+                "shown": share(items, "shown")}
+
+    out: dict[str, Any] = {"all": block(rows)}
     for kind in KINDS:
-        items = [r for r in rows if kind in r["kinds"]]
-        out[kind] = {"n": len(items), "given": share(items, "given"), "answered": share(items, "answered")}
+        out[kind] = block([r for r in rows if kind in r["kinds"]])
+    return out
+
+
+TEMPORAL_BEFORE, TEMPORAL_AFTER = "contextual", None  # the chat's retriever before issue 25, and now
+
+
+def temporal_recall(say: Callable[[str], None] = print) -> dict[str, Any]:
+    """The temporal questions of the LoCoMo-format tuning set (``data/synth_locomo.json``), evidence recall
+    with the chat's retriever before the recall work (``contextual``) and now (the default)."""
+    from ..config import load_settings
+    from ..retrieval.retrievers import DEFAULT_RETRIEVER
+    from ..transfer.locomo_format import load_locomo
+    from .locomo_run import run_benchmark
+
+    path = resources.files("memory_core.bench").joinpath("data/synth_locomo.json")
+    data = load_locomo(str(path))
+    names = [TEMPORAL_BEFORE, DEFAULT_RETRIEVER]
+    with tempfile.TemporaryDirectory(prefix="memex-bench-temporal-") as tmp:
+        settings = load_settings(str(Path(tmp) / "home"))
+        res = run_benchmark(data, settings, retrievers=names, ks=(5, 10), progress=False, source=str(path), log=say)
+    out: dict[str, Any] = {}
+    for label, name in (("before", TEMPORAL_BEFORE), ("after", DEFAULT_RETRIEVER)):
+        block = next((c for c in res["retrieval"][name]["by_category"].values() if c["name"] == "temporal"), None)
+        if block:
+            out[label] = {"retriever": name, "n": block["n"], "any@5": block["recall_any@5"],
+                          "any@10": block["recall_any@10"], "all@10": block["recall_all@10"], "mrr": block["mrr"]}
     return out
 
 
@@ -174,21 +207,32 @@ def print_report(res: dict[str, Any], show_failures: int) -> None:
     s = res["summary"]
     print(f"episodes bench ({res['today'][:10]}): import {res['imported']['seconds']} s, questions "
           f"{res['seconds']} s")
-    print_table(["questions", "n", "evidence given", "answer in reply"],
-                [["all", s["all"]["n"], s["all"]["given"], s["all"]["answered"]]]
-                + [[KIND_NAMES[k], s[k]["n"], s[k]["given"], s[k]["answered"]] for k in KINDS])
+    print_table(["questions", "n", "evidence given", "answer in model reply", "answer in saved reply"],
+                [["all", s["all"]["n"], s["all"]["given"], s["all"]["answered"], s["all"]["shown"]]]
+                + [[KIND_NAMES[k], s[k]["n"], s[k]["given"], s[k]["answered"], s[k]["shown"]] for k in KINDS])
     print("evidence given: a message holding the answer was among the notes or exchanges given to the model;")
-    print("answer in reply: the model's reply contains an accepted answer (case-insensitive).")
+    print("answer in model reply: the model's own words contain an accepted answer (case-insensitive);")
+    print("answer in saved reply: the reply as saved and shown, which quotes the memory when the model's")
+    print("words used none of it (the chat's fallback).")
     misses = [r for r in res["rows"] if not (r["given"] and r["answered"])][:show_failures]
     for r in misses:
         print(f"  miss ({'given' if r['given'] else 'not given'}): {r['question']!r} -> {r['reply'][:100]!r}")
+    temporal = res.get("temporal") or {}
+    if temporal:
+        print()
+        print("temporal questions of the LoCoMo-format tuning set (evidence recall, fast ingest)")
+        print_table(["", "retriever", "n", "any@5", "any@10", "all@10", "MRR"],
+                    [[label, t["retriever"], t["n"], t["any@5"], t["any@10"], t["all@10"], t["mrr"]]
+                     for label, t in temporal.items()])
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_settings
 
-    res = measure(limit=args.limit, max_tokens=args.max_tokens,
-                  say=lambda text: print(text, file=sys.stderr, flush=True))
+    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731 - one line of progress
+    res = measure(limit=args.limit, max_tokens=args.max_tokens, say=say)
+    if not args.no_temporal:
+        res["temporal"] = temporal_recall(say)
     print_report(res, args.show_failures)
     print(f"saved {save_results(load_settings(args.data_dir).home, 'episodes', res)}")
     if args.json:

@@ -46,8 +46,8 @@ def test_scoring_reads_what_was_given_and_what_was_said() -> None:
     assert evidence_given(message, ["I cooked a Thai green curry with tofu tonight."])
     assert not evidence_given(message, ["My flatmate Tom is vegetarian, so we cook tofu a lot."])
     assert has_answer("You cooked a green CURRY.", ["curry"]) and not has_answer("I don't know.", ["curry"])
-    rows = [{"kinds": ["own", "dated"], "given": True, "answered": False},
-            {"kinds": ["said"], "given": False, "answered": False}]
+    rows = [{"kinds": ["own", "dated"], "given": True, "answered": False, "shown": True},
+            {"kinds": ["said"], "given": False, "answered": False, "shown": False}]
     s = summarise(rows)
-    assert s["all"] == {"n": 2, "given": 0.5, "answered": 0.0}
+    assert s["all"] == {"n": 2, "given": 0.5, "answered": 0.0, "shown": 0.5}
     assert s["dated"]["given"] == 1.0 and s["said"]["n"] == 1
