@@ -245,7 +245,7 @@ def render_history(store: Any, note: Note, history: list[Any], read_only: bool) 
         version = idx + 1
         with st.container(border=True, key=f"hist_{note.id}_{version}"):
             head, btn = st.columns([5, 1])
-            head.markdown(f"**v{version}** · `{escape_markdown(change.field)}` · by **{escape_markdown(change.by)}** · "
+            head.markdown(f"**v{version}** · `{change.field.replace('`', '')}` · by **{escape_markdown(change.by)}** · "
                           f"{escape_markdown(change.at)}")
             if not read_only and version < total and btn.button(f"Revert to v{version}",
                                                                 key=f"revert_{note.id}_{version}", width="stretch"):

@@ -48,6 +48,9 @@ TELLING_RE = re.compile(
     r"\b(did i (tell|mention)|have i (told|mentioned)|i (just|recently|finally) |remember that|"
     r"note that|keep in mind|don't forget|for the record|fyi|by the way)\b",
     re.IGNORECASE)
+# Question words that ask *for* what was told ("What did I tell you yesterday?"): a recall question, not
+# a telling one, even though it contains "did I tell".
+RECALL_WORDS = frozenset("what what's whats which when where who whom whose why how".split())
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,9 @@ def judge_turn(text: str) -> Verdict:
     kinds = [_sentence_kind(s) for s in sentences]
     if "statement" in kinds:
         return Verdict(True, "fact", "it tells something")
-    if any(k in ("question", "request") for k in kinds) and TELLING_RE.search(text) \
-            and len(content_words(text)) >= 2:
+    telling = [s for s in sentences if TELLING_RE.search(s) and _words(s)[0] not in RECALL_WORDS]
+    if any(k in ("question", "request") for k in kinds) and telling \
+            and len(content_words(" ".join(telling))) >= 2:
         return Verdict(True, "fact", "it tells something inside a question")
     for kind, reason in (("request", "a request to Memex"), ("question", "a bare question"),
                          ("greeting", "a greeting"), ("thanks", "a thank-you"),

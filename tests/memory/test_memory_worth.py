@@ -38,6 +38,8 @@ NOT_STORED = [
     ("I'm fine, thanks", "thanks"),
     ("Yes, that's right.", "ack"),
     ("Do you know where Lena lives?", "question"),
+    ("What did I tell you yesterday?", "question"),
+    ("Which film did I mention last week?", "question"),
     ("Can you remind me what my cat is called?", "question"),
     ("   ", "empty"),
     ("?!", "empty"),

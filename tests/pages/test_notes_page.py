@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from memory_core.config import Settings
 from memory_core.memory.pipeline import MemoryPipeline, NewItem
-from memory_core.notes import Note
+from memory_core.notes import Change, Note
 from memory_core.store import MemoryStore
 from memory_core.transfer.memex_json import import_notes
 
@@ -419,6 +419,19 @@ def test_as_of_shows_the_past_read_only(app_home: Settings, embedder, monkeypatc
     assert not at.exception
     assert at.data_editor and sorted(at.data_editor[0].value["id"]) == ["note-a", "note-b", "note-c"]
     assert not any("The memory as it was" in w.value for w in at.warning)
+
+
+def test_history_heads_show_field_names_as_code_without_escapes(app_home: Settings, embedder) -> None:
+    """A field name goes inside a code span, where Markdown escapes are shown literally ("turn\\_context")."""
+    store = MemoryStore(app_home, embedder)
+    note = Note("The budget review is on Friday.", id="note-r", turn_context="(2024-01-03)",
+                history=[Change("turn_context", "(2024-01-03) Memex: hi", "(2024-01-03)", "system")])
+    with store.writing() as w:
+        w.put(note)
+    at = detail(notes_page(), "note-r")
+    heads = [m.value for m in at.markdown if m.value.startswith("**v")]
+    assert any("`turn_context`" in h for h in heads), heads
+    assert not any("\\_" in h for h in heads), heads
 
 
 def test_what_changed_between_two_dates(app_home: Settings, embedder, monkeypatch) -> None:
