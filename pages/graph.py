@@ -158,8 +158,8 @@ def sidebar_query(notes: dict[str, Note], pick: str | None, seeds: tuple[str, ..
                            default=[k for k in gv.DEFAULT_LINK_KINDS if k not in gv.ALWAYS_DRAWN],
                            key="graph_link_kinds", format_func=lambda k: LABELS.get(k, k),
                            help="Which links are drawn (and followed around a focused note). Links by similarity "
-                                "and by a shared topic word are off at first: they added nothing to recall in "
-                                "`memex bench links`. Your own links are always drawn.")
+                                "alone are off at first: they added nothing to recall in `memex bench links`. "
+                                "Your own links are always drawn.")
     return gv.GraphQuery(tags=tuple(tags), sources=tuple(sources), since=since, until=until, text=text,
                          focus=pick if (ego and pick and not seeds) else None, depth=depth, cap=cap, rank=rank,
                          colour_by=colour_by, size_by=size_by, physics=physics, seeds=seeds,

@@ -55,13 +55,15 @@ COLOUR_BY = ("tag", "community")
 # on a LoCoMo-style set (331 questions) and a set of a person's notes (110 queries), fast ingest:
 # - similarity links ("similar (cosine 0.61)") never raised recall (any@10 -0.009 to 0.000) and say
 #   nothing a person can check: hidden;
-# - topic-word links lowered it when followed (hybrid+links any@10 -0.019 and -0.036, multi-hop
-#   all@10 -0.095 on the notes): hidden, one click away (they are the Zettelkasten's "same subject");
+# - topic-word links ("Both are about tomatoes") helped multi-hop under PPR (all@10 +0.024 on the
+#   LoCoMo-style set) and lowered recall when hybrid+links followed them (any@10 -0.019 and -0.036):
+#   mixed for recall, but drawn, because they are the Zettelkasten's "same subject" and say something
+#   a person can check; without them a garden of notes about tomatoes and basil is a scatter of dots;
 # - entity links earned their place (hybrid+links multi-hop all@10 +0.19 and +0.14): drawn;
 # - corrections (what replaced what), continuations, the model's links (judged one by one, few), a
 #   digest's citations and links that came with an import are not what this bench can measure,
 #   and each says something the person can check: drawn; the person's own links are always drawn (``ALWAYS_DRAWN``).
-DEFAULT_LINK_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k not in ("similarity", "topic"))
+DEFAULT_LINK_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k != "similarity")
 ALWAYS_DRAWN = ("person",)  # a link the person drew is theirs to see, whatever else is hidden
 SIZE_BY = ("degree", "retrievals", "strength")
 

@@ -263,15 +263,16 @@ def test_link_kinds_choose_what_is_drawn_and_walked_and_the_persons_links_always
     def drawn(**query) -> set[tuple[str, str]]:
         return {(u, v) for u, v, _ in view_of(notes, **query).edges}
 
-    assert drawn() == {(a.id, c.id), (a.id, e.id), (b.id, f.id)}  # the default: no similarity, no topic
+    assert drawn() == {(a.id, c.id), (a.id, d.id), (a.id, e.id), (b.id, f.id)}  # the default: no similarity
     assert drawn(link_kinds=LINK_KINDS) == {(a.id, x.id) for x in (b, c, d, e)} | {(b.id, f.id)}
     assert drawn(link_kinds=()) == {(a.id, e.id)}  # nothing chosen: the person's own links still show
     assert drawn(link_kinds=("topic",)) == {(a.id, d.id), (a.id, e.id)}
     # a focus walks the drawn links only: b is reached through its similarity link only when it is drawn
-    assert set(view_of(notes, focus=a.id, depth=2).node_ids) == {a.id, c.id, e.id}
+    assert set(view_of(notes, focus=a.id, depth=2).node_ids) == {a.id, c.id, d.id, e.id}
     assert set(view_of(notes, focus=a.id, depth=2, link_kinds=("similarity", "model")).node_ids) == \
         {a.id, b.id, e.id, f.id}
-    assert {"entity", "model", "person", "correction"} <= set(gv.DEFAULT_LINK_KINDS)
+    assert {"entity", "topic", "model", "person", "correction"} <= set(gv.DEFAULT_LINK_KINDS)
+    assert "similarity" not in gv.DEFAULT_LINK_KINDS
     with pytest.raises(InputError, match="Unknown link kind"):
         view_of(notes, link_kinds=("magic",))
 

@@ -178,7 +178,7 @@ def test_focus_from_another_page_shows_neighbourhood_and_details(app_home: Setti
     assert not at.exception
 
 
-def test_link_kinds_hide_similarity_and_topic_links_until_chosen(app_home: Settings, embedder) -> None:
+def test_link_kinds_hide_similarity_links_until_chosen(app_home: Settings, embedder) -> None:
     from memory_core.memory.link_kinds import similar_reason
 
     store, ids = seed(app_home, embedder)
@@ -186,10 +186,10 @@ def test_link_kinds_hide_similarity_and_topic_links_until_chosen(app_home: Setti
     store.link(ids[1], ids[2], "Both are about mountains (cosine 0.52).", by="system")
     at = graph_page()
     kinds = at.sidebar.multiselect(key="graph_link_kinds")
-    assert "similarity" not in kinds.value and "topic" not in kinds.value and "entity" in kinds.value
+    assert "similarity" not in kinds.value and "topic" in kinds.value and "entity" in kinds.value
     assert "person" not in kinds.options  # the person's own links are always drawn, not a choice
-    assert "3 links drawn" in summary(at)
-    kinds.set_value([*kinds.value, "similarity", "topic"]).run()
+    assert "4 links drawn" in summary(at)  # the topic link ("about mountains") is drawn, similarity is not
+    kinds.set_value([*kinds.value, "similarity"]).run()
     assert "5 links drawn" in summary(at)
     kinds.set_value([]).run()
     assert "1 links drawn" in summary(at)  # only the person's
