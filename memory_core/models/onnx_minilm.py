@@ -24,6 +24,7 @@ import json
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -153,18 +154,11 @@ class OnnxSession:
     def embed(self, texts: list[str], pool: ThreadPoolExecutor | None = None) -> np.ndarray:
         """Vectors for ``texts``, BATCH at a time; with ``pool``, batches run side by side on it."""
         out = np.zeros((len(texts), 384), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths share a batch
-        chunks = [order[start:start + BATCH] for start in range(0, len(texts), BATCH)]
 
         def run(rows: np.ndarray) -> None:
             out[rows] = self._run([texts[i] for i in rows])
 
-        if pool is None or len(chunks) == 1:
-            for rows in chunks:
-                run(rows)
-        else:
-            for _ in pool.map(run, chunks):
-                pass
+        _in_batches(texts, run, pool)
         return out
 
     def _hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -194,8 +188,6 @@ class OnnxSession:
         """
         pooled = np.zeros((len(texts), 384), dtype=np.float32)
         tokens: list[np.ndarray] = [np.zeros((0, 384), dtype=np.float32)] * len(texts)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        chunks = [order[start:start + BATCH] for start in range(0, len(texts), BATCH)]
 
         def run(rows: np.ndarray) -> None:
             hidden, mask = self._hidden([texts[i] for i in rows])
@@ -204,12 +196,7 @@ class OnnxSession:
                 vecs = hidden[r, 1:max(1, int(mask[r].sum()) - 1)]
                 tokens[i] = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
 
-        if pool is None or len(chunks) == 1:
-            for rows in chunks:
-                run(rows)
-        else:
-            for _ in pool.map(run, chunks):
-                pass
+        _in_batches(texts, run, pool)
         return pooled, tokens
 
 
@@ -275,3 +262,16 @@ class OnnxMiniLMEmbedder:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=os.cpu_count(), thread_name_prefix="memex-minilm")
         return self._small.embed_tokens(texts, self._pool)
+
+
+def _in_batches(texts: list[str], run: Callable[[np.ndarray], None], pool: ThreadPoolExecutor | None) -> None:
+    """Call ``run`` on batches of row numbers, texts of similar length together (less padding per batch),
+    side by side on ``pool`` when there is more than one batch."""
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    chunks = [order[start:start + BATCH] for start in range(0, len(texts), BATCH)]
+    if pool is None or len(chunks) == 1:
+        for rows in chunks:
+            run(rows)
+    else:
+        for _ in pool.map(run, chunks):
+            pass
