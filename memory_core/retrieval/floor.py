@@ -47,15 +47,15 @@ from __future__ import annotations
 
 import re
 import threading
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..store.lexical import tokenize
 from .hit import Hit
+from .per_object import PerObject
 from .spanrank import is_in_span
 
 if TYPE_CHECKING:
@@ -109,17 +109,12 @@ class _VectorCache:
             return out
 
 
-_CACHES: weakref.WeakKeyDictionary[Any, _VectorCache] = weakref.WeakKeyDictionary()
-_CACHES_LOCK = threading.Lock()
+_BY_EMBEDDER: PerObject[_VectorCache] = PerObject(lambda: _VectorCache(_CACHE_SIZE))
 
 
 def _cache(embedder: Embedder) -> _VectorCache:
     """One cache per embedder: two models' vectors never meet."""
-    with _CACHES_LOCK:
-        cache = _CACHES.get(embedder)
-        if cache is None:
-            cache = _CACHES[embedder] = _VectorCache(_CACHE_SIZE)
-        return cache
+    return _BY_EMBEDDER(embedder)
 
 
 def _candidates(query: str, parts: list[str]) -> list[int]:

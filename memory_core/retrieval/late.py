@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..notes import Note
+from .per_object import PerObject
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -188,16 +188,11 @@ def _stop_warmers() -> None:
 atexit.register(_stop_warmers)
 
 
-_CACHES: weakref.WeakKeyDictionary[Any, TokenCache] = weakref.WeakKeyDictionary()
-_CACHES_LOCK = threading.Lock()
+_BY_STORE: PerObject[TokenCache] = PerObject(TokenCache)
 
 
 def token_cache(store: Store) -> TokenCache:
-    with _CACHES_LOCK:
-        cache = _CACHES.get(store)
-        if cache is None:
-            cache = _CACHES[store] = TokenCache()
-        return cache
+    return _BY_STORE(store)
 
 
 def late_text(note: Note) -> str:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import re
 import threading
-import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..notes import Note
 from ..store.lexical import BM25Index
 from .entities import mentions
+from .per_object import PerObject
 
 if TYPE_CHECKING:
     from ..models.embeddings import Embedder
@@ -161,17 +161,13 @@ class ContextIndex:
         return {key: len(ids) for key, ids in self.by_entity().items()}
 
 
-_INDEXES: weakref.WeakKeyDictionary[Any, ContextIndex] = weakref.WeakKeyDictionary()
-_INDEXES_LOCK = threading.Lock()
+_BY_STORE: PerObject[ContextIndex] = PerObject(ContextIndex)
 
 
 def context_index(store: Store, notes: dict[str, Note]) -> ContextIndex:
     """The store's context index, brought up to date with ``notes`` (embeds new contexts only).
     A ``notes_view()`` carries the store revision it was taken at: then an unchanged store costs nothing."""
-    with _INDEXES_LOCK:
-        index = _INDEXES.get(store)
-        if index is None:
-            index = _INDEXES[store] = ContextIndex()
+    index = _BY_STORE(store)
     index.sync(notes, store.embedder, getattr(notes, "revision", None))
     return index
 
