@@ -28,6 +28,7 @@ EXIT_GRACE = 10.0  # seconds a running memory write may take to finish when its 
 def end_writer(writer: MemoryWriter, grace: float, say: bool = True) -> int:
     """Let the running write finish within ``grace`` seconds, leave the rest queued; how many were left."""
     busy = [j for j in writer.jobs() if j.active and j.kind == "store" and not j.waiting and j.state != "retrying"]
+    pending = {j.id for j in writer.jobs() if j.active and j.kind == "store"}
     if say and busy and grace > 0:
         what = busy[0].label + (f" and {len(busy) - 1} more" if len(busy) > 1 else "")
         _say(f"memex: finishing the memory write of {what} (at most {grace:.0f} s; Ctrl-C leaves it queued)…")
@@ -35,6 +36,10 @@ def end_writer(writer: MemoryWriter, grace: float, say: bool = True) -> int:
         left = writer.shutdown(grace)
     except KeyboardInterrupt:
         left = writer.shutdown(0.0)
+    if say:  # the reply's summary said "queued": say what became of a write that ended since
+        for job in writer.jobs():
+            if job.id in pending and job.state == "done":
+                _say(f"memex: the memory write of {job.label}: {job.describe()}")
     stores = sum(1 for j in left if j.kind == "store")
     if say and left:
         what = " and ".join(x for x in (f"{stores} memory write(s)" if stores else "",

@@ -127,10 +127,25 @@ def refine(store: Store, notes: dict[str, Note], index: ContextIndex, q: QueryPa
     if "hop" in options:
         hop, via = entity_hop(index, scores, q, len(notes))
         signal = _scaled(hop) if hop else {}
+        before = dict(scores)
         _blend(scores, signal, HOP_WEIGHT)
+        _below_seeds(scores, before, via)
         record("hop", hop, signal)
         extra.via.update(via)
     return extra
+
+
+def _below_seeds(scores: dict[str, float], before: dict[str, float], via: dict[str, str]) -> None:
+    """Keep a note the hop lifted below the seed that brought it in, unless it ranked above it already.
+
+    The hop's signal is scaled 0..1 over the notes it reached, so a lone hopped note gets the full
+    weight while its seed gets none: a note sharing only "Tom" with the one hit that names "Pergamon"
+    came out first for "Pergamon". A second step may bring in what the first missed; it may not put
+    it ahead of the note that led there.
+    """
+    for nid, seed in sorted(via.items(), key=lambda kv: -before.get(kv[1], 0.0)):  # the best seed settles first
+        if before.get(nid, 0.0) < before.get(seed, 0.0) and scores[nid] >= scores[seed]:
+            scores[nid] = math.nextafter(scores[seed], -math.inf)
 
 
 def entity_hop(index: ContextIndex, scores: dict[str, float], q: QueryParts, total: int

@@ -297,3 +297,24 @@ def test_on_the_bundled_model_a_told_sentence_is_stored_before_its_enrichment_en
         assert memory["state"] == "done" and memory["enrichment"]["state"] == "done"
     finally:
         writer.stop()
+
+
+def test_an_ending_process_says_what_became_of_a_write_the_reply_called_queued(capsys) -> None:
+    """The reply's summary said "queued"; the write ended during the exit: the person is told it was stored."""
+    from memory_core.chat.jobs import WriteJob
+    from memory_core.chat.lifecycle import end_writer
+
+    job = WriteJob(id="j1", content="My piano teacher is called Vera.", source="chat", source_ref="c1", mode="fast",
+                   label="'My piano teacher is called Vera.'", state="running")
+
+    class EndingWriter:
+        def jobs(self) -> list[WriteJob]:
+            return [job]
+
+        def shutdown(self, grace: float) -> list[WriteJob]:
+            job.state, job.outcome = "done", {"status": "stored", "note_id": "1a2b3c4d5e"}
+            return []
+
+    assert end_writer(EndingWriter(), 0.0) == 0  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert "'My piano teacher is called Vera.'" in err and "stored as note 1a2b3c4d" in err

@@ -13,7 +13,7 @@ from memory_core.memory import MemoryPipeline, NewItem
 from memory_core.notes import Note
 from memory_core.retrieval import DEFAULT_RETRIEVER, make_retriever
 from memory_core.retrieval.late import dequantize, maxsim, quantize
-from memory_core.retrieval.recall import QueryParts, entity_hop, query_parts
+from memory_core.retrieval.recall import QueryParts, entity_hop, query_parts, refine
 from memory_core.retrieval.retrievers import is_retriever
 from memory_core.retrieval.signals import ContextIndex, speaker_of
 from memory_core.store import MemoryStore
@@ -64,6 +64,19 @@ def test_the_hop_brings_notes_that_share_a_name_with_a_top_hit_and_skips_speaker
     q = QueryParts("where does the friend live", "where does the friend live", np.zeros(3))
     hop, via = entity_hop(index, {gift.id: 1.0, other.id: 0.5}, q, 24)
     assert set(hop) == {moved.id} and via[moved.id] == gift.id  # "caroline" is a speaker: not a hop
+
+
+def test_a_hopped_note_never_outranks_the_seed_that_brought_it_in() -> None:
+    """Two notes share "Tom"; only one names the Pergamon. The hop may lift the other, not above it."""
+    seed = Note("Tom recommended the Pergamon museum in Berlin")
+    lifted = Note("Berlin museum visit with Tom")
+    stronger = Note("Tom's own review of the museum")
+    index, notes = _index([seed, lifted, stronger])
+    scores = {seed.id: 0.5, lifted.id: 0.0, stronger.id: 0.6}
+    q = QueryParts("Pergamon", "Pergamon", np.zeros(3))
+    refine(None, notes, index, q, scores, {}, frozenset({"hop"}))  # type: ignore[arg-type]
+    assert scores[lifted.id] < scores[seed.id] <= scores[stronger.id]
+    assert scores[lifted.id] > 0.0  # lifted all the same
 
 
 def test_speaker_names_leave_the_query_vector_but_stay_in_the_query() -> None:
