@@ -3,7 +3,11 @@
 * ``names`` - query-side names: a name that most notes carry (a speaker's: every LoCoMo turn opens
   with "Caroline:") says little about which note is meant, so it is taken out of the text the query
   vector is made from; a rarer name the question holds (a friend, a pet, a place) is what it is
-  about, so notes that name it gain (``ENTITY_WEIGHT``).
+  about (the hop below leaves it out of its names).
+* ``speaker`` - the other half of a speaker's name in a question: "What did Caroline misplace?" asks
+  about Caroline's own words, so among the fused candidates the notes she said gain
+  (``SPEAKER_WEIGHT``). Soft, not a filter: the answer may sit in what the other one said to her.
+  It changes nothing when the question names no speaker, or every candidate is the speaker's.
 * ``late`` - MaxSim late interaction over MiniLM token vectors (late.py) reranks the top fused
   candidates (``LATE_WEIGHT``).
 * ``hop`` - a second step for questions whose answer sits in a note that shares no word with the
@@ -36,9 +40,10 @@ if TYPE_CHECKING:
     from ..store import Store
     from .signals import ContextIndex
 
-OPTIONS = ("ppr", "late", "hop", "names")
-DEFAULT_OPTIONS = frozenset({"names", "late", "hop"})  # the ``recall`` retriever's
+OPTIONS = ("ppr", "late", "hop", "names", "speaker")
+DEFAULT_OPTIONS = frozenset({"names", "speaker", "late", "hop"})  # the ``recall`` retriever's
 LATE_WEIGHT = 1.0
+SPEAKER_WEIGHT = 1.0  # 0.3: +0.054 turn any@10; 1.0: +0.093; 2.0: no more (docs/benchmarks.md)
 HOP_WEIGHT = 0.6
 HOP_SEEDS = 3
 HOP_MAX_NOTES = 50  # a name in more notes than this is too common to say which note is meant
@@ -75,7 +80,7 @@ def query_parts(store: Store, index: ContextIndex, query: str, options: frozense
     """The query's vector (and token vectors for ``late``), its speaker names and its entities."""
     speakers: set[str] = set()
     entities: set[str] = set()
-    if options & {"names", "hop"}:
+    if options & {"names", "hop", "speaker"}:
         df, total = index.entity_df(), max(1, len(index.entities()))
         cap = max(3, int(MAX_ENTITY_SHARE * total))
         spoken = index.speakers()
@@ -118,6 +123,11 @@ def refine(store: Store, notes: dict[str, Note], index: ContextIndex, q: QueryPa
         for nid, value in signal.items():
             scaled.setdefault(nid, {})[name] = value
 
+    if "speaker" in options and q.speakers:
+        said = {nid: 1.0 for nid in scores if index.speaker(nid) in q.speakers}
+        if said and len(said) < len(scores):
+            _blend(scores, said, SPEAKER_WEIGHT)
+            record("speaker", said, said)
     if "late" in options and q.tokens is not None:
         pool = [nid for nid, _ in sorted(scores.items(), key=lambda kv: -kv[1])[:LATE_POOL] if nid in notes]
         raw = late_signal(store, notes, q.tokens, pool, context_text if LATE_TEXT else late_text)

@@ -19,7 +19,7 @@ from .fusion import fuse
 from .graph import PPR_SEEDS, expand_links, personalized_pagerank
 from .hit import Hit, finalize, rank_key
 from .recall import DEFAULT_OPTIONS, OPTIONS, query_parts, refine
-from .signals import context_index, dense_signal, lexical_signal
+from .signals import context_index, dense_signal, lexical_signal, speaker_of
 from .spanrank import apply_span
 
 if TYPE_CHECKING:
@@ -215,6 +215,8 @@ class ContextualRetriever(Retriever):
                 reasons.append(_lex_reason(ctx_lexical[nid][1], ctx_lexical[nid][0], "context"))
             if nid in dense:
                 reasons.append(f"dense: similarity {dense[nid]:.2f}")
+            if sig.get("speaker", 0.0) > 0:
+                reasons.append(f"speaker: said by {speaker_of(notes[nid]).title()}, whom the question names")
             if sig.get("late", 0.0) > 0:
                 reasons.append(f"late: token match {raw_all['late'][nid]:.2f}")
             if sig.get("hop", 0.0) > 0 and nid in via and via[nid] in notes:

@@ -144,6 +144,11 @@ class ContextIndex:
                 self._speakers = {name for name, n in counts.items() if n >= least}
             return self._speakers
 
+    def speaker(self, nid: str) -> str:
+        """Who said note ``nid`` (lower case; "" when unknown)."""
+        with self._lock:
+            return self._speaker.get(nid, "")
+
     def by_entity(self) -> dict[str, list[str]]:
         """Entity key -> the notes that name it (the inverse of ``entities``), built once per change."""
         ents = self.entities()

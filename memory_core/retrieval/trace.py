@@ -33,6 +33,7 @@ SIGNALS: dict[str, str] = {
     "context_dense": "context, meaning",
     "graph": "link / graph expansion",
     "time": "time (inside the span the message named)",
+    "speaker": "said by the speaker the question names",
     "late": "token match (MaxSim rerank)",
     "hop": "shares a name with a top hit",
 }

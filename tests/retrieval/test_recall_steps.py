@@ -79,6 +79,24 @@ def test_a_hopped_note_never_outranks_the_seed_that_brought_it_in() -> None:
     assert scores[lifted.id] > 0.0  # lifted all the same
 
 
+def test_the_speaker_a_question_names_lifts_her_own_words_among_the_candidates() -> None:
+    """ "What did Caroline lose?" asks about what Caroline said; soft: Melanie's line stays a candidate."""
+    caroline = Note("Caroline: I left my wallet on the night bus.")
+    melanie = Note("Melanie: I lost my keys at the gym, what a week.")
+    outside = Note("Caroline: The soup was lovely.")
+    index, notes = _index([caroline, melanie, outside])
+    before = {caroline.id: 0.5, melanie.id: 0.6}
+    q = QueryParts("What did Caroline lose?", "What did Caroline lose?", np.zeros(3), speakers={"caroline"})
+    scores, scaled = dict(before), {}
+    refine(None, notes, index, q, scores, scaled, frozenset({"speaker"}))  # type: ignore[arg-type]
+    assert scores[caroline.id] > scores[melanie.id] > 0 and outside.id not in scores  # candidates only
+    assert scaled[caroline.id]["speaker"] == 1.0 and "speaker" not in scaled.get(melanie.id, {})
+    unnamed = QueryParts("What was lost?", "What was lost?", np.zeros(3))
+    scores = dict(before)
+    refine(None, notes, index, unnamed, scores, {}, frozenset({"speaker"}))  # type: ignore[arg-type]
+    assert scores == before
+
+
 def test_speaker_names_leave_the_query_vector_but_stay_in_the_query() -> None:
     notes = [Note(f"{'Caroline' if i % 2 else 'Melanie'}: line {i} about the weather.") for i in range(20)]
     notes.append(Note("Melanie: My aunt lives in Porto."))
