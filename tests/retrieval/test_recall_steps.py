@@ -12,6 +12,7 @@ from memory_core.config import Settings
 from memory_core.memory import MemoryPipeline, NewItem
 from memory_core.notes import Note
 from memory_core.retrieval import DEFAULT_RETRIEVER, make_retriever
+from memory_core.retrieval.hit import Hit
 from memory_core.retrieval.late import dequantize, maxsim, quantize
 from memory_core.retrieval.recall import QueryParts, entity_hop, query_parts, refine
 from memory_core.retrieval.retrievers import is_retriever
@@ -152,6 +153,27 @@ def test_recall_finds_the_second_hop_with_the_real_model(tmp_path: Path, embedde
     assert [h.note.content for h in hits] == [lines[0], lines[-1]]
     assert hits[1].signals["hop"] == 1.0 and any(r.startswith("hop: shares a name") for r in hits[1].reasons)
     assert rank("contextual") > rank("recall")
+
+
+def test_recall_answers_about_the_speaker_the_question_names_with_the_real_model(tmp_path: Path, embedder) -> None:
+    """Both friends lost something on the way to work; the question names one of them."""
+    settings = Settings(data_dir=str(tmp_path / "home"))
+    store = MemoryStore(settings, embedder)
+    filler = ["The trains were cancelled again.", "I made a huge pot of soup.", "Quiz night at the pub.",
+              "It hasn't stopped raining for three days.", "My phone screen cracked.", "We ordered pizza again."]
+    lines = ["Melanie: I left my wallet on the night bus yesterday. Idiot.",
+             "Caroline: I left my umbrella on the ferry this morning, of course.",
+             *[f"{'Caroline' if i % 2 else 'Melanie'}: {text}" for i, text in enumerate(filler * 3)]]
+    MemoryPipeline(store, settings, None).add_many([NewItem(t) for t in lines], mode="fast")
+    def top(retriever: str, name: str) -> Hit:
+        return make_retriever(store, settings, retriever).search(f"What did {name} leave behind on the way somewhere?",
+                                                                  1)[0]
+
+    for name, line in (("Caroline", lines[1]), ("Melanie", lines[0])):
+        assert top("recall", name).note.content == line, name
+        assert f"speaker: said by {name}, whom the question names" in top("recall", name).reasons
+    # without the step, one of the two gets the other's line first
+    assert top("contextual+names+late+hop", "Melanie").note.content == lines[1]
 
 
 def test_the_warm_up_fills_the_token_cache_of_notes_no_import_made(embedder) -> None:
