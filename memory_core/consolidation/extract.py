@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..notes import Note
-from ..retrieval.entities import display
-from .sources import DECIDED, Said, about_person, named, place_names, section_of, sentences
+from ..retrieval.entities import display, relations
+from .people import name_keys, person_keys
+from .sources import DECIDED, Said, about_person, place_names, section_of, told
 
 MAX_PER_SECTION = 15  # profile lines per section (the most recent)
 MAX_CITES = 8  # notes cited by one line
@@ -55,21 +56,36 @@ def _newest(notes: list[Note]) -> list[Note]:
     return sorted(notes, key=lambda n: (n.timestamp, n.id), reverse=True)
 
 
+def _keys(sentence: str, people: set[str], places: set[str]) -> set[str]:
+    """The people and places a sentence names: the person's people and pets ("my sister"), names spoken
+    of as people somewhere (``people``), and places; never a title nor a thing ("my car", "Dune")."""
+    relation = {k for k, kind in relations(sentence).items() if kind in ("person", "pet")}
+    return relation | (name_keys(sentence) & (people | places))
+
+
+def _people_and_places(notes: list[Note]) -> tuple[set[str], set[str]]:
+    places = set().union(*(place_names(n.content) for n in notes)) if notes else set()
+    people = person_keys([s for n in notes for s in told(n.content)]) - places
+    return people, places
+
+
 def entity_lines(notes: list[Note]) -> list[Line]:
-    """People and places: one line per name the person used, with their latest sentence naming it."""
-    places: set[str] = set()
+    """People and places: one line per person or place the person told of, with their latest sentence naming
+    it. A capitalised name is not enough to be a person (``people``): a film is not one of the person's people."""
+    people, places = _people_and_places(notes)
     holders: dict[str, list[Note]] = defaultdict(list)
+    keys_of: dict[str, set[str]] = {}
     for note in notes:
-        places |= place_names(note.content)
-        for key in named(note.content):
+        keys_of[note.id] = set().union(*(_keys(s, people, places) for s in told(note.content)))
+        for key in keys_of[note.id]:
             holders[key].append(note)
     out: list[Line] = []
     for key, held in holders.items():
-        if key.startswith("my ") and all(named(n.content) - {key} - places for n in held):
+        if key.startswith("my ") and all(keys_of[n.id] - {key} - places for n in held):
             continue  # "my sister" always said with her name: the line under "Anna" says it
         section = "places" if key in places else "people"
         held = _newest(held)
-        said = next((s for n in held for s in sentences(n.content) if key in named(s)), held[0].content)
+        said = next((s for n in held for s in told(n.content) if key in _keys(s, people, places)), held[0].content)
         name = display(key)
         text = f"{name[:1].upper()}{name[1:]}: {said}"
         out.append(Line("profile", f"{section}:{key}", section, text, [n.id for n in held[:MAX_CITES]],
@@ -82,7 +98,7 @@ def sentence_lines(notes: list[Note]) -> list[Line]:
     per distinct sentence, citing every note that says it."""
     found: dict[tuple[str, str], Line] = {}
     for note in notes:
-        for sentence in sentences(note.content):
+        for sentence in told(note.content):
             for section in section_of(sentence):
                 key = (section, _short_hash(sentence))
                 line = found.get(key)
@@ -128,22 +144,26 @@ def digest_text(parts: dict[str, list[str]]) -> str:
     return "\n".join(rows)
 
 
-def digest_parts(notes: list[Note], said: list[Said]) -> dict[str, list[str]]:
-    """What a digest holds, read from its notes and the assistant's recommendations."""
-    told: list[str] = []
+def digest_parts(notes: list[Note], said: list[Said],
+                 known: tuple[set[str], set[str]] | None = None) -> dict[str, list[str]]:
+    """What a digest holds, read from its notes and the assistant's recommendations. Only sentences that
+    tell something are "Told" (a question the person asked is not something they told); "Names" are the
+    people and places (``known``: from every note, as the profile finds them), not every capital."""
+    people, places = known if known is not None else _people_and_places(notes)
+    facts: list[str] = []
     decided: list[str] = []
     for note in notes:
-        for sentence in sentences(note.content):
+        for sentence in told(note.content):
             if not about_person(sentence) and len(notes) > 1:
                 continue
-            (decided if DECIDED.search(sentence) else told).append(sentence)
-    told = list(dict.fromkeys(told))
-    names = sorted({display(k) for n in notes for k in named(n.content)})
-    more = len(told) - MAX_TOLD
-    return {"told": told[:MAX_TOLD] + ([f"(and {more} more)"] if more > 0 else []),
+            (decided if DECIDED.search(sentence) else facts).append(sentence)
+    facts = list(dict.fromkeys(facts))
+    names = sorted({display(k) for n in notes for s in told(n.content) for k in _keys(s, people, places)})
+    more = len(facts) - MAX_TOLD
+    return {"told": facts[:MAX_TOLD] + ([f"(and {more} more)"] if more > 0 else []),
             "decided": list(dict.fromkeys(decided))[:MAX_TOLD],
             "recommended": list(dict.fromkeys(s.text for s in said))[:MAX_RECOMMENDED],
-            "names": names[:10], "keywords": _keywords(" ".join(n.content for n in notes))}
+            "names": names[:10], "keywords": _keywords(" ".join(s for n in notes for s in told(n.content)))}
 
 
 def day_of(timestamp: str) -> str:
@@ -159,7 +179,7 @@ def digest_lines(notes: list[Note], said: list[Said], titles: dict[str, str] | N
     titles = titles or {}
     days: dict[str, list[Note]] = defaultdict(list)
     convs: dict[str, list[Note]] = defaultdict(list)
-    for note in notes:
+    for note in (n for n in notes if told(n.content)):  # a note all question tells nothing to digest
         days[day_of(note.timestamp)].append(note)
         if note.conversation_id:
             convs[note.conversation_id].append(note)
@@ -168,15 +188,16 @@ def digest_lines(notes: list[Note], said: list[Said], titles: dict[str, str] | N
     for s in said:
         said_day[day_of(s.at)].append(s)
         said_conv[s.conversation_id].append(s)
+    known = _people_and_places(notes)
     out: list[Line] = []
     for day, held in sorted(days.items()):
         pause()
-        parts = digest_parts(held, said_day.get(day, []))
+        parts = digest_parts(held, said_day.get(day, []), known)
         out.append(Line("digest", f"day:{day}", "day", f"Digest of {day}\n" + digest_text(parts), [n.id for n in held],
                         max(n.timestamp for n in held), title=day, parts=parts))
     for cid, held in convs.items():
         pause()
-        parts = digest_parts(held, said_conv.get(cid, []))
+        parts = digest_parts(held, said_conv.get(cid, []), known)
         title = titles.get(cid, "") or f"conversation {cid[:8]}"
         out.append(Line("digest", f"conversation:{cid}", "conversation", f"Digest of “{title}”\n" + digest_text(parts),
                         [n.id for n in held], max(n.timestamp for n in held), conversation_id=cid, title=title,

@@ -13,9 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..episodes.conversations import ConversationStore
+from ..memory.worth import judge_turn
 from ..notes import Note, is_derived
 from ..retrieval.entities import mentions, relations
 
@@ -57,6 +59,21 @@ def sentences(text: str) -> list[str]:
             continue
         out.append(s if len(s) <= MAX_SENTENCE else s[:MAX_SENTENCE - 1].rsplit(" ", 1)[0] + "…")
     return out
+
+
+def told(text: str) -> list[str]:
+    """The sentences of a note that tell something: not its questions, requests or greetings.
+
+    Why per sentence: a note may hold a question beside a fact ("What did I tell you about my sister? She
+    moved."), or be all question when the person stored it anyway (the chat's "Remember" offer, ``memex
+    add``). A digest lists what the person told, and "What did I tell you about my sister?" tells nothing;
+    the chat's own rule (``memory.worth``) says which sentences do."""
+    return list(_told(text or ""))
+
+
+@lru_cache(maxsize=8192)
+def _told(text: str) -> tuple[str, ...]:  # a rebuild asks for each note's sentences several times
+    return tuple(s for s in sentences(text) if judge_turn(s).worth)
 
 
 def about_person(sentence: str) -> bool:
@@ -131,4 +148,4 @@ def recommendations(conversations: ConversationStore, alive: set[str] | None = N
 
 
 __all__ = ["CUES", "DECIDED", "SECTIONS", "SECTION_TITLES", "Said", "about_person", "named", "person_notes",
-           "place_names", "recommendations", "section_of", "sentences"]
+           "place_names", "recommendations", "section_of", "sentences", "told"]
