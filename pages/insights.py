@@ -3,6 +3,8 @@
 Why it is built this way (the page lays out charts; the numbers come from ``memory_core.explore.insights``):
 - Everything is computed from the store's live view on each run (no copies of 10,000 notes): counts,
   ``store.timeline()`` for links and evolutions, the link graph's degrees, ``store.stats()``.
+- Every count and chart of notes is of the person's notes (``insights.memories``): Memex's digests and
+  profile lines are summaries of those notes, counted in a line of their own, never as notes.
 - Time axes are binned for the span of the notes (hours for one day, days for a month, weeks,
   months or years beyond), with bars as wide as their bin and the axis padded so one bin shows.
 - An empty or one-note memory says so instead of drawing empty axes.
@@ -26,7 +28,18 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from memory_core.bench import load_results
-from memory_core.explore.insights import degree_counts, esc, growth, map_frame, pca_2d, sample_ids, tag_counts
+from memory_core.explore.insights import (
+    degree_counts,
+    esc,
+    growth,
+    map_frame,
+    memories,
+    memory_stats,
+    pca_2d,
+    sample_ids,
+    summary_counts,
+    tag_counts,
+)
 from memory_core.explore.render import escape_markdown
 from memory_core.notes import Note
 from pages.common import open_store_or_stop, settings
@@ -43,7 +56,7 @@ def chart(fig: go.Figure, key: str) -> None:
 
 
 # ---- store size ------------------------------------------------------------------------------------
-def show_size(stats: dict[str, Any]) -> None:
+def show_size(stats: dict[str, Any], summaries: dict[str, int]) -> None:
     st.subheader("Store size")
     cols = [*st.columns(4), *st.columns(4)]
     cols[0].metric("Notes", f"{stats['notes']:,}")
@@ -56,11 +69,14 @@ def show_size(stats: dict[str, Any]) -> None:
     if stats.get("sources"):
         st.caption("By source: " + ", ".join(f"{escape_markdown(k)} {v:,}" for k, v in sorted(stats["sources"].items()))
                    + f" · data directory {escape_markdown(stats['data_dir'])}")
+    if summaries:
+        st.caption(f"Not counted as notes: Memex's summaries of them, {summaries.get('digest', 0):,} digest(s) and "
+                   f"{summaries.get('profile', 0):,} profile line(s) (see the Profile page).")
 
 
 # ---- growth ------------------------------------------------------------------------------------------
-def show_growth(store: Any) -> None:
-    events = store.timeline()
+def show_growth(store: Any, notes: dict[str, Note]) -> None:
+    events = [e for e in store.timeline() if e[1] in notes]  # the person's notes, not Memex's summaries
     if not events:
         return
     axis, created, changes = growth(events)
@@ -90,7 +106,7 @@ def show_growth(store: Any) -> None:
         chart(fig, "ins_changes_time")
 
 
-def show_tags_and_degrees(store: Any, notes: dict[str, Note]) -> None:
+def show_tags_and_degrees(graph: Any, notes: dict[str, Note]) -> None:
     c1, c2 = st.columns(2)
     with c1:
         counts = tag_counts(notes.values(), TOP_TAGS)
@@ -102,7 +118,7 @@ def show_tags_and_degrees(store: Any, notes: dict[str, Note]) -> None:
         else:
             st.info("No tags yet.")
     with c2:
-        df = pd.DataFrame(degree_counts(store.graph_snapshot()), columns=["links", "notes"])
+        df = pd.DataFrame(degree_counts(graph.subgraph([i for i in notes if i in graph])), columns=["links", "notes"])
         fig = px.bar(df, x="links", y="notes", title="Degree distribution (links per note, in + out)",
                      log_y=bool(len(df) and df["notes"].max() > 50 * max(1, df["notes"].min())))
         fig.update_xaxes(dtick=1 if len(df) and df["links"].max() <= 20 else None)
@@ -257,8 +273,10 @@ def show_generic(res: dict[str, Any]) -> None:
 st.title("📊 Insights")
 s = settings()
 store = open_store_or_stop()
-notes = dict(store.notes_view())  # a snapshot: a background write cannot change it mid-run
-show_size(store.stats())
+every = dict(store.notes_view())  # a snapshot: a background write cannot change it mid-run
+notes = memories(every)
+graph = store.graph_snapshot()
+show_size({**store.stats(), **memory_stats(notes, graph)}, summary_counts(every))
 if not notes:
     st.info("The memory is empty: the charts appear once there are notes.")
 elif len(notes) == 1:
@@ -266,7 +284,7 @@ elif len(notes) == 1:
     st.info(f"One note so far (from {escape_markdown(only.timestamp[:10])}): the charts of growth, tags, links and "
             "meaning appear once there are at least two.")
 else:
-    show_growth(store)
-    show_tags_and_degrees(store, notes)
+    show_growth(store, notes)
+    show_tags_and_degrees(graph, notes)
     show_map(store, notes)
 show_benchmarks(s.home)

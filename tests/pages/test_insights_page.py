@@ -222,3 +222,30 @@ def test_map_is_labelled_and_hover_escaped(app_home: Settings, embedder) -> None
     assert fig["layout"]["legend"]["title"]["text"] == "most used tag"
     hovers = [x for tr in fig["data"] for row in tr["customdata"] for x in row]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hovers and not any("<script>" in h for h in hovers)
+
+
+def test_memex_summaries_are_not_counted_as_notes(app_home: Settings, embedder) -> None:
+    """Digests and profile lines (issue 26) are Memex's summaries of the notes: the counts, charts and map are
+    of the person's notes, and the summaries are counted in a line of their own (the browser trial's fault)."""
+    from memory_core.consolidation import consolidate, lines_of
+
+    store = MemoryStore(app_home, embedder)
+    facts = [("My sister Anna lives in Lisbon.", "2024-05-01T09:00:00+00:00"),
+             ("I love sushi but I hate olives.", "2024-05-02T09:00:00+00:00"),
+             ("Next month I plan to hike the Alps with Tom.", "2024-05-03T10:00:00+00:00")]
+    with store.writing() as w:
+        for text, ts in facts:
+            w.put(Note(text, tags=["life"], timestamp=ts, source="chat", speaker="person"))
+    consolidate(store)
+    digests, profile = len(lines_of(store, "digest")), len(lines_of(store, "profile"))
+    assert digests >= 3 and profile >= 4  # the summaries exist: there is something not to count
+    at = insights()
+    assert metric(at, "Notes") == "3"
+    assert metric(at, "Links") == "0" and metric(at, "Unlinked notes") == "3"  # a digest's cites are not links
+    assert metric(at, "Tags") == "1"
+    figs = figures(at)
+    growth = next(f for t, f in figs.items() if t.startswith("Notes over time"))
+    assert sum(values(growth["data"][0]["y"])) == 3
+    assert values(figs["Top 1 tags"]["data"][0]["y"]) == ["life"]
+    assert any(c.value.startswith("Showing all 3 notes") for c in at.caption)
+    assert any(f"{digests} digest(s) and {profile} profile line(s)" in c.value for c in at.caption)
