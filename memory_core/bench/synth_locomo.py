@@ -4,7 +4,8 @@ Why our own set: the held-out LoCoMo copy must stay unseen, so recall is tuned h
 conversation is two friends over 18 dated sessions of ~20 turns: greetings, small talk (drawn from
 many slotted exchanges, so no line repeats a template word for word too often, and full of words
 that also occur in the facts: dogs, trips, books, trains) and the stories of synth_stories.py, whose
-questions carry the dia_ids of the turns that answer them. Deterministic: the same seed writes the
+questions carry the dia_ids of the turns that answer them, plus two list questions per speaker
+gathered over many sessions ("What does Melanie do with her free time?"), LoCoMo's usual multi-hop. Deterministic: the same seed writes the
 same file; no network, no model.
 
     python -m memory_core.bench.synth_locomo [--seed 25] [--out memory_core/bench/data/synth_locomo.json]
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .synth_stories import STORIES, Pools, Story
+from .synth_stories import LISTS, MULTI_HOP, STORIES, Pools, Story
 
 DEFAULT_OUT = Path(__file__).parent / "data" / "synth_locomo.json"
 SPEAKERS = [("Caroline", "Melanie"), ("Joanna", "Nadia"), ("Evelyn", "Sofia"), ("Harriet", "Leila")]
@@ -115,6 +116,7 @@ def conversation(rng: random.Random, index: int) -> dict[str, Any]:
     where: dict[tuple[int, int, int], str] = {}  # (id(story), part, turn) -> dia_id
     part_dates: dict[tuple[int, int], datetime] = {}
     stories: dict[int, Story] = {}
+    subjects: dict[int, str] = {}  # story -> who told it
     plan = _plan(rng, (s, o))
     day = start
     for n, parts in enumerate(plan, start=1):
@@ -130,6 +132,7 @@ def conversation(rng: random.Random, index: int) -> dict[str, Any]:
         for subject, story, part in parts:
             other = o if subject == s else s
             stories[id(story)] = story
+            subjects[id(story)] = subject
             part_dates[(id(story), part)] = day
             blocks.append([(subject if who == 0 else other, text, (id(story), part, t))
                            for t, (who, text) in enumerate(story.parts[part])])
@@ -162,7 +165,22 @@ def conversation(rng: random.Random, index: int) -> dict[str, Any]:
             qa.append({"question": q.question, "answer": answer, "category": q.category,
                        "evidence": [where[(sid, part, turn)] for part, turn in q.evidence]})
     rng.shuffle(qa)
+    qa += _list_questions(stories, subjects, where)  # after the shuffle: the seed's stream stays as it was
     return {"sample_id": f"synth-{index + 1}", "conversation": conv, "qa": qa}
+
+
+def _list_questions(stories: dict[int, Story], subjects: dict[int, str],
+                    where: dict[tuple[int, int, int], str]) -> list[dict[str, Any]]:
+    """LoCoMo-style multi-hop questions: one list gathered from the stories of many sessions."""
+    out = []
+    for speaker in dict.fromkeys(subjects.values()):
+        for name, question in LISTS.items():
+            found = [(item, where[(sid, part, turn)]) for sid, story in stories.items() if subjects[sid] == speaker
+                     for kind, item, (part, turn) in story.items if kind == name]
+            if len(found) >= 2:
+                out.append({"question": question.format(s=speaker), "answer": "; ".join(i for i, _ in found),
+                            "category": MULTI_HOP, "evidence": list(dict.fromkeys(d for _, d in found))})
+    return out
 
 
 def generate(seed: int = 25, conversations: int = 4) -> list[dict[str, Any]]:

@@ -34,6 +34,14 @@ class QA:
 class Story:
     parts: list[list[tuple[int, str]]]
     questions: list[QA] = field(default_factory=list)
+    # LoCoMo's multi-hop questions are mostly lists gathered over sessions ("What activities does
+    # Melanie do?"): the list a story's subject adds an item to, the item, and the turn that says it.
+    items: list[tuple[str, str, tuple[int, int]]] = field(default_factory=list)
+
+
+# The list questions asked of each speaker (synth_locomo.py), worded apart from their evidence.
+LISTS = {"pastimes": "What does {s} do with her free time?",
+         "setbacks": "What bits of bad luck has {s} had to deal with?"}
 
 
 class Pools:
@@ -157,7 +165,8 @@ def trip(r: random.Random, s: str, o: str, p: Pools) -> Story:
     return Story([[(0, first), (1, ask), (0, f"Probably {best}. I still can't believe it.")]], [
         QA(f"Where did {s} go on holiday?", place, [(0, 0)], SINGLE_HOP),
         QA(f"What was {s}'s favourite moment of the {place} journey?", best, [(0, 2)], SINGLE_HOP),
-        QA(f"When did {s} return from {place}?", ans, [(0, 0)], TEMPORAL, (0, days))])
+        QA(f"When did {s} return from {place}?", ans, [(0, 0)], TEMPORAL, (0, days))],
+        [("pastimes", f"travel ({place})", (0, 0))])
 
 
 def job(r: random.Random, s: str, o: str, p: Pools) -> Story:
@@ -192,7 +201,8 @@ def hobby(r: random.Random, s: str, o: str, p: Pools) -> Story:
         QA(f"What weekly class has {s} joined?", what, [(0, 0)], SINGLE_HOP),
         QA(f"Why did {s} take up the new pastime?", why, [(0, 2)], SINGLE_HOP),
         QA(f"Would {s} enjoy a weekend workshop related to {what.split()[0]}?", f"yes, she takes {what} classes",
-           [(0, 0)], OPEN_DOMAIN)])
+           [(0, 0)], OPEN_DOMAIN)],
+        [("pastimes", f"{what} classes", (0, 0))])
 
 
 def injury(r: random.Random, s: str, o: str, p: Pools) -> Story:
@@ -203,7 +213,8 @@ def injury(r: random.Random, s: str, o: str, p: Pools) -> Story:
         QA(f"Which body part did {s} hurt?", part, [(0, 0)], SINGLE_HOP),
         QA(f"How long does {s} have to recover according to the physiotherapist?", "six weeks", [(0, 2)],
            SINGLE_HOP),
-        QA(f"When did {s} get injured?", ans, [(0, 0)], TEMPORAL, (0, days))])
+        QA(f"When did {s} get injured?", ans, [(0, 0)], TEMPORAL, (0, days))],
+        [("setbacks", f"a sprained {part}", (0, 0)), ("pastimes", sport, (0, 0))])
 
 
 def book(r: random.Random, s: str, o: str, p: Pools) -> Story:
@@ -212,7 +223,8 @@ def book(r: random.Random, s: str, o: str, p: Pools) -> Story:
                    (1, "What's it about?"), (0, f"It's about {plot}. Gorgeous writing.")]], [
         QA(f"Which novel did {s} devour recently?", title, [(0, 0)], SINGLE_HOP),
         QA(f"What is the plot of the book {s} recommended?", plot, [(0, 2)], SINGLE_HOP),
-        QA(f"Who is the author of the book {s} couldn't stop reading?", author, [(0, 0)], SINGLE_HOP)])
+        QA(f"Who is the author of the book {s} couldn't stop reading?", author, [(0, 0)], SINGLE_HOP)],
+        [("pastimes", "reading", (0, 0))])
 
 
 def allergy(r: random.Random, s: str, o: str, p: Pools) -> Story:
@@ -221,7 +233,8 @@ def allergy(r: random.Random, s: str, o: str, p: Pools) -> Story:
                    (1, "Scary! Did you have to go to hospital?"), (0, "Just a long night and a lot of antihistamines.")]], [
         QA(f"What food must {s} avoid?", food, [(0, 0)], SINGLE_HOP),
         QA(f"Would it be a good idea to cook {dish} for {s}?", f"no, she is allergic to {food}", [(0, 0)],
-           OPEN_DOMAIN)])
+           OPEN_DOMAIN)],
+        [("setbacks", f"an allergic reaction to {food}", (0, 0))])
 
 
 def concert(r: random.Random, s: str, o: str, p: Pools) -> Story:
@@ -230,7 +243,8 @@ def concert(r: random.Random, s: str, o: str, p: Pools) -> Story:
     return Story([[(0, f"Saw {band} at {venue} {when}!"), (1, "Amazing, was it loud?"),
                    (0, f"My ears are still ringing. They closed with '{song}' and everyone sang along.")]], [
         QA(f"Which song ended the gig {s} went to?", song, [(0, 2)], SINGLE_HOP),
-        QA(f"When did {s} see {band} live?", ans, [(0, 0)], TEMPORAL, (0, days))])
+        QA(f"When did {s} see {band} live?", ans, [(0, 0)], TEMPORAL, (0, days))],
+        [("pastimes", "concerts", (0, 0))])
 
 
 def move(r: random.Random, s: str, o: str, p: Pools) -> Story:
@@ -247,7 +261,8 @@ def car(r: random.Random, s: str, o: str, p: Pools) -> Story:
     return Story([[(0, f"My {old} finally gave up on the motorway, so I bought a {new}."),
                    (1, "RIP. How does the new one drive?"), (0, "Smooth and quiet, I keep forgetting it's on.")]], [
         QA(f"What vehicle does {s} drive now?", new, [(0, 0)], SINGLE_HOP),
-        QA(f"Why did {s} replace the old {kind}?", "it broke down on the motorway", [(0, 0)], SINGLE_HOP)])
+        QA(f"Why did {s} replace the old {kind}?", "it broke down on the motorway", [(0, 0)], SINGLE_HOP)],
+        [("setbacks", f"her {old} broke down", (0, 0))])
 
 
 def race(r: random.Random, s: str, o: str, p: Pools) -> Story:
@@ -258,7 +273,8 @@ def race(r: random.Random, s: str, o: str, p: Pools) -> Story:
         QA(f"What was {s}'s finishing time in the running event?", time_, [(1, 0)], SINGLE_HOP),
         QA(f"When did {s} complete the {name}?", "{date}", [(1, 0)], TEMPORAL, (1, 0)),
         QA(f"How often was {s} training before the race, and what time did {s} finish in?",
-           f"four runs a week; {time_}", [(0, 0), (1, 0)], MULTI_HOP)])
+           f"four runs a week; {time_}", [(0, 0), (1, 0)], MULTI_HOP)],
+        [("pastimes", "running", (0, 0))])
 
 
 def new_friend(r: random.Random, s: str, o: str, p: Pools) -> Story:
@@ -277,14 +293,16 @@ def lost(r: random.Random, s: str, o: str, p: Pools) -> Story:
     return Story([[(0, f"I left my {item} on the {place} yesterday. Idiot."), (1, "Oh no, did you call them?"),
                    (0, "Yes, and someone had handed it in! Faith in humanity restored.")]], [
         QA(f"What did {s} misplace while commuting?", item, [(0, 0)], SINGLE_HOP),
-        QA(f"Did {s} recover the lost {item}?", "yes, someone handed it in", [(0, 2)], SINGLE_HOP)])
+        QA(f"Did {s} recover the lost {item}?", "yes, someone handed it in", [(0, 2)], SINGLE_HOP)],
+        [("setbacks", f"she lost her {item}", (0, 0))])
 
 
 def plants(r: random.Random, s: str, o: str, p: Pools) -> Story:
     plant, state = p.tup(PLANTS)
     return Story([[(0, f"My {plant} are {state}."), (1, "Green fingers! Send pictures.")]], [
         QA(f"What is {s} growing at home?", plant, [(0, 0)], SINGLE_HOP),
-        QA(f"Does {s} seem to enjoy gardening?", f"yes, she grows {plant}", [(0, 0)], OPEN_DOMAIN)])
+        QA(f"Does {s} seem to enjoy gardening?", f"yes, she grows {plant}", [(0, 0)], OPEN_DOMAIN)],
+        [("pastimes", "gardening", (0, 0))])
 
 
 def flying(r: random.Random, s: str, o: str, p: Pools) -> Story:
@@ -302,7 +320,8 @@ def volunteer(r: random.Random, s: str, o: str, p: Pools) -> Story:
                    (1, "Maybe that's a sign?")]], [
         QA(f"Where does {s} give her time for free?", place, [(0, 0)], SINGLE_HOP),
         QA(f"Might {s} consider a career in charity work?", "likely yes; she volunteers and finds helping "
-           "people more fulfilling than her job", [(0, 0), (1, 0)], OPEN_DOMAIN)])
+           "people more fulfilling than her job", [(0, 0), (1, 0)], OPEN_DOMAIN)],
+        [("pastimes", f"volunteering at the {place}", (0, 0))])
 
 
 STORIES: list[Callable[[random.Random, str, str, Pools], Story]] = [

@@ -29,6 +29,11 @@ def test_the_locomo_set_parses_with_no_evidence_dropped() -> None:
     assert set(categories) == {1, 2, 3, 4} and sum(categories.values()) >= 150
     multi = [q for s in data.samples for q in s.questions if q.category == 1]
     assert sum(len(q.evidence) >= 2 for q in multi) >= len(multi) - 1
+    for sample in data.samples:  # LoCoMo's kind of multi-hop: a list gathered over sessions, per speaker
+        lists = [q for q in sample.questions if q.category == 1 and len(q.evidence) >= 3]
+        assert {speaker for speaker in sample.speakers if any(speaker in q.question for q in lists)} == \
+            set(sample.speakers)
+        assert all(len({e.split(":")[0] for e in q.evidence}) >= 2 for q in lists)  # several sessions
 
 
 def test_small_talk_is_varied_and_questions_do_not_repeat_their_evidence() -> None:
