@@ -48,6 +48,10 @@ TELLING_RE = re.compile(
     r"\b(did i (tell|mention)|have i (told|mentioned)|i (just|recently|finally) |remember that|"
     r"note that|keep in mind|don't forget|for the record|fyi|by the way)\b",
     re.IGNORECASE)
+# "Did I tell you about my sister?" announces a fact without telling it yet.
+ANNOUNCE_RE = re.compile(r"\b(did|have) i (tell|told|mention|mentioned)( you)? (about|of)\b", re.IGNORECASE)
+# Words a person opens a sentence with before the question or request itself ("So what did I ...").
+OPENERS = frozenset("so and but ok okay well hey oh anyway also um hmm right".split())
 # Question words that ask *for* what was told ("What did I tell you yesterday?"): a recall question, not
 # a telling one, even though it contains "did I tell".
 RECALL_WORDS = frozenset("what what's whats which when where who whom whose why how".split())
@@ -78,6 +82,15 @@ def _sentence_kind(sentence: str) -> str:
     words = _words(s)
     if not words:
         return "empty"
+    kind = _kind_of(s, words)
+    if kind == "statement" and len(words) > 2 and words[0] in OPENERS:  # "So what did I tell you about..."
+        opened = _kind_of(s, words[1:])
+        if opened in ("question", "request"):
+            return opened
+    return kind
+
+
+def _kind_of(s: str, words: list[str]) -> str:
     low = " ".join(words)
     if any(low.startswith(p.replace("'", "")) or low.startswith(p) for p in GREETING_PHRASES) \
             and len(content_words(s)) <= 2:
@@ -95,6 +108,8 @@ def _sentence_kind(sentence: str) -> str:
     if words[0] in REQUEST_VERBS or (words[0] in ("please", "can", "could") and len(words) > 1
                                      and words[1] in REQUEST_VERBS | {"you"}):
         return "request"
+    if words[:2] == ["remind", "me"] and len(words) > 2 and words[2] in RECALL_WORDS | {"about", "of"}:
+        return "request"  # "Remind me what I told you": asks for a memory ("remind me to..." tells a plan)
     return "statement"
 
 
@@ -106,7 +121,8 @@ def judge_turn(text: str) -> Verdict:
     kinds = [_sentence_kind(s) for s in sentences]
     if "statement" in kinds:
         return Verdict(True, "fact", "it tells something")
-    telling = [s for s in sentences if TELLING_RE.search(s) and _words(s)[0] not in RECALL_WORDS]
+    telling = [s for s in sentences if TELLING_RE.search(s) and _words(s)[0] not in RECALL_WORDS
+               and not ANNOUNCE_RE.search(s)]
     if any(k in ("question", "request") for k in kinds) and telling \
             and len(content_words(" ".join(telling))) >= 2:
         return Verdict(True, "fact", "it tells something inside a question")
