@@ -34,10 +34,8 @@ from memory_core.explore.insights import (
     growth,
     map_frame,
     memories,
-    memory_stats,
     pca_2d,
     sample_ids,
-    summary_counts,
     tag_counts,
 )
 from memory_core.explore.render import escape_markdown
@@ -56,7 +54,8 @@ def chart(fig: go.Figure, key: str) -> None:
 
 
 # ---- store size ------------------------------------------------------------------------------------
-def show_size(stats: dict[str, Any], summaries: dict[str, int]) -> None:
+def show_size(stats: dict[str, Any]) -> None:
+    summaries = stats.get("summaries") or {}
     st.subheader("Store size")
     cols = [*st.columns(4), *st.columns(4)]
     cols[0].metric("Notes", f"{stats['notes']:,}")
@@ -273,10 +272,9 @@ def show_generic(res: dict[str, Any]) -> None:
 st.title("📊 Insights")
 s = settings()
 store = open_store_or_stop()
-every = dict(store.notes_view())  # a snapshot: a background write cannot change it mid-run
-notes = memories(every)
+notes = memories(dict(store.notes_view()))  # a snapshot: a background write cannot change it mid-run
 graph = store.graph_snapshot()
-show_size({**store.stats(), **memory_stats(notes, graph)}, summary_counts(every))
+show_size(store.stats())
 if not notes:
     st.info("The memory is empty: the charts appear once there are notes.")
 elif len(notes) == 1:

@@ -11,8 +11,8 @@ text is made safe for plotly are rules with unit tests here.
 - **Notes are the person's memories.** Digests and profile lines are Memex's own summaries of notes
   (``notes.is_derived``), stored as notes so they can be cited and edited. Counted as notes they
   inflate every figure (a consolidation of 8 notes added 21 "notes" and their citation links), so
-  each count, chart and the map read the person's notes only (``memories``), and the summaries are
-  counted apart (``summary_counts``).
+  each chart and the map read the person's notes only (``memories``); the counts come from
+  ``store.stats()``, which counts the same way and reports the summaries apart.
 - **Plotly text is markup.** Hover text, tick labels and legend names are read as a small HTML
   subset (``<b>``, ``<a href>``, ``<br>``...), so every string from a note goes through ``esc``:
   ``<``, ``>`` and ``&`` are escaped and plotly shows them as written.
@@ -119,24 +119,6 @@ def growth(events: list[tuple[Any, str, str]]) -> tuple[TimeAxis, pd.DataFrame, 
 def memories(notes: Mapping[str, Note]) -> dict[str, Note]:
     """The person's notes: every note but Memex's own summaries (digests and profile lines)."""
     return {i: n for i, n in notes.items() if not is_derived(n)}
-
-
-def summary_counts(notes: Mapping[str, Note]) -> dict[str, int]:
-    """Memex's summaries by kind ("digest", "profile"), counted apart from the notes."""
-    return dict(Counter(n.source for n in notes.values() if is_derived(n)))
-
-
-def memory_stats(notes: Mapping[str, Note], graph: nx.DiGraph) -> dict[str, Any]:
-    """``store.stats()``'s counts over the person's notes only (``notes`` from ``memories``): links between two
-    of them (a summary's links to the notes it cites are not the person's links), their tags, evolutions,
-    notes with no link to another note, notes to re-enrich, and notes by source."""
-    sub = graph.subgraph([i for i in notes if i in graph])
-    return {"notes": len(notes), "links": sub.number_of_edges(),
-            "tags": len({t for n in notes.values() for t in n.tags}),
-            "evolutions": sum(1 for n in notes.values() for c in n.history if c.by == "evolver" and c.field != "evolution"),
-            "isolated": sum(1 for i in notes if i not in sub or sub.degree(i) == 0),
-            "needs_enrichment": sum(1 for n in notes.values() if n.needs_enrichment),
-            "sources": dict(Counter(n.source for n in notes.values()))}
 
 
 def tag_counts(notes: Iterable[Note], top: int) -> list[tuple[str, int]]:

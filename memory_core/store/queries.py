@@ -180,9 +180,16 @@ class Reads:
             return [Neighbour(self._notes[nid], sim) for nid, sim in ids]
 
     def stats(self) -> dict[str, Any]:
+        """Counts over the person's notes. Memex's digests and profile lines are summaries of them, counted
+        apart (``summaries``), and their links to the notes they cite are not the person's links: a
+        consolidation of 3 notes must not read as 12 notes."""
         with self._lock:
             self.refresh()
-            notes = list(self._notes.values())
+            notes = [n for n in self._notes.values() if not is_derived(n)]
+            summaries: dict[str, int] = {}
+            for n in self._notes.values():
+                if is_derived(n):
+                    summaries[n.source] = summaries.get(n.source, 0) + 1
             tags: dict[str, int] = {}
             sources: dict[str, int] = {}
             evolutions = 0
@@ -191,19 +198,21 @@ class Reads:
                     tags[t] = tags.get(t, 0) + 1
                 sources[n.source] = sources.get(n.source, 0) + 1
                 evolutions += sum(1 for c in n.history if c.by == "evolver" and c.field != "evolution")
+            graph = self.live.views.graph.subgraph([n.id for n in notes if n.id in self.live.views.graph])
             disk = 0
             if self.settings.store_backend != "server":
                 for root, _dirs, files in os.walk(self.live.conn.chroma_path):
                     disk += sum(os.path.getsize(os.path.join(root, f)) for f in files)
             return {
                 "notes": len(notes),
-                "links": self.live.views.graph.number_of_edges(),
+                "links": graph.number_of_edges(),
                 "tags": len(tags),
                 "top_tags": sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
                 "sources": sources,
                 "needs_enrichment": sum(1 for n in notes if n.needs_enrichment),
                 "evolutions": evolutions,
-                "isolated": sum(1 for nid in self.live.views.graph if self.live.views.graph.degree(nid) == 0),
+                "isolated": sum(1 for n in notes if n.id not in graph or graph.degree(n.id) == 0),
+                "summaries": summaries,
                 "disk_bytes": disk,
                 "data_dir": str(self.live.home),
                 "backend": self.settings.store_backend,

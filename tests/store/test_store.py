@@ -13,7 +13,7 @@ from fakes import HashEmbedder
 
 from memory_core.config import Settings
 from memory_core.errors import InputError, NotFoundError, StoreError
-from memory_core.notes import Note
+from memory_core.notes import Link, Note
 from memory_core.store import MemoryStore, build_graph
 
 
@@ -195,6 +195,22 @@ def test_filter_and_stats(hstore: MemoryStore) -> None:
     assert [n.content for n in hstore.filter(until="2023-12-31")] == ["Berlin museum visit"]
     stats = hstore.stats()
     assert stats["notes"] == 2 and stats["links"] == 0 and stats["sources"] == {"import": 1, "manual": 1}
+
+
+def test_stats_count_the_persons_notes_and_memex_summaries_apart(hstore: MemoryStore) -> None:
+    """A digest and a profile line cite the notes; counted as notes they would triple a small memory."""
+    sushi = put(hstore, "I love sushi.", tags=["food"])
+    anna = put(hstore, "Anna lives in Lisbon.", tags=["family"])
+    hstore.link(anna.id, sushi.id, "both mine")
+    digest = Note("Digest of 2024-05-01\nTold: I love sushi.", source="digest", tags=["digest"],
+                  links=[Link(sushi.id, "cites"), Link(anna.id, "cites")])
+    line = Note("Anna: Anna lives in Lisbon.", source="profile", tags=["profile"], links=[Link(anna.id, "cites")])
+    with hstore.writing() as w:
+        w.put(digest)
+        w.put(line)
+    stats = hstore.stats()
+    assert (stats["notes"], stats["links"], stats["tags"], stats["isolated"]) == (2, 1, 2, 0)
+    assert stats["sources"] == {"manual": 2} and stats["summaries"] == {"digest": 1, "profile": 1}
 
 
 def test_touch_counts_recalls_without_history(hstore: MemoryStore) -> None:
