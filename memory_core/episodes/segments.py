@@ -15,11 +15,16 @@ What is never part of an episode (the conversations on disk stay as they are; on
   is gone and a reply that was given a note that is gone, in whatever conversation);
 - empty, failed or interrupted turns (they were never a finished exchange);
 - a question Memex answered from memory and that answer (a recollection, not a new episode: the
-  answer may be wrong, and the question matches itself better than the exchange it asks about).
+  answer may be wrong, and the question matches itself better than the exchange it asks about);
+  likewise a question about the person's own past or facts ("Do I have a cat?", "Where does my
+  sister live?") and its answer, even when nothing was recalled for it: the model's guess then
+  ("Cats are generally not allowed in the UK") came back as "what was said" when the question was
+  asked again.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -89,12 +94,28 @@ def is_forgotten(message: dict[str, Any]) -> bool:
     return bool(message.get(FORGOTTEN))
 
 
+# A question about the person's own facts or past: "Do I have...", "Where does my sister...". Not advice
+# ("What should I cook?", "How do I...") and not a request for ideas: those answers are worth recalling.
+_OWN_QUESTION_RE = re.compile(
+    r"^\W*(?:so |and |ok |okay |well )?(?:do|did|does|am|was|were|have|had|is|are|where|what|what's|which|who|"
+    r"whom|whose|when|how many|how much|how old|how long|how far)\b.*\b(?:i|my)\b", re.IGNORECASE)
+_ADVICE_RE = re.compile(r"\b(?:should|could|can|would|shall|might) i\b|\bhow (?:do|can|should|could) i\b|"
+                        r"\b(?:suggest|recommend|advise|advice|ideas?|tips?)\b", re.IGNORECASE)
+
+
+def asks_about_own_past(text: str) -> bool:
+    """Is ``text`` a question about the person's own facts or past (answered from memory, or guessed)?"""
+    t = " ".join(str(text).split())
+    return t.endswith("?") and bool(_OWN_QUESTION_RE.search(t)) and not _ADVICE_RE.search(t)
+
+
 def _excluded(conv: Conversation) -> set[str]:
     """Ids of messages no episode may hold: forgotten messages, the replies to them, unfinished turns,
     and questions Memex answered from memory with their answers (asking "which pet did you say?" twice
     would otherwise recall the first asking, and its answer, before the exchange that holds the answer)."""
     out: set[str] = set()
     forgotten = {str(m.get("id")) for m in conv.messages if is_forgotten(m)}
+    asked_text = {str(m.get("id")): str(m.get("content", "")) for m in conv.messages if m.get("role") == "user"}
     last_user = ""
     for m in conv.messages:
         mid = str(m.get("id", ""))
@@ -102,6 +123,8 @@ def _excluded(conv: Conversation) -> set[str]:
             last_user = mid
         asked = str(m.get("reply_to") or last_user) if m.get("role") == "assistant" else ""
         if (m.get("prompt") or {}).get("form") in MEMORY_FORMS:
+            out.update({mid, asked})
+        if m.get("role") == "assistant" and asked and asks_about_own_past(asked_text.get(asked, "")):
             out.update({mid, asked})
         if mid in forgotten or asked in forgotten or m.get("error") or m.get("interrupted") \
                 or not str(m.get("content", "")).strip():

@@ -76,3 +76,16 @@ def test_questions_answered_from_memory_are_no_new_episode():
                    msg("user", "And for a garden?", at), msg("assistant", "A dog.", at, prompt={"form": "chat"}))
     assert [t.text for s in segments_of(conv) for t in s.turns] == ["A pet for a small flat?", "A cat.",
                                                                     "And for a garden?", "A dog."]
+
+
+def test_a_question_about_the_persons_own_past_is_no_episode_even_when_nothing_was_recalled():
+    """'Do I have a cat?' after the cat's note was deleted got the model's guess; asked again, that guess
+    must not come back as what was said. Advice and requests for ideas stay episodes."""
+    at = "2023-05-03T10:00:00+00:00"
+    own = msg("user", "Do I have a cat?", at)
+    advice = msg("user", "What should I cook tonight?", at)
+    conv = conv_of(own, msg("assistant", "Cats are generally not allowed in the UK.", at, reply_to=own["id"],
+                            prompt={"form": "chat"}),
+                   advice, msg("assistant", "Try a mushroom risotto.", at, reply_to=advice["id"], prompt={"form": "chat"}))
+    assert [t.text for s in segments_of(conv) for t in s.turns] == ["What should I cook tonight?",
+                                                                    "Try a mushroom risotto."]
