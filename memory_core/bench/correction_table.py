@@ -96,6 +96,21 @@ PAIRS: list[tuple[str, str, bool]] = [
     ("I take the bus to work.", "I left my umbrella on the bus.", False),
     ("I have a laptop from work.", "I got a new case for my laptop.", False),
     ("I rent a small flat on Elm Street.", "I moved the sofa to the other wall of the flat.", False),
+    # the old value named as replaced ("York instead of Leeds", "not Leeds anymore"), and frames that replace nothing
+    ("I'm running the Leeds half marathon in May.", "I switched my race: York half marathon instead of Leeds.", True),
+    ("I'm running the Leeds half marathon in May.", "Actually it's York, not Leeds.", True),
+    ("I'm running the Leeds half marathon in May.", "Not Leeds anymore, York.", True),
+    ("I'm running the Leeds half marathon in May.", "Change of plan - I'm doing York now.", True),
+    ("My book club meets on Tuesdays.", "My book club meets on Thursdays, not Tuesdays.", True),
+    ("I drive an old blue Volvo.", "I swapped the Volvo for a Kia.", True),
+    ("My daughter plays the violin.", "She plays the cello, not the violin.", True),
+    ("I'm running the Leeds half marathon in May.", "I moved from Leeds to York.", False),
+    ("I'm running the Leeds half marathon in May.", "My sister is running York, not Leeds.", False),
+    ("I live in Leeds.", "I drove from Leeds to York today.", False),
+    ("I live in Leeds.", "It's sunny in York, not Leeds.", False),
+    ("I love Italian food.", "I ordered Thai instead of Italian.", False),
+    ("I drink three coffees a day.", "I'd have tea rather than coffee.", False),
+    ("I take the train to work.", "I took the bus instead of the train today.", False),
 ]
 
 # Written after the rules were tuned on PAIRS and scored once, never tuned on: what a new sentence

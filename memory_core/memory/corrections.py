@@ -23,6 +23,7 @@ from typing import Any
 
 from ..retrieval.entities import mentions, relations
 from ..store.lexical import STOPWORDS, TOKEN_RE, stem
+from .replaced import changed_thing, changes, given_up, one_off
 
 SURE_SIMILARITY = 0.35  # marker + subject + attribute: below this cosine, ask instead
 ASK_FLOOR = 0.25  # marker + subject + attribute: below this cosine the two are unrelated, no question
@@ -58,6 +59,9 @@ _INCIDENTAL_RE = re.compile(
     r"|\b(now)(?= (?:feel|feels|felt|think|know|remember|realis|realiz))"
     r"|\b(new)(?= (?!(?:job|home|house|flat|apartment|car|phone|laptop|bike|partner|boyfriend|"
     r"girlfriend|school|place|address|boss|name)\b)\w+)", re.IGNORECASE)
+# Words of a replacing frame ("switched", "swapped", "change of plan"), never a value.
+_FRAME_STEMS = {stem(w) for w in "switch switched swapped swap traded changed change plan replaced rather moved "
+                "transferred".split()}
 _YEAR_RE = re.compile(r"^(19|20)\d\d$")
 # Attributes a sentence sets, read from its predicate. "when" holds dates, days and times.
 ATTRIBUTES: dict[str, re.Pattern[str]] = {name: re.compile(rx, re.IGNORECASE) for name, rx in {
@@ -94,7 +98,9 @@ _LEAD_RE = re.compile(r"^\s*((actually|well|oh|so|and|but|also|btw|by the way|up
                       re.IGNORECASE)
 _CLAUSE_RE = re.compile(r"[,;:]|\s-\s|\b(?:but|and then|so|because)\b", re.IGNORECASE)
 _SELF_RE = re.compile(r"^\s*(i|i'm|i've|i'd|i'll|im|we|we're|we've|me)\b", re.IGNORECASE)
-_POSSESSIVE_RE = re.compile(r"^\s*(my|our|the)?\s*([a-z]+|[A-Z][a-z]+)'s\s+([a-z]+)", re.IGNORECASE)
+# "it's", "that's", "there's": a pronoun and "is", never an owner ("it's York" is no one's York)
+_POSSESSIVE_RE = re.compile(r"^\s*(my|our|the)?\s*(?!(?:it|that|this|there|here|what|who|he|she|where|how)'s\b)"
+                            r"([a-z]+|[A-Z][a-z]+)'s\s+([a-z]+)", re.IGNORECASE)
 _THE_RE = re.compile(r"^\s*the\s+((?:[A-Z][\w'-]*\s+){0,3}[a-z][\w'-]*)")
 # Words that only say which attribute is set, never its value ("lives", "moved", "drives").
 TRIGGER_RE = re.compile(r"\b(live[sd]?|living|moved?|moving|relocat\w*|rent\w*|works?|worked|working|drives?|"
@@ -116,6 +122,7 @@ class Verdict:
     sure: bool
     why: str = ""
     attributes: list[str] = field(default_factory=list)
+    alone: bool = False  # read only from a value named as replaced, with nothing else in common
 
 
 def _stems(text: str) -> set[str]:
@@ -221,15 +228,21 @@ def judge(text: str, match: Any) -> Verdict | None:
     sim = float(match.similarity)
     plain = _INCIDENTAL_RE.sub("", text)
     errand = plain != text  # "left my phone at home": tells of a day, sets nothing unless a marker remains
+    said, gone = text, given_up(text)  # "York instead of Leeds": read before an errand verb is dropped ("moved my race from")
     text = plain
     markers = _markers(text)
     shared = same_subject(subjects(text), old)
-    if not shared or ADDITIVE_RE.search(text) or INTENT_RE.search(text) or (errand and not markers):
+    if ADDITIVE_RE.search(text) or INTENT_RE.search(text) or (errand and not markers and not gone):
         return None
     if markers and markers <= WEAK_MARKERS and OPINION_RE.search(text):
         return None
+    if markers <= WEAK_MARKERS | {"instead"} and one_off(text):
+        return None  # "I took the bus instead of the car today.": that day's choice, not a new habit
     if PAST_RE.search(text) and markers <= {"used to"}:
         return None
+    swap = _replaces(said, text, gone, old, sim, shared)
+    if swap is not None or not shared:
+        return Verdict(match.note, sim, *swap) if swap is not None else None
     masked = _mask(text, shared)
     common = sorted(attributes(masked) & attributes(_mask(old, shared)))
     objects = (_stems(text) & _stems(old)) - {stem(w) for s in shared for w in s.split()} \
@@ -255,6 +268,44 @@ def judge(text: str, match: Any) -> Verdict | None:
     return None
 
 
+def _replaces(said: str, text: str, gone: list[str], old: str, sim: float, shared: set[str]
+              ) -> tuple[bool, str, list[str], bool] | None:
+    """(sure, why, attributes, alone) when ``text`` names a value of the old note as replaced ("York instead of
+    Leeds" after "I'm running the Leeds half marathon"); None when it names none, or not this note's.
+    ``said``: the sentence as said; ``text``: without an errand verb ("moved my race" keeps "my race").
+
+    The named value must be in the old note and a new one in the sentence. The subject is the
+    sentence's own, shared with the note, or none but its values ("Actually it's York, not Leeds.").
+    An attribute the sentence sets must be one the note holds: "I moved from Leeds to York." replaces
+    where the person lives, not the Leeds race. Sure when the two share words beside the value ("half
+    marathon"); a sentence that shares nothing else must add only names or numbers and carry a change
+    marker beside "instead" ("Actually it's York, not Leeds."): sure when close in meaning, else asked."""
+    old_stems = _stems(old)
+    named = [v for v in gone if (vs := _stems(v)) and vs <= old_stems]
+    if not named or sim < ASK_FLOOR:
+        return None
+    given = set().union(*(_stems(v) for v in named))
+    fresh = _stems(text) - old_stems - _FRAME_STEMS - _triggers(text)
+    if not fresh:
+        return None
+    if not shared:
+        own = {stem(w) for s in subjects(text) for w in s.removeprefix("thing:").split()}
+        if not own <= given | fresh:
+            return None
+        shared = subjects(old) or {"self"}
+    set_now = attributes(_mask(text, shared))
+    held = attributes(_mask(old, shared))
+    if set_now and not set_now & held:
+        return None
+    kept = (_stems(text) & old_stems) - given - _FRAME_STEMS  # "plays", "half marathon": the same role
+    names = {stem(w.lower()) for w in TOKEN_RE.findall(said) if w[:1].isupper() or w.isdigit()} \
+        | {stem(w) for w in changed_thing(said)}
+    if not kept and (not fresh <= names or not (_markers(text) - {"instead"} or changes(said))):
+        return None  # "I ordered Thai instead of Italian.", "York is nicer, not Leeds": no value given up
+    why = f"names {', '.join(repr(v) for v in named)} of this note as replaced"
+    return bool(kept) or sim >= SURE_SIMILARITY, why, sorted(set_now & held), not kept
+
+
 def _mask(text: str, subject: set[str]) -> str:
     """The text without its subject's words, so "the bus" as a subject does not make "travel" an attribute."""
     words = {w for s in subject if s != "self" for w in s.removeprefix("thing:").replace("my ", "").split()}
@@ -265,8 +316,14 @@ def _mask(text: str, subject: set[str]) -> str:
 
 
 def find(text: str, matches: list[Any]) -> Verdict | None:
-    """The best correction verdict among the candidate notes: sure ones first, then the closest."""
+    """The best correction verdict among the candidate notes: sure ones first, then the closest.
+
+    "Actually it's York, not Leeds." with two notes naming Leeds (the home, the race) could mean
+    either: a verdict read from the named value alone is then asked, not sure."""
     verdicts = [v for m in matches if (v := judge(text, m)) is not None]
     if not verdicts:
         return None
-    return max(verdicts, key=lambda v: (v.sure, len(v.attributes), v.similarity))
+    best = max(verdicts, key=lambda v: (v.sure, len(v.attributes), v.similarity))
+    if best.alone and best.sure and sum(v.why == best.why for v in verdicts) > 1:
+        best.sure = False
+    return best

@@ -103,3 +103,56 @@ def test_an_errand_with_a_marker_word_is_no_new_value() -> None:
                      ("I play tennis on Saturdays.", "I stopped at the bakery on Saturday.")):
         assert judge(new, _at(old, 0.9)) is None, (old, new)
     assert judge("I left my job at the bank, I teach now.", _at("I work at the bank.", 0.6)) is not None
+
+
+RACE = "I'm running the Leeds half marathon in May."
+
+
+def test_a_value_named_as_replaced_closes_the_note_that_holds_it(embedder) -> None:
+    """A race, a venue or a plan has no attribute word; naming the old value as replaced is what says
+    it ("York instead of Leeds", "not Leeds anymore"). The Berlin marathon in the background stays."""
+    for new in ("I switched my race: York half marathon instead of Leeds.", "Actually it's York, not Leeds.",
+                "Not Leeds anymore, York.", "I moved my race from Leeds to York."):
+        v = verdict_for(embedder, RACE, new)
+        assert v is not None and v.sure and v.note.content == RACE, (new, v and v.note.content, v and v.why)
+
+
+def test_a_move_from_a_city_replaces_a_home_there_not_a_race_there(embedder) -> None:
+    new = "I moved from Leeds to York."
+    assert verdict_for(embedder, RACE, new) is None
+    v = verdict_for(embedder, "I live in Leeds.", new)
+    assert v is not None and v.sure and v.note.content == "I live in Leeds."
+
+
+def test_a_named_value_that_replaces_nothing_is_no_correction(embedder) -> None:
+    """Another person's race, a day's trip, the weather, a taste, one meal: the frame alone closes nothing."""
+    for old, new in ((RACE, "My sister is running York, not Leeds."),
+                     ("I live in Leeds.", "I drove from Leeds to York today."),
+                     ("I live in Leeds.", "It's sunny in York, not Leeds."),
+                     ("I live in Leeds.", "Actually York is nicer, not Leeds."),
+                     ("I take the train to work.", "I took the bus instead of the train today."),
+                     ("I love Italian food.", "I ordered Thai instead of Italian.")):
+        v = verdict_for(embedder, old, new)
+        assert v is None or not v.sure, (new, v.note.content, v.why)
+
+
+def test_a_value_two_notes_hold_is_asked_about_not_closed() -> None:
+    """"Actually it's York, not Leeds." after a home and a race in Leeds: which one? Ask."""
+    from memory_core.memory.corrections import find
+
+    v = find("Actually it's York, not Leeds.", [_at("I live in Leeds.", 0.67), _at(RACE, 0.38)])
+    assert v is not None and not v.sure
+    only = find("Actually it's York, not Leeds.", [_at(RACE, 0.38)])
+    assert only is not None and only.sure
+
+
+def test_the_replacing_frames_read_the_old_value() -> None:
+    from memory_core.memory.replaced import given_up
+
+    assert given_up("I switched my race: York half marathon instead of Leeds.") == ["Leeds"]
+    assert given_up("Actually it's York, not Leeds.") == ["Leeds"]
+    assert given_up("not Leeds anymore, York") == ["Leeds"]
+    assert given_up("I moved from Leeds to York.") == ["Leeds"]
+    assert given_up("I swapped the Volvo for a Kia.") == ["Volvo"]
+    assert given_up("I took the bus instead of the train today.") == []  # one day's choice
+    assert given_up("I'm not running Leeds anymore.") == []  # a plain negation: the older rules read it

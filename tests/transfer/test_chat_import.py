@@ -203,3 +203,28 @@ def test_the_import_waits_while_a_chat_reply_streams(store: MemoryStore, setting
         assert not job.wait(5) and job.done == 0 and len(store) == 0  # 3 messages take well under 5 s
     assert job.wait(120) and job.state == "done", job.error
     assert job.report is not None and job.report.written == 3
+
+
+def _race_history(*later: str) -> Any:
+    first = {"title": "Training", "messages": [{"role": "user", "content": "I'm running the Leeds half marathon in May.",
+                                                "timestamp": "2025-02-01T08:00:00Z"}]}
+    return plain(first, *({"title": f"Later {i}", "messages": [{"role": "user", "content": text,
+                                                                 "timestamp": f"2025-03-0{i + 1}T08:00:00Z"}]}
+                          for i, text in enumerate(later)))
+
+
+def test_a_later_message_naming_the_old_value_as_replaced_supersedes_it(store: MemoryStore,
+                                                                        settings: Settings) -> None:
+    """The trial's miss: "York instead of Leeds" a month later closes the Leeds race, dated as in the file."""
+    report = import_history(store, settings, _race_history("I switched my race: York half marathon instead of Leeds."))
+    assert report.outcomes["superseded"] == 1, report.to_dict()
+    notes = {n.content: n for n in store.all_notes()}
+    old = notes["I'm running the Leeds half marathon in May."]
+    new = notes["I switched my race: York half marathon instead of Leeds."]
+    assert old.superseded_by == new.id and old.valid_until == "2025-03-01T08:00:00+00:00"
+
+
+def test_a_move_between_the_same_cities_leaves_the_race(store: MemoryStore, settings: Settings) -> None:
+    report = import_history(store, settings, _race_history("I moved from Leeds to York."))
+    assert report.outcomes["superseded"] == 0 and report.outcomes["stored"] == 2, report.to_dict()
+    assert not any(n.superseded_by for n in store.all_notes())
