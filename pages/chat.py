@@ -20,6 +20,7 @@ import streamlit as st
 from memory_core.chat import ChatSession, Conversation, ConversationStore, get_writer
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
+from memory_core.explore.wording import count
 from memory_core.notes import MAX_CONTENT_CHARS
 from pages.chat_widgets import better_model_offer, memory_queue, show_message, stream_reply
 from pages.common import llm, open_store_or_stop, settings, show_error, show_flash
@@ -89,7 +90,7 @@ def conversation_list(conversations: ConversationStore, conv_id: str | None, con
 def conversation_button(item: Any, conv_id: str | None) -> None:
     st.button(escape_markdown(item.title), key=f"chat_open_{item.id}", width="stretch",
               type="primary" if item.id == conv_id else "secondary", on_click=choose_conversation,
-              args=(item.id,), help=f"{item.messages} messages · last {item.updated[:16].replace('T', ' ')}")
+              args=(item.id,), help=f"{count(item.messages, 'message')} · last {item.updated[:16].replace('T', ' ')}")
 
 
 # ---- the page ----------------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ with st.container():
         hint = "" if conv is not None else (
             " Say something; relevant notes are recalled for every message." if n else
             " The memory is empty: what you say here is remembered (toggle in Chat settings).")
-        st.caption(f"{escape_markdown(model.name)} · {n:,} note{'' if n == 1 else 's'} in memory.{hint}")
+        st.caption(f"{escape_markdown(model.name)} · {count(n, 'note')} in memory.{hint}")
         better_model_offer(conv.messages if conv is not None else [],
                            bundled=s.llm_backend == "local" and not s.model_path.strip())
 

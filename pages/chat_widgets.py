@@ -19,8 +19,9 @@ from memory_core.chat.memory_state import Memory, Offer, message_memory
 from memory_core.chat.queue_report import pending_report
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown, safe_markdown
+from memory_core.explore.wording import count
 from memory_core.retrieval.timespan import TimeSpan
-from pages.common import flash, show_error
+from pages.common import flash, show_error, text_and_buttons
 
 GRAPH_PAGE = "pages/graph.py"
 SETTINGS_PAGE = "pages/settings.py"
@@ -106,19 +107,19 @@ def memory_line(message: dict[str, Any], conv: Conversation, session: ChatSessio
             remember_button(session, conv, mid)
         return
     if kind in FINISHED_LINES:
-        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        row = text_and_buttons()
         line = FINISHED_LINES[kind] + (escape_markdown(state.text) if kind is not Memory.CANCELLED else "")
-        c1.caption(line + (f" · {state.proposals} proposal(s) for review" if state.proposals else "")
-                   + (enrichment_note((message.get("memory") or {}).get("enrichment"), writer, mid)
-                      if kind is Memory.STORED else ""))
+        row.caption(line + (f" · {count(state.proposals, 'proposal')} for review" if state.proposals else "")
+                    + (enrichment_note((message.get("memory") or {}).get("enrichment"), writer, mid)
+                       if kind is Memory.STORED else ""))
         if state.offer is Offer.REMEMBER:
-            with c2:
+            with row:
                 remember_button(session, conv, mid)
-        elif state.offer is Offer.OPEN and c2.button("Open", key=f"chat_open_mem_{mid}", icon="🗒️", type="tertiary"):
+        elif state.offer is Offer.OPEN and row.button("Open", key=f"chat_open_mem_{mid}", icon="🗒️", type="tertiary"):
             open_in(state.note_id, NOTES_PAGE)
         return
     if kind is Memory.FAILED:
-        st.warning(f"Not stored in memory after {state.attempts} attempt(s): {escape_markdown(state.text)}"
+        st.warning(f"Not stored in memory after {count(state.attempts, 'attempt')}: {escape_markdown(state.text)}"
                    if state.job is None else "Not stored in memory: " + escape_markdown(state.text))
         remember_button(session, conv, mid, label="Retry", force=state.force)
     elif kind is Memory.WAITING:
@@ -189,33 +190,35 @@ def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
         st.warning(f"Memory recall failed: {escape_markdown(message['recall_error'])}")
     if recalled:
         used = sum(1 for r in recalled if r.get("in_prompt"))
-        c1, c2 = st.columns([4, 1], vertical_alignment="center")
-        with c1, st.expander(f"Recalled memories ({len(recalled)}, {used} given to the model)"):
+        row = text_and_buttons()
+        with row, st.expander(f"Recalled memories ({len(recalled)}, {used} given to the model)"):
             for i, r in enumerate(recalled):
                 nid = r.get("id", "")
                 when = str(r.get("timestamp", ""))[:16].replace("T", " ")
                 mark = " · given to the model" if r.get("in_prompt") else ""
-                a, b, c = st.columns([6, 1, 1], vertical_alignment="center")
-                a.markdown(f"**#{r.get('rank', i + 1)}** · {r.get('score', 0):.3f} · {escape_markdown(when)}{mark}"
+                item = text_and_buttons()
+                text = item.container(width="stretch")
+                buttons = item.container(horizontal=True, width="content", gap="small")  # they wrap together
+                text.markdown(f"**#{r.get('rank', i + 1)}** · {r.get('score', 0):.3f} · {escape_markdown(when)}{mark}"
                            "  \n" + escape_markdown(r.get("title", "")))
                 if r.get("reasons"):
-                    a.caption(escape_markdown("; ".join(r["reasons"])))
-                if b.button("Open", key=f"chat_n_{message['id']}_{i}", icon="🗒️", help="Open this note in Notes"):
+                    text.caption(escape_markdown("; ".join(r["reasons"])))
+                if buttons.button("Open", key=f"chat_n_{message['id']}_{i}", icon="🗒️", help="Open this note in Notes"):
                     open_in(nid, NOTES_PAGE)
-                if c.button("Why", key=f"chat_why_{message['id']}_{i}", icon="❔",
+                if buttons.button("Why", key=f"chat_why_{message['id']}_{i}", icon="❔",
                             help="Why this note was recalled (and ask about any other) on the reply's trace"):
                     st.session_state["trace_explain_preset"] = nid
                     st.switch_page(GRAPH_PAGE, query_params={"trace": f"{conversation_id}:{message['id']}"})
-        c2.page_link(GRAPH_PAGE, label="Show on graph", icon="🕸️",
-                     query_params={"trace": f"{conversation_id}:{message['id']}"})
+        row.page_link(GRAPH_PAGE, label="Show on graph", icon="🕸️",
+                      query_params={"trace": f"{conversation_id}:{message['id']}"})
     show_exchanges(message)
     bits = []
     if prompt.get("history_dropped"):
-        bits.append(f"{prompt['history_dropped']} earlier message(s)")
+        bits.append(count(prompt['history_dropped'], 'earlier message'))
     if prompt.get("truncated_chars"):
-        bits.append(f"{prompt['truncated_chars']:,} characters from the middle of the message")
+        bits.append(f"{count(prompt['truncated_chars'], 'character')} from the middle of the message")
     if prompt.get("notes_dropped"):
-        bits.append(f"{len(prompt['notes_dropped'])} recalled note(s)")
+        bits.append(count(len(prompt['notes_dropped']), 'recalled note'))
     if bits:
         st.caption("To keep the prompt short for the model, it left out " + ", ".join(bits) + ".")
 

@@ -223,3 +223,14 @@ def diff_view(diff: Any, *, whole: bool = True) -> None:
     before.code(diff.old_text, language=None, wrap_lines=True)
     after.caption("after")
     after.code(diff.new_text, language=None, wrap_lines=True)
+
+
+def text_and_buttons() -> Any:
+    """A row for a line of text (or an expander) followed by its buttons, each button as wide as its label.
+
+    Why not ``st.columns([5, 1])``: a column's width is a fixed share of the page, so at a narrow window
+    (or inside an expander) the button's label was cut to "Re…" or "W" (a browser trial found this
+    on the Chat page's Why buttons). Here the text takes what the buttons leave, and when the row is too
+    narrow for both the buttons wrap onto a line of their own instead of being cut.
+    """
+    return st.container(horizontal=True, vertical_alignment="center", gap="small")

@@ -28,6 +28,7 @@ from memory_core.errors import MemexError
 from memory_core.explore import graphdraw, graphhtml
 from memory_core.explore import graphview as gv
 from memory_core.explore.render import escape_markdown
+from memory_core.explore.wording import count
 from memory_core.memory.link_kinds import KINDS, LABELS
 from memory_core.notes import SOURCES, Note
 from memory_core.retrieval import trace as tr
@@ -196,7 +197,7 @@ def picker(notes: dict[str, Note], view: gv.GraphView) -> str | None:
         found = [nid for nid, n in notes.items() if needle in nid.lower() or needle in n.content.lower()]
         options = found[:FIND_LIMIT]
         if len(found) > FIND_LIMIT:
-            st.caption(f"{len(found):,} notes match; the first {FIND_LIMIT} are offered.")
+            st.caption(f"{count(len(found), 'note')} match; the first {FIND_LIMIT} are offered.")
     else:
         options = list(view.node_ids)
     pick = st.session_state.get("graph_pick") or ""

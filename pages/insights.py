@@ -39,6 +39,7 @@ from memory_core.explore.insights import (
     tag_counts,
 )
 from memory_core.explore.render import escape_markdown
+from memory_core.explore.wording import count
 from memory_core.notes import Note
 from pages.common import open_store_or_stop, settings
 
@@ -147,9 +148,10 @@ def show_map(store: Any, notes: dict[str, Note]) -> None:
     chart(fig, "ins_map")
     what = "Points close together are notes with similar meaning; colours are the ten most used tags"
     if total > len(ids):
-        st.caption(f"Showing {len(ids):,} of {total:,} notes: a random sample (seed {MAP_SEED}). {what} among them.")
+        st.caption(f"Showing {len(ids):,} of {count(total, 'note')}: a random sample (seed {MAP_SEED}). {what} among them.")
     else:
-        st.caption(f"Showing all {total:,} notes. {what}.")
+        shown = "the only note" if total == 1 else f"all {count(total, 'note')}"
+        st.caption(f"Showing {shown}. {what}.")
 
 
 # ---- benchmarks --------------------------------------------------------------------------------------
@@ -169,6 +171,11 @@ def show_benchmarks(home: Any) -> None:
             st.json({k: v for k, v in res.items() if k != "questions"}, expanded=False)
 
 
+def phrase(n: Any, noun: str) -> str:
+    """A count from a results file, which may be missing (shown as "?")."""
+    return count(n, noun) if isinstance(n, int) else f"? {noun}s"
+
+
 def show_locomo(res: dict[str, Any]) -> None:
     from memory_core.bench.locomo_charts import qa_rows, recall_rows
 
@@ -179,7 +186,7 @@ def show_locomo(res: dict[str, Any]) -> None:
     parse = res.get("parse", {})
     about = [f"file {res['file']}"] if res.get("file") else []
     about += [f"mode {res.get('mode', '?')}",
-              f"{parse.get('samples', '?')} conversation(s), {parse.get('questions', '?')} questions",
+              phrase(parse.get("samples"), "conversation") + ", " + phrase(parse.get("questions"), "question"),
               f"{res.get('seconds', 0):.0f}s"]
     st.caption(escape_markdown(" · ".join(about)))
     df = pd.DataFrame(rows)
@@ -227,7 +234,7 @@ def show_ui(res: dict[str, Any]) -> None:
         show_generic(res)
         return
     df = pd.DataFrame(rows)
-    df["size"] = df["notes"].map(lambda n: f"{n:,} notes")
+    df["size"] = df["notes"].map(lambda n: count(n, "note"))
     fig = px.bar(df, x="page", y="seconds", color="size", barmode="group",
                  title="Seconds per page (AppTest, first run after the store is open)")
     chart(fig, "ins_ui")

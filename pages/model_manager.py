@@ -18,6 +18,7 @@ import streamlit as st
 from memory_core.config import Settings
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
+from memory_core.explore.wording import count
 from memory_core.models import RECOMMENDED, ModelInfo, human_size, list_local_models, remote_file
 from memory_core.models import jobs as downloads
 from memory_core.models.download import partial_downloads, recommended_upgrade, target_path
@@ -38,7 +39,7 @@ def model_manager(s: Settings, check_llm: Callable[[Settings], Any]) -> None:
     st.subheader("Model manager")
     _recommended(s, {Path(m.path).name for m in chat})
     folders = [str(f) for _src, f in model_folders(s) if f.is_dir()]
-    st.caption(f"{len(chat)} chat model{'s' if len(chat) != 1 else ''} found: the bundled one and the GGUF files in "
+    st.caption(f"{count(len(chat), 'chat model')} found: the bundled one and the GGUF files in "
                + (escape_markdown(", ".join(folders)) if folders else "no model folder yet")
                + ". Facts are read from each file's GGUF header.")
     for info in chat[:MAX_SHOWN]:

@@ -36,6 +36,7 @@ from memory_core.explore.notes_table import (
     tag_choices,
 )
 from memory_core.explore.render import escape_markdown
+from memory_core.explore.wording import agree, count
 from memory_core.memory.pipeline import MemoryPipeline
 from memory_core.notes import MAX_CONTENT_CHARS, Note, try_parse_time
 from pages import common
@@ -106,8 +107,8 @@ def confirm_delete(store: Any, ids: list[str]) -> None:
         return
     graph = store.graph_snapshot()
     links = sum(graph.degree(i) for i in ids if i in graph)
-    st.write(f"Delete **{len(ids)}** note{'s' if len(ids) > 1 else ''}? This cannot be undone "
-             f"(export first if unsure). {links} link{'s' if links != 1 else ''} to or from "
+    st.write(f"Delete **{count(len(ids), 'note')}**? This cannot be undone "
+             f"(export first if unsure). {count(links, 'link')} to or from "
              f"{'them' if len(ids) > 1 else 'it'} will be removed too.")
     for nid in ids[:15]:
         st.text(f"• {label(view[nid])}")
@@ -117,7 +118,7 @@ def confirm_delete(store: Any, ids: list[str]) -> None:
     if yes.button("Delete", type="primary", key="notes_delete_yes", icon="🗑️", width="stretch"):
         try:
             n = delete_notes(store, ConversationStore(settings().home), ids)
-            flash("notes", "success", f"Deleted {n} note{'s' if n != 1 else ''} and the links to them. Their "
+            flash("notes", "success", f"Deleted {count(n, 'note')} and the links to them. Their "
                   "words are gone from other notes, search, exports and the store's files; your conversations "
                   "keep what you typed.")
         except MemexError as exc:
@@ -135,16 +136,19 @@ def render_filters(view: dict[str, Note]) -> NoteQuery:
     tags = tag_choices(view)
     if st.session_state.get("notes_f_tag") not in (None, *tags):
         st.session_state["notes_f_tag"] = ANY
-    c = st.columns([3, 2, 1.3, 1.3, 1.3, 1.3, 1.1, 1.1], vertical_alignment="bottom")
-    text = c[0].text_input("Filter by text", key="notes_f_text", placeholder="words in content, keywords, tags, id")
-    tag = c[1].selectbox("Tag", tags, key="notes_f_tag")
-    source = c[2].selectbox("Source", [ANY, "chat", "manual", "import"], key="notes_f_source")
-    since = c[3].date_input("From", value=None, key="notes_f_since")
-    until = c[4].date_input("Until", value=None, key="notes_f_until")
-    sort_by = c[5].selectbox("Sort by", SORTS, key="notes_sort")
-    descending = c[6].toggle("Desc.", value=True, key="notes_desc", help="Descending order (newest first for time)")
-    fading = c[7].toggle("Fading", key="notes_f_fading",
-                         help="Only the memories whose strength fell below 0.3: told long ago and rarely recalled since")
+    # Fixed widths in a wrapping row, not st.columns: eight columns left "Sourc/e" and date boxes too narrow
+    # for a date at 800 px, and hid the toggles' labels; here a filter that does not fit moves to a new line.
+    c = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    text = c.text_input("Filter by text", key="notes_f_text", placeholder="words in content, keywords, tags, id",
+                        width=280)
+    tag = c.selectbox("Tag", tags, key="notes_f_tag", width=170)
+    source = c.selectbox("Source", [ANY, "chat", "manual", "import"], key="notes_f_source", width=120)
+    since = c.date_input("From", value=None, key="notes_f_since", width=140)
+    until = c.date_input("Until", value=None, key="notes_f_until", width=140)
+    sort_by = c.selectbox("Sort by", SORTS, key="notes_sort", width=150)
+    descending = c.toggle("Desc.", value=True, key="notes_desc", help="Descending order (newest first for time)")
+    fading = c.toggle("Fading", key="notes_f_fading",
+                      help="Only the memories whose strength fell below 0.3: told long ago and rarely recalled since")
     return NoteQuery(text=text, tag=tag, source=source, since=since, until=until, sort_by=sort_by,
                      descending=descending, fading=fading)
 
@@ -155,12 +159,12 @@ def render_table(store: Any, page: Page, total: int, graph: Any, read_only: bool
                 "The memory is empty. Add a note in the **➕ Add a note** tab, chat, or import a file.")
         return
     if not page.matching:
-        st.info(f"No note matches these filters ({total:,} notes in memory).")
+        st.info(f"No note matches these filters ({count(total, 'note')} in memory).")
         return
     c_info, c_page = st.columns([5, 1])
     if page.pages > 1:
         c_page.number_input("Page", min_value=1, max_value=page.pages, step=1, key="notes_page")
-    c_info.caption(f"{page.matching:,} of {total:,} notes match · page {page.page} of {page.pages} "
+    c_info.caption(f"{page.matching:,} of {count(total, 'note')} {agree(page.matching, 'matches', 'match')} · page {page.page} of {page.pages} "
                    f"(rows {page.first_row}–{page.last_row}) · "
                    + ("read-only (the past). " if read_only else
                       "edit cells, then **Save**; tick ✓ to select rows for deletion. ")
@@ -180,27 +184,26 @@ def render_table(store: Any, page: Page, total: int, graph: Any, read_only: bool
     selected = selected_ids(shown, edited)
     for problem in invalid:
         st.error(f"Cannot save {problem}.")
-    b = st.columns([1.4, 1, 1.6, 1.4, 3])
+    b = st.container(horizontal=True, gap="small")  # each button as wide as its label (never "Save 0 ch…")
     n_changed = sum(len(f) for f in changes.values())
-    if b[0].button(f"Save {n_changed} change{'s' if n_changed != 1 else ''}", type="primary", icon="💾",
-                   disabled=not changes, key="notes_save", width="stretch"):
+    if b.button(f"Save {count(n_changed, 'change')}", type="primary", icon="💾",
+                disabled=not changes, key="notes_save"):
         saved, errors = save_changes(store, changes)
         if saved:
-            flash("notes", "success", f"Saved {saved} note{'s' if saved != 1 else ''} (recorded in history, re-embedded).")
+            flash("notes", "success", f"Saved {count(saved, 'note')} (recorded in history, re-embedded).")
         for err in errors:
             flash("notes", "error", err)
         if not errors:
             bump_editor()
         st.rerun()
-    if b[1].button("Discard", disabled=not changes, key="notes_discard", width="stretch"):
+    if b.button("Discard", disabled=not changes, key="notes_discard"):
         bump_editor()
         st.rerun()
-    if b[2].button(f"Delete selected ({len(selected)})", icon="🗑️", disabled=not selected, key="notes_delete",
-                   width="stretch"):
+    if b.button(f"Delete selected ({len(selected)})", icon="🗑️", disabled=not selected, key="notes_delete"):
         st.session_state["_notes_delete"] = selected
         st.rerun()
-    if b[3].button("Open selected", icon="🔍", disabled=len(selected) != 1, key="notes_open_selected",
-                   width="stretch", help="Tick exactly one row"):
+    if b.button("Open selected", icon="🔍", disabled=len(selected) != 1, key="notes_open_selected",
+                help="Tick exactly one row"):
         focus(selected[0])
         st.rerun()
 
@@ -235,8 +238,9 @@ def render_add(store: Any) -> None:
     st.session_state["_notes_clear_add"] = True
     bump_editor()
     usage = report.usage
-    st.success(f"Added note {report.note_id[:8]} · {len(report.links)} link(s) · {len(report.evolved)} "
-               f"neighbour(s) evolved · {usage.calls} model call(s), {usage.prompt_tokens}+"
+    st.success(f"Added note {report.note_id[:8]} · {count(len(report.links), 'link')} · "
+               f"{count(len(report.evolved), 'neighbour')} evolved · {count(usage.calls, 'model call')}, "
+               f"{usage.prompt_tokens}+"
                f"{usage.completion_tokens} tokens")
     if report.needs_enrichment:
         st.warning("The model's answer was not usable: the note was saved with simple keywords and is marked "

@@ -17,6 +17,7 @@ from memory_core.chat.forgetting import forget_notes, words_by_note
 from memory_core.episodes.conversations import ConversationStore
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
+from memory_core.explore.wording import count
 from pages.common import flash
 
 if TYPE_CHECKING:
@@ -65,8 +66,8 @@ def render_deleted(store: Store, home: Path) -> None:
             if row[1].button("Forget", key=f"notes_forget_{d.id}", icon="🧹"):
                 try:
                     report = forget_notes(store, conversations, [d.id])
-                    flash("notes", "success", f"Forgot note {d.id[:8]}: {report.events_redacted} change(s) "
-                          f"redacted, {len(report.notes_scrubbed)} other note(s) cleaned.")
+                    flash("notes", "success", f"Forgot note {d.id[:8]}: {count(report.events_redacted, 'change')} "
+                          f"redacted, {count(len(report.notes_scrubbed), 'other note')} cleaned.")
                 except MemexError as exc:
                     flash("notes", "error", f"Forget failed: {escape_markdown(str(exc))}")
                 st.rerun()

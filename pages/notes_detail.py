@@ -17,6 +17,7 @@ from memory_core.explore.diff import field_diff, show_value
 from memory_core.explore.notes_table import PAGE_SIZE, find_notes, form_changes
 from memory_core.explore.render import escape_markdown
 from memory_core.explore.timeview import history_until, incoming
+from memory_core.explore.wording import count
 from memory_core.notes import Note
 from pages.common import diff_view, flash, note_card
 
@@ -230,7 +231,7 @@ def render_add_link(store: Any, view: dict[str, Note], note: Note, candidates: l
 def render_history(store: Any, note: Note, history: list[Any], read_only: bool) -> None:
     n = len(history)
     title_of = (lambda i: label(store.notes_view()[i]) if i in store else i[:8])  # noqa: E731
-    st.markdown(f"#### History ({n} change{'s' if n != 1 else ''}{' until then' if read_only else ''})")
+    st.markdown(f"#### History ({count(n, 'change')}{' until then' if read_only else ''})")
     st.caption("Version v*k* is the note after its *k*-th change; v0 is the note as first stored."
                + ("" if read_only else " Reverting is itself recorded, so it can be undone."))
     if not n:

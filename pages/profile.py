@@ -22,6 +22,7 @@ from memory_core.consolidation import (
 )
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
+from memory_core.explore.wording import count
 from pages.common import flash, open_store_or_stop, show_error, show_flash
 
 NOTES_PAGE = "pages/notes.py"
@@ -52,7 +53,7 @@ def show_line(note: object, notes: dict, key: str) -> None:
             st.caption("✏️ Edited by you: rebuilds keep it as it is.")
         sources = [c for c in cited(note) if c in notes]  # type: ignore[arg-type]
         if sources:
-            st.caption(f"From {len(sources)} note{'s' if len(sources) != 1 else ''}:")
+            st.caption(f"From {count(len(sources), 'note')}:")
             for c in sources[:8]:
                 st.page_link(NOTES_PAGE, label=escape_markdown(notes[c].title), icon="🗒️",
                              query_params={"note": c})

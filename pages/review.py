@@ -17,6 +17,7 @@ import streamlit as st
 from memory_core.errors import MemexError
 from memory_core.explore import reviewlist as rl
 from memory_core.explore.render import escape_markdown
+from memory_core.explore.wording import count
 from memory_core.memory import review
 from pages.common import diff_view, flash, open_store_or_stop, show_error, show_flash
 
@@ -53,7 +54,7 @@ def _bulk(action: str, pids: list[str]) -> None:
     failed = [f"{pid}: out of date (the note changed since), rejected" for pid in result.stale] + result.problems
     verb = "Accepted" if action == "accept" else "Rejected"
     flash("review", "success" if not failed else "warning",
-          f"{verb} {done} proposal(s)." + (" Not done: " + "; ".join(failed) if failed else ""))
+          f"{verb} {count(done, 'proposal')}." + (" Not done: " + "; ".join(failed) if failed else ""))
 
 
 def show_item(it: rl.ReviewItem, selectable: bool, declined: bool = False) -> None:

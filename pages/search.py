@@ -17,9 +17,10 @@ import streamlit as st
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
 from memory_core.explore.snippets import search_snippet
+from memory_core.explore.wording import count
 from memory_core.retrieval import RETRIEVERS, search
 from memory_core.retrieval import trace as tr
-from pages.common import open_store_or_stop, settings, show_error
+from pages.common import open_store_or_stop, settings, show_error, text_and_buttons
 from pages.components.explain_panel import explain_panel
 from pages.components.trace_panel import trace_table
 
@@ -54,7 +55,7 @@ with st.form("search_form", border=False):
                                 help="\n".join(f"- **{name}**: {text}" for name, text in RETRIEVER_HELP.items()))
     st.form_submit_button("Search", type="primary")
 
-st.caption(f"{len(store):,} notes in memory · {RETRIEVER_HELP[retriever]}")
+st.caption(f"{count(len(store), 'note')} in memory · {RETRIEVER_HELP[retriever]}")
 
 if not query.strip():
     st.info("Type a query and press Enter. Results show their score, why they were returned, and the "
@@ -95,10 +96,10 @@ if not hits:
     st.stop()
 
 trace = tr.from_hits(hits, query)
-head_l, head_r = st.columns([4, 1], vertical_alignment="bottom")
-head_l.subheader(f"{len(hits)} result{'s' if len(hits) != 1 else ''}")
-if head_r.button("Show on the graph", icon="🧭", key="search_trace_graph",
-                 help="Draw these results on the Graph page: highlighted with rank and score, the rest faded."):
+heading = text_and_buttons()
+heading.subheader(count(len(hits), "result"), width="stretch")
+if heading.button("Show on the graph", icon="🧭", key="search_trace_graph",
+                  help="Draw these results on the Graph page: highlighted with rank and score, the rest faded."):
     st.switch_page("pages/graph.py", query_params={"query": query, "k": str(int(k)), "retriever": retriever})
 with st.expander("Why these notes: the recall trace (rank, score, signals)"):
     trace_table(trace, notes, key="search_trace_table")
@@ -106,8 +107,9 @@ why_panel([h.note.id for h in hits])
 for rank, hit in enumerate(hits, start=1):
     note = hit.note
     with st.container(border=True, key=f"hit_{rank}"):
-        head, buttons = st.columns([5, 2])
-        buttons = buttons.container(horizontal=True, horizontal_alignment="right")
+        row = text_and_buttons()
+        head = row.container(width="stretch")
+        buttons = row.container(horizontal=True, width="content", gap="small")  # they wrap together
         head.markdown(f"**{rank}.** {escape_markdown(note.title)}")
         kind = {"linked": "🔗 linked", "lexical+dense": "🔤+🧭 lexical + dense", "lexical": "🔤 lexical",
                 "dense": "🧭 dense"}[hit.kind]

@@ -15,6 +15,7 @@ import streamlit as st
 from memory_core.chat.history_import import HistoryImportJob, HistoryImportReport, start_history_import
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
+from memory_core.explore.wording import count
 from memory_core.transfer.chat_history import parse_history
 from pages.common import settings, show_error
 
@@ -38,12 +39,12 @@ def import_chat_history(store: Any, raw: bytes, name: str, job_key: str) -> None
             "(only what is worth a note, repeats counted once, corrections in the order they were said), "
             "without the model (fast). Importing the same file again changes nothing.")
     if history.problems:
-        st.warning(f"{len(history.problems)} part{'s' if len(history.problems) != 1 else ''} of the file cannot be "
-                   "imported and will be skipped; the rest can be.")
+        st.warning(f"{count(len(history.problems), 'part')} of the file cannot be imported and will be "
+                   "skipped; the rest can be.")
         with st.expander("What will be skipped"):
             for problem in history.problems[:200]:
                 st.text(problem)
-    label = f"Import {len(history.conversations):,} conversation{'s' if len(history.conversations) != 1 else ''}"
+    label = f"Import {count(len(history.conversations), 'conversation')}"
     if st.button(label, type="primary", icon="📥", key="transfer_import_chat"):
         st.session_state[job_key] = start_history_import(store, settings(), history)
         st.rerun()

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ..background import Job, run_in_background
 from ..episodes.conversations import Conversation, ConversationStore, make_title
 from ..errors import InputError, StoreError
+from ..explore.wording import count
 from ..memory.pipeline import MemoryPipeline
 from ..memory.turns import turn_effect
 from ..notes import try_parse_time
@@ -77,18 +78,18 @@ class HistoryImportReport:
 
     def summary(self) -> str:
         o = self.outcomes
-        parts = [f"{self.added:,} conversation{'s' if self.added != 1 else ''} added"]
+        parts = [f"{count(self.added, 'conversation')} added"]
         if self.extended:
             parts.append(f"{self.extended:,} extended")
         if self.unchanged:
             parts.append(f"{self.unchanged:,} already imported (unchanged)")
         if self.skipped:
-            parts.append(f"{len(self.skipped):,} part{'s' if len(self.skipped) != 1 else ''} skipped")
-        text = (", ".join(parts) + f"; {self.messages:,} messages; of your {self.written:,} messages: "
-                f"{o['stored']:,} new notes, {o['merged']:,} seen again, {o['superseded']:,} corrections, "
+            parts.append(f"{count(len(self.skipped), 'part')} skipped")
+        text = (", ".join(parts) + f"; {count(self.messages, 'message')}; of your {count(self.written, 'message')}: "
+                f"{count(o['stored'], 'new note')}, {o['merged']:,} seen again, {count(o['superseded'], 'correction')}, "
                 f"{o['not_stored']:,} not worth a note; {self.seconds:.1f} s")
         if self.cancelled:
-            text = "Cancelled: " + text + f"; {self.incomplete:,} conversation(s) unfinished (import again to finish)"
+            text = "Cancelled: " + text + f"; {count(self.incomplete, 'conversation')} unfinished (import again to finish)"
         return text
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,4 +6,5 @@
   insights                the Insights page's chart data
   reviewlist              the Review page's rows
   render                  ``safe_markdown``: reply and note text that makes the browser fetch nothing
+  wording                 ``count``: "1 link", "2 links" -- every count phrase agrees with its number
 """

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, is_dataclass
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
+from memory_core.explore.wording import count
+
 if TYPE_CHECKING:
     from ..notes import Note
 
@@ -69,7 +71,7 @@ class FieldDiff:
             return " ".join(p for p in parts if p) + f" {self.field}" if self.changed else f"{self.field} unchanged"
         if self.kind == "text":
             n = sum(1 for s in self.segments if s.op != "equal")
-            return f"{self.field}: {n} part{'s' if n != 1 else ''} changed" if n else f"{self.field} unchanged"
+            return f"{self.field}: {count(n, 'part')} changed" if n else f"{self.field} unchanged"
         return f"{self.field} changed" if self.changed else f"{self.field} unchanged"
 
 

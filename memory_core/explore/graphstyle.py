@@ -18,6 +18,8 @@ from typing import Any
 
 import networkx as nx
 
+from memory_core.explore.wording import count
+
 from ..notes import Note
 from ..retrieval.strength import FADING
 
@@ -170,7 +172,7 @@ def tooltip_text(note: Note, degree: int = 0, evolved: int = 0, strength: float 
         lines.append("tags: " + ", ".join(note.tags))
     if note.context:
         lines.append("context: " + note.context)
-    meta = [f"{note.source}", note.timestamp, f"{degree} link(s)", f"recalled {note.retrieval_count}x"]
+    meta = [f"{note.source}", note.timestamp, count(degree, "link"), f"recalled {note.retrieval_count}x"]
     if strength is not None:
         meta.append(f"strength {strength:.2f}" + (" (fading)" if strength < FADING else ""))
     if evolved:

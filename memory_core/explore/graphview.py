@@ -33,6 +33,8 @@ from typing import Any
 
 import networkx as nx
 
+from memory_core.explore.wording import agree, count
+
 from ..errors import InputError
 from ..memory.link_kinds import KINDS, kind_of
 from ..notes import Note
@@ -104,7 +106,7 @@ class GraphQuery:
             raise InputError(f"The focus depth must be between 1 and {MAX_DEPTH}, not {self.depth}.")
         unknown = [k for k in self.link_kinds or () if k not in KINDS]
         if unknown:
-            raise InputError(f"Unknown link kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}.")
+            raise InputError(f"Unknown link {agree(len(unknown), 'kind', 'kinds')} {', '.join(unknown)}; choose from {', '.join(KINDS)}.")
         self.rule().check()
 
     def drawn_kinds(self) -> frozenset[str]:
@@ -142,15 +144,15 @@ class GraphView:
     @property
     def summary(self) -> str:
         """'Showing N of M notes ...' and how the N were chosen (no note text in it)."""
-        scope = "notes" if not self.focus else f"notes within {self.query.depth} link(s) of the focused note"
+        scope = "notes" if not self.focus else f"notes within {count(self.query.depth, 'link')} of the focused note"
         if self.query.seeds:
-            scope = f"notes: the recalled ones and those within {self.query.depth} link(s) of them"
+            scope = f"notes: the recalled ones and those within {count(self.query.depth, 'link')} of them"
         text = f"Showing {self.shown:,} of {self.matched:,} {scope}"
         if self.shown < self.matched:
             text += f" (cap {self.query.cap:,}): {self.chosen_by}"
         else:
             text += f" ({self.chosen_by})" if self.focus or self.query.seeds else ""
-        text += f"; {len(self.edges):,} links drawn; the store holds {self.total:,} notes."
+        text += f"; {count(len(self.edges), 'link')} drawn; the store holds {count(self.total, 'note')}."
         return text
 
 

@@ -17,6 +17,7 @@ import streamlit as st
 
 from memory_core.errors import MemexError
 from memory_core.explore.notes_table import form_changes
+from memory_core.explore.wording import count
 from memory_core.notes import Note
 from pages.common import flash, note_card, show_error
 
@@ -65,11 +66,11 @@ def note_panel(store: Any, notes: Mapping[str, Note], graph: nx.DiGraph, nid: st
     for c in note.history:
         if c.field == "evolution" and isinstance(c.new, dict):
             d = c.new
-            st.caption(f"When this note was written the model was shown {len(d.get('shown', []))} neighbour(s), "
+            st.caption(f"When this note was written the model was shown {count(len(d.get('shown', [])), 'neighbour')}, "
                        f"linked {len(d.get('linked', []))}, evolved {len(d.get('evolved', []))}"
-                       + (f", and named {len(d.get('ignored_ids', []))} id(s) it was not offered (ignored)"
+                       + (f", and named {count(len(d.get('ignored_ids', [])), 'id')} it was not offered (ignored)"
                           if d.get("ignored_ids") else "") + ".")
-    with st.expander(f"History ({len(note.history)} change(s))"):
+    with st.expander(f"History ({count(len(note.history), 'change')})"):
         if note.history:
             st.dataframe(pd.DataFrame([{"at": c.at, "field": c.field, "by": c.by, "before": _plain(c.old),
                                         "after": _plain(c.new)} for c in reversed(note.history)]),

@@ -24,6 +24,7 @@ from memory_core.errors import MemexError
 from memory_core.explore.asof import FoldCache, change_mark, label, moments, moments_on
 from memory_core.explore.render import escape_markdown
 from memory_core.explore.timeview import moment, summarise_changes
+from memory_core.explore.wording import count
 from memory_core.notes import Note
 from pages.common import diff_view, show_error
 
@@ -125,7 +126,7 @@ def changes_view(store: Any, notes_now: Mapping[str, Note], scope: str) -> None:
         st.info(f"Nothing changed from {since_day} to {until_day}.")
         return
     st.caption(f"{summary.count('added')} added · {summary.count('changed')} changed · {summary.count('removed')} "
-               f"removed, from {since_day} to {until_day} (net change of each note; {recorded:,} recorded change(s)).")
+               f"removed, from {since_day} to {until_day} (net change of each note; {count(recorded, 'recorded change')}).")
     for item in summary.notes[:CHANGES_SHOWN]:
         who = ", ".join(f"{escape_markdown(by)} ×{n}" for by, n in sorted(item.actors.items()))
         with st.container(border=True, key=f"{scope}_chg_{item.note_id}"):

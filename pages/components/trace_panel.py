@@ -16,6 +16,7 @@ import streamlit as st
 
 from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown
+from memory_core.explore.wording import agree, count
 from memory_core.notes import Note
 from memory_core.retrieval import RETRIEVERS
 from memory_core.retrieval import trace as tr
@@ -87,7 +88,8 @@ def trace_table(trace: tr.Trace, notes: Mapping[str, Note], key: str) -> None:
     st.dataframe(df, hide_index=True, width="stretch", column_config=config, key=key)
     missing = sum(1 for e in trace.entries if e.missing)
     if missing:
-        st.caption(f"{missing} recalled note(s) have been deleted since; they are listed but not drawn.")
+        st.caption(f"{count(missing, 'recalled note')} {agree(missing, 'has', 'have')} been deleted since; "
+                   f"{agree(missing, 'it is', 'they are')} listed but not drawn.")
 
 
 def trace_explain(store: Any, notes: Mapping[str, Note], trace: tr.Trace) -> None:
@@ -127,7 +129,8 @@ def _saved_span(param: str) -> TimeSpan | None:
 
 def trace_header(trace: tr.Trace) -> None:
     st.info(f"**What {escape_markdown(trace.source or 'this search')} used** — query: "
-            f"“{escape_markdown(trace.query or '(not saved)')}”. {len(trace.entries)} recalled note(s) are highlighted "
+            f"“{escape_markdown(trace.query or '(not saved)')}”. {count(len(trace.entries), 'recalled note')} "
+            f"{agree(len(trace.entries), 'is', 'are')} highlighted "
             "with their rank and score (gold border); the rest of the graph is faded."
             + (f" Time read from the message: {escape_markdown(trace.span)}; notes inside it ranked first."
                if trace.span else ""), icon="🧭")

@@ -139,7 +139,7 @@ def test_ego_depth_follows_links_either_way() -> None:
     assert set(one.node_ids) == {b.id, c.id, d.id}
     assert one.rings == {c.id: 0, b.id: 1, d.id: 1}
     assert one.node_ids[0] == c.id
-    assert "within 1 link(s) of the focused note" in one.summary
+    assert "within 1 link of the focused note" in one.summary
     assert set(view_of(notes, focus=c.id, depth=2).node_ids) == {a.id, b.id, c.id, d.id, e.id}
     assert set(view_of(notes, focus=a.id, depth=2).node_ids) == {a.id, b.id, c.id}
     assert set(view_of(notes, focus=a.id, depth=3).node_ids) == {a.id, b.id, c.id, d.id}

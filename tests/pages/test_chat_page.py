@@ -333,7 +333,7 @@ def test_a_failed_memory_write_is_shown_with_retry(app_home: Settings, embedder)
                       memory={"state": "failed", "job": "w0-old", "error": "the disk is full", "attempts": 4})
     convs.append(conv.id, msg, create=conv)
     at = chat_page()
-    assert any("Not stored in memory after 4 attempt(s)" in w.value and "disk is full" in w.value for w in at.warning)
+    assert any("Not stored in memory after 4 attempts" in w.value and "disk is full" in w.value for w in at.warning)
     at.button(key=f"chat_rem_{msg['id']}").click().run()
     assert not at.exception
     info = convs.load(conv.id).messages[0]["memory"]

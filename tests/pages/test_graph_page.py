@@ -158,7 +158,7 @@ def test_focus_from_another_page_shows_neighbourhood_and_details(app_home: Setti
     at.session_state["focus_note"] = ids[1]
     at = graph_page(at)
     assert at.session_state["graph_pick"] == ids[1]
-    assert summary(at).startswith("Showing 3 of 3 notes within 1 link(s) of the focused note")
+    assert summary(at).startswith("Showing 3 of 3 notes within 1 link of the focused note")
     data = canvas(at)
     drawn = {n["id"] for n in data["nodes"]}
     assert node(data, ids[1])["shape"] == "star" and {ids[0], ids[2]} <= drawn and ids[3] not in drawn
@@ -172,7 +172,7 @@ def test_focus_from_another_page_shows_neighbourhood_and_details(app_home: Setti
     assert list(evolved["after"]) == ["photography in the mountains"]
     # depth 2 reaches no further here; dropping the focus shows everything again
     at.sidebar.slider(key="graph_depth").set_value(2).run()
-    assert summary(at).startswith("Showing 3 of 3 notes within 2 link(s)")
+    assert summary(at).startswith("Showing 3 of 3 notes within 2 links")
     at.sidebar.toggle(key="graph_ego").set_value(False).run()
     assert summary(at).startswith("Showing 8 of 8 notes;")
     assert not at.exception
@@ -192,7 +192,7 @@ def test_link_kinds_hide_similarity_links_until_chosen(app_home: Settings, embed
     kinds.set_value([*kinds.value, "similarity"]).run()
     assert "5 links drawn" in summary(at)
     kinds.set_value([]).run()
-    assert "1 links drawn" in summary(at)  # only the person's
+    assert "1 link drawn;" in summary(at)  # only the person's
 
 
 def test_query_param_focus_and_hostile_details(app_home: Settings, embedder) -> None:
@@ -201,7 +201,7 @@ def test_query_param_focus_and_hostile_details(app_home: Settings, embedder) -> 
     at.query_params["note"] = ids[3]
     at = graph_page(at)
     assert at.session_state["graph_pick"] == ids[3]
-    assert summary(at).startswith("Showing 2 of 2 notes within 1 link(s)")
+    assert summary(at).startswith("Showing 2 of 2 notes within 1 link")
     assert any(c.value == SCRIPT for c in at.code)  # shown literally, as code text
     context = [m.value for m in at.markdown if m.value.startswith("**Context:**")]
     assert context and "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in context[0]
@@ -233,7 +233,7 @@ def test_pick_physics_off_community_colours_and_inline_edit(app_home: Settings, 
     assert at.query_params["note"] == ids[2]
     assert summary(at).startswith("Showing 5 of 5 notes;")  # picking alone keeps the whole graph
     at.button(key="graph_focus_btn").click().run()
-    assert summary(at).startswith("Showing 2 of 2 notes within 1 link(s)")
+    assert summary(at).startswith("Showing 2 of 2 notes within 1 link")
     at.button(key="graph_unfocus").click().run()
     assert summary(at).startswith("Showing 5 of 5 notes;")
     assert any(c.value == "The quarterly budget review is on Friday." for c in at.code)

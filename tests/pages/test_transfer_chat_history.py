@@ -55,6 +55,33 @@ def test_a_chatgpt_zip_is_imported_with_a_report(app_home: Settings, embedder) -
     assert "_transfer_job" not in at.session_state
 
 
+def test_the_report_replaces_the_preview_once_the_import_has_ended(app_home: Settings, embedder) -> None:
+    """A browser trial saw the file's preview and its Import button still on screen under the report, as if
+    the import were pending. Once it has ended the page shows the report alone; Done brings back an empty
+    upload."""
+    at = transfer_page()
+    at.file_uploader(key="transfer_upload").set_value(("conversations.json", (SAMPLES / "chatgpt_conversations.json")
+                                                       .read_bytes(), "application/json"))
+    at.run()
+    assert any("a ChatGPT export" in x.value for x in at.info)  # the preview, before
+    at.button(key="transfer_import_chat").click().run()
+    job = at.session_state["_transfer_job"]
+    assert job.wait(120) and job.state == "done", job.error
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("2 conversations added" in w.value for w in [*at.warning, *at.success])  # the report
+    assert not any("a ChatGPT export" in x.value for x in at.info)  # no stale preview ...
+    keys = {b.key for b in at.button}
+    assert "transfer_import_chat" not in keys and "transfer_job_done" in keys  # ... nor its Import button
+    assert not at.get("file_uploader") and "transfer_vault_dir" not in {w.key for w in at.text_input}
+    at.button(key="transfer_job_done").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [u.value for u in at.get("file_uploader")] == [None]  # the upload is empty again
+    assert not any("a ChatGPT export" in x.value for x in at.info)
+    assert not [w for w in at.warning if "conversations added" in w.value]
+    assert "transfer_import_chat" not in {b.key for b in at.button}
+
+
 def test_a_running_chat_import_shows_progress_and_cancel_stops_it(app_home: Settings) -> None:
     from memory_core.background import run_in_background
     from memory_core.chat.history_import import HistoryImportJob

@@ -271,7 +271,7 @@ def test_notes_page_shows_the_recall_context_and_forgets_a_deleted_note(app_home
     assert f"`{bees[:8]}`" in rows and md_escape(BEES) in rows  # the words from the person's conversation
     at.button(key=f"notes_forget_{bees}").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any(f"Forgot note {bees[:8]}" in s.value and "1 other note(s) cleaned" in s.value for s in at.success)
+    assert any(f"Forgot note {bees[:8]}" in s.value and "1 other note cleaned" in s.value for s in at.success)
     fresh = MemoryStore(app_home, embedder)
     assert "hives" not in fresh.get(next_one).turn_context
     assert [f for f in holding(home, BEES) if not f.startswith("conversations/")] == []
