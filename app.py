@@ -13,6 +13,7 @@ ASSETS = Path(__file__).parent / "assets"
 
 st.set_page_config(page_title="Memex", page_icon="🗂️", layout="wide")
 st.logo(str(ASSETS / "logo.svg"), icon_image=str(ASSETS / "icon.svg"))
+st.html(ASSETS / "app.css")  # style only: nothing is drawn
 
 PAGES = [
     st.Page("pages/chat.py", title="Chat", icon="💬", default=True),

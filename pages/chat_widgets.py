@@ -21,7 +21,7 @@ from memory_core.errors import MemexError
 from memory_core.explore.render import escape_markdown, safe_markdown
 from memory_core.explore.wording import count
 from memory_core.retrieval.timespan import TimeSpan
-from pages.common import flash, show_error, text_and_buttons
+from pages.common import flash, show_error, text_and_buttons, text_part
 
 GRAPH_PAGE = "pages/graph.py"
 SETTINGS_PAGE = "pages/settings.py"
@@ -197,7 +197,7 @@ def show_recalled(message: dict[str, Any], conversation_id: str) -> None:
                 when = str(r.get("timestamp", ""))[:16].replace("T", " ")
                 mark = " · given to the model" if r.get("in_prompt") else ""
                 item = text_and_buttons()
-                text = item.container(width="stretch")
+                text = text_part(item, f"recalled_{message['id']}_{i}")
                 buttons = item.container(horizontal=True, width="content", gap="small")  # they wrap together
                 text.markdown(f"**#{r.get('rank', i + 1)}** · {r.get('score', 0):.3f} · {escape_markdown(when)}{mark}"
                            "  \n" + escape_markdown(r.get("title", "")))

@@ -234,3 +234,9 @@ def text_and_buttons() -> Any:
     narrow for both the buttons wrap onto a line of their own instead of being cut.
     """
     return st.container(horizontal=True, vertical_alignment="center", gap="small")
+
+
+def text_part(row: Any, key: str) -> Any:
+    """The text's place in a ``text_and_buttons`` row: it takes the room the buttons leave, but not less than
+    the minimum in assets/app.css (its key says so), below which the buttons move to the next line."""
+    return row.container(width="stretch", key=f"textpart_{key}")

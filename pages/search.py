@@ -20,7 +20,7 @@ from memory_core.explore.snippets import search_snippet
 from memory_core.explore.wording import count
 from memory_core.retrieval import RETRIEVERS, search
 from memory_core.retrieval import trace as tr
-from pages.common import open_store_or_stop, settings, show_error, text_and_buttons
+from pages.common import open_store_or_stop, settings, show_error, text_and_buttons, text_part
 from pages.components.explain_panel import explain_panel
 from pages.components.trace_panel import trace_table
 
@@ -108,7 +108,7 @@ for rank, hit in enumerate(hits, start=1):
     note = hit.note
     with st.container(border=True, key=f"hit_{rank}"):
         row = text_and_buttons()
-        head = row.container(width="stretch")
+        head = text_part(row, f"hit_{rank}")
         buttons = row.container(horizontal=True, width="content", gap="small")  # they wrap together
         head.markdown(f"**{rank}.** {escape_markdown(note.title)}")
         kind = {"linked": "🔗 linked", "lexical+dense": "🔤+🧭 lexical + dense", "lexical": "🔤 lexical",
