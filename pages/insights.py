@@ -70,8 +70,8 @@ def show_size(stats: dict[str, Any]) -> None:
         st.caption("By source: " + ", ".join(f"{escape_markdown(k)} {v:,}" for k, v in sorted(stats["sources"].items()))
                    + f" · data directory {escape_markdown(stats['data_dir'])}")
     if summaries:
-        st.caption(f"Not counted as notes: Memex's summaries of them, {summaries.get('digest', 0):,} digest(s) and "
-                   f"{summaries.get('profile', 0):,} profile line(s) (see the Profile page).")
+        st.caption(f"Not counted as notes: Memex's summaries of them, {count(summaries.get('digest', 0), 'digest')} "
+                   f"and {count(summaries.get('profile', 0), 'profile line')} (see the Profile page).")
 
 
 # ---- growth ------------------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def show_tags_and_degrees(graph: Any, notes: dict[str, Note]) -> None:
         counts = tag_counts(notes.values(), TOP_TAGS)
         if counts:
             df = pd.DataFrame([(esc(t), c) for t, c in counts], columns=["tag", "notes"])
-            fig = px.bar(df.iloc[::-1], x="notes", y="tag", orientation="h", title=f"Top {len(df)} tags")
+            fig = px.bar(df.iloc[::-1], x="notes", y="tag", orientation="h", title=f"Top {count(len(df), 'tag')}")
             fig.update_layout(yaxis={"title": ""})
             chart(fig, "ins_tags")
         else:

@@ -246,6 +246,6 @@ def test_memex_summaries_are_not_counted_as_notes(app_home: Settings, embedder) 
     figs = figures(at)
     growth = next(f for t, f in figs.items() if t.startswith("Notes over time"))
     assert sum(values(growth["data"][0]["y"])) == 3
-    assert values(figs["Top 1 tags"]["data"][0]["y"]) == ["life"]
+    assert values(figs["Top 1 tag"]["data"][0]["y"]) == ["life"]
     assert any(c.value.startswith("Showing all 3 notes") for c in at.caption)
-    assert any(f"{digests} digest(s) and {profile} profile line(s)" in c.value for c in at.caption)
+    assert any(f"{digests} digests and {profile} profile lines" in c.value for c in at.caption)
