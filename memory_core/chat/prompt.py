@@ -43,6 +43,16 @@ _QUESTION_START = re.compile(
     r"should|have|has|had|tell me|remind me|remember)\b", re.IGNORECASE)
 
 
+# A question about how things were before a change: the note a correction replaced is what it asks for.
+_EARLIER_RE = re.compile(r"\b(before|first|originally|at first|used to|previously|formerly|earlier|old|"
+                         r"in the beginning)\b", re.IGNORECASE)
+
+
+def asks_about_before(text: str) -> bool:
+    """Does the question ask about an earlier state ("Where did I work before my new job?")?"""
+    return is_question(text) and bool(_EARLIER_RE.search(text))
+
+
 def is_question(text: str) -> bool:
     """A message that asks something (ends with "?" or starts like a question): it gets the memory form."""
     t = " ".join(text.split())
@@ -196,8 +206,11 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
     today = today or datetime.now().astimezone().strftime("%Y-%m-%d")
     top = notes[0].score if notes else 0.0
     # A corrected note is never offered beside its correction: it no longer holds, and a small model
-    # quoted both ("moved to Porto Alegre", "a dentist in Curitiba") answered with the old place.
-    replaced = {n.id for n in notes if n.superseded_by and n.superseded_by in {m.id for m in notes}}
+    # quoted both ("moved to Porto Alegre", "a dentist in Curitiba") answered with the old place; unless
+    # the question asks how things were before ("Which race did I sign up for first?"), where the
+    # replaced note is the answer (both are dated, so the model can tell which came first).
+    replaced = set() if asks_about_before(message) else \
+        {n.id for n in notes if n.superseded_by and n.superseded_by in {m.id for m in notes}}
     offered = [i for i in range(min(len(notes), max(0, max_notes)))
                if (i == 0 or notes[i].score >= keep_ratio * top) and notes[i].id not in replaced]
     exchanges = exchanges or []

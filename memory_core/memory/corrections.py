@@ -232,7 +232,9 @@ def judge(text: str, match: Any) -> Verdict | None:
     text = plain
     markers = _markers(text)
     shared = same_subject(subjects(text), old)
-    if ADDITIVE_RE.search(text) or INTENT_RE.search(text) or (errand and not markers and not gone):
+    # "also"/"too" add a fact, unless the sentence names what it replaces: "I also switched my race: York
+    # ... instead of Leeds" is a second change, not a second race.
+    if (ADDITIVE_RE.search(text) and not gone) or INTENT_RE.search(text) or (errand and not markers and not gone):
         return None
     if markers and markers <= WEAK_MARKERS and OPINION_RE.search(text):
         return None
@@ -241,7 +243,7 @@ def judge(text: str, match: Any) -> Verdict | None:
     if PAST_RE.search(text) and markers <= {"used to"}:
         return None
     swap = _replaces(said, text, gone, old, sim, shared)
-    if swap is not None or not shared:
+    if swap is not None or not shared or ADDITIVE_RE.search(text):  # with "also", only the note it names
         return Verdict(match.note, sim, *swap) if swap is not None else None
     masked = _mask(text, shared)
     common = sorted(attributes(masked) & attributes(_mask(old, shared)))
@@ -295,9 +297,9 @@ def _replaces(said: str, text: str, gone: list[str], old: str, sim: float, share
         shared = subjects(old) or {"self"}
     set_now = attributes(_mask(text, shared))
     held = attributes(_mask(old, shared))
-    if set_now and not set_now & held:
-        return None
     kept = (_stems(text) & old_stems) - given - _FRAME_STEMS  # "plays", "half marathon": the same role
+    if set_now and not set_now & held and not kept:  # "I'm running the York half marathon ... instead of
+        return None  # Leeds" sets a pastime the Leeds sign-up does not name, but both are the half marathon
     names = {stem(w.lower()) for w in TOKEN_RE.findall(said) if w[:1].isupper() or w.isdigit()} \
         | {stem(w) for w in changed_thing(said)}
     if not kept and (not fresh <= names or not (_markers(text) - {"instead"} or changes(said))):

@@ -112,6 +112,9 @@ def test_a_corrected_note_is_not_given_beside_its_correction() -> None:
     # Alone (its correction not recalled), an old note is still what the person told: it is given.
     assert build_prompt(llm, "Where does my brother live now?", [old, other], [], max_tokens=50).notes_used == [
         old.id, other.id]
+    # Asked how things were before the change, the replaced note is the answer: both go, dated.
+    for asked in ("Where did my brother live before?", "Where did my brother live at first?"):
+        assert build_prompt(llm, asked, [new, old, other], [], max_tokens=50).notes_used == [new.id, old.id, other.id]
 
 
 def test_a_statement_gets_the_chat_form_with_notes_in_the_system_text() -> None:

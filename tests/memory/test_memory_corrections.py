@@ -117,6 +117,15 @@ def test_a_value_named_as_replaced_closes_the_note_that_holds_it(embedder) -> No
         assert v is not None and v.sure and v.note.content == RACE, (new, v and v.note.content, v and v.why)
 
 
+def test_a_second_change_told_with_also_still_closes_the_note_it_names(embedder) -> None:
+    """The episodes set's own wording: "also" tells of a second change, not a second race; and the new
+    sentence sets a pastime ("running") the sign-up does not name, but both are the half marathon."""
+    old = "I signed up for the Leeds half marathon in April."
+    v = verdict_for(embedder, old, "I also switched my race: I'm running the York half marathon in May instead of Leeds.")
+    assert v is not None and v.sure and v.note.content == old, v and v.why
+    assert verdict_for(embedder, old, "I also signed up for the York 10K in June.") is None  # an addition
+
+
 def test_a_move_from_a_city_replaces_a_home_there_not_a_race_there(embedder) -> None:
     new = "I moved from Leeds to York."
     assert verdict_for(embedder, RACE, new) is None
