@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..models.llm import LLM
     from ..retrieval.timespan import TimeSpan
 
+from ..memory.corrections import attributes
 from ..retrieval.floor import persons_words
 from .episodic import EXCHANGE_FORM, RecalledExchange, exchange_messages, offered_exchanges
 
@@ -51,6 +52,26 @@ _EARLIER_RE = re.compile(r"\b(before|first|originally|at first|used to|previousl
 def asks_about_before(text: str) -> bool:
     """Does the question ask about an earlier state ("Where did I work before my new job?")?"""
     return is_question(text) and bool(_EARLIER_RE.search(text))
+
+
+def _replaced_here(message: str, notes: list[Recalled]) -> set[str]:
+    """The recalled notes whose correction is recalled too and that the question does not need.
+
+    A correction replaces a whole note, but may change one thing in it: after "My sister Lena lives
+    in Porto and works as a dentist." and "Actually Lena moved to Lisbon.", "What does Lena do for
+    work?" asks about what the old note alone still holds. So an old note stays when the question
+    asks about something it says (work) that its correction does not touch (home)."""
+    by_id = {n.id: n for n in notes}
+    asked = attributes(message)
+    out = set()
+    for n in notes:
+        newer = by_id.get(n.superseded_by) if n.superseded_by else None
+        if newer is None:
+            continue
+        if asked and asked & attributes(n.content) and not asked & attributes(newer.content):
+            continue
+        out.add(n.id)
+    return out
 
 
 def is_question(text: str) -> bool:
@@ -209,8 +230,7 @@ def build_prompt(llm: LLM, message: str, notes: list[Recalled], history: list[Me
     # quoted both ("moved to Porto Alegre", "a dentist in Curitiba") answered with the old place; unless
     # the question asks how things were before ("Which race did I sign up for first?"), where the
     # replaced note is the answer (both are dated, so the model can tell which came first).
-    replaced = set() if asks_about_before(message) else \
-        {n.id for n in notes if n.superseded_by and n.superseded_by in {m.id for m in notes}}
+    replaced = set() if asks_about_before(message) else _replaced_here(message, notes)
     offered = [i for i in range(min(len(notes), max(0, max_notes)))
                if (i == 0 or notes[i].score >= keep_ratio * top) and notes[i].id not in replaced]
     exchanges = exchanges or []

@@ -112,6 +112,15 @@ def test_a_corrected_note_is_not_given_beside_its_correction() -> None:
     # Alone (its correction not recalled), an old note is still what the person told: it is given.
     assert build_prompt(llm, "Where does my brother live now?", [old, other], [], max_tokens=50).notes_used == [
         old.id, other.id]
+    # A correction of one thing leaves the rest of the old note: asked about that, the old note goes too.
+    lena_then, lena_now = recalled(5, words=8), recalled(6, words=8)
+    lena_then.content, lena_now.content = "My sister Lena lives in Porto and works as a dentist.", \
+        "Actually Lena moved to Lisbon last month."
+    lena_then.superseded_by = lena_now.id
+    assert build_prompt(llm, "What does Lena do for work?", [lena_now, lena_then], [], max_tokens=50,
+                        keep_ratio=0.0).notes_used == [lena_now.id, lena_then.id]
+    assert build_prompt(llm, "Where does my sister live?", [lena_now, lena_then], [], max_tokens=50,
+                        keep_ratio=0.0).notes_used == [lena_now.id]
     # Asked how things were before the change, the replaced note is the answer: both go, dated.
     for asked in ("Where did my brother live before?", "Where did my brother live at first?"):
         assert build_prompt(llm, asked, [new, old, other], [], max_tokens=50).notes_used == [new.id, old.id, other.id]
