@@ -7,7 +7,8 @@ and ``search``), ``trace`` (why each note was recalled, as the Graph and Search 
 ``explain`` (why any note is or is not recalled for a query; ``explain_text`` prints it).
 """
 
-from .hit import SIGNALS, Hit
+from .hit import Hit
 from .retrievers import DEFAULT_RETRIEVER, RETRIEVERS, Retriever, make_retriever, search
+from .trace import SIGNALS
 
 __all__ = ["DEFAULT_RETRIEVER", "RETRIEVERS", "SIGNALS", "Hit", "Retriever", "make_retriever", "search"]

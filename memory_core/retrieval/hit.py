@@ -13,8 +13,6 @@ from typing import Any
 from ..notes import Note
 from .strength import strength
 
-SIGNALS = ("lexical", "dense", "context_lexical", "context_dense", "graph", "time", "late", "hop")
-
 
 @dataclass
 class Hit:
@@ -26,7 +24,7 @@ class Hit:
     via: str = ""  # id of the note this one was reached from (link, entity or graph walk), if any
     matched_terms: list[str] = field(default_factory=list)
     rank: int = 0  # 1-based position in the result list
-    signals: dict[str, float] = field(default_factory=dict)  # keys among SIGNALS, each 0..1
+    signals: dict[str, float] = field(default_factory=dict)  # keys among trace.SIGNALS, each 0..1
     # The unscaled values behind ``signals`` (cosines, BM25 scores): what the chat's relevance floor
     # reads, since a scaled signal says only how a note compares with the other candidates.
     raw: dict[str, float] = field(default_factory=dict)

@@ -82,8 +82,7 @@ class TokenCache:
     count as neither good nor bad), while one background thread fills the cache, newest notes first,
     a batch at a time with a pause twice as long as the batch took (at most a third of a core), and
     not while searches are going on (beside a running warm-up, a 10k-note search's p50 doubled).
-    A bulk import fills the cache in its own model pass, so imported notes are warm at once. A bulk import makes them in its
-own model pass (memory/bulk.py), so imported notes are warm from the start.
+    A bulk import makes them in its own model pass (memory/bulk.py), so imported notes are warm at once.
     """
 
     def __init__(self, limit: int = CACHE_NOTES) -> None:
@@ -110,8 +109,7 @@ own model pass (memory/bulk.py), so imported notes are warm from the start.
             for nid, text, vecs in zip(todo, texts, made[1]):
                 self._vecs[nid] = (text, *quantize(vecs))
                 self._vecs.move_to_end(nid, last=False)  # a warm-up fill is not a use
-            while len(self._vecs) > self._limit:
-                self._vecs.popitem(last=False)
+            self._trim()
         return True
 
     def put(self, ids: list[str], texts: list[str], tokens: list[np.ndarray]) -> None:
@@ -119,8 +117,12 @@ own model pass (memory/bulk.py), so imported notes are warm from the start.
         with self._lock:
             for nid, text, vecs in zip(ids, texts, tokens):
                 self._vecs[nid] = (text, *quantize(vecs))
-            while len(self._vecs) > self._limit:
-                self._vecs.popitem(last=False)
+            self._trim()
+
+    def _trim(self) -> None:
+        """Drop the least recently used notes past the limit (the caller holds the lock)."""
+        while len(self._vecs) > self._limit:
+            self._vecs.popitem(last=False)
 
     def get(self, embedder: Any, notes: dict[str, Note], ids: list[str], text_of: Callable[[Note], str],
             max_new: int | None = None) -> dict[str, np.ndarray] | None:

@@ -57,11 +57,15 @@ class QueryParts:
     """The query as each signal reads it."""
 
     text: str
-    lexical_text: str
     vector: np.ndarray
     tokens: np.ndarray | None = None
     speakers: set[str] = field(default_factory=set)  # names most notes carry
     entities: set[str] = field(default_factory=set)  # the rarer names the question is about
+
+    @property
+    def lexical_text(self) -> str:
+        """What the word search reads: the whole question, speaker names kept (only the vector drops them)."""
+        return self.text
 
 
 @dataclass
@@ -96,7 +100,7 @@ def query_parts(store: Store, index: ContextIndex, query: str, options: frozense
         vector, tokens = made[0][0], made[1][0]
     else:
         vector = store.embedder.embed([vec_text])[0]
-    return QueryParts(query, query, vector, tokens, speakers, entities)
+    return QueryParts(query, vector, tokens, speakers, entities)
 
 
 def _blend(scores: dict[str, float], signal: dict[str, float], weight: float) -> None:

@@ -263,9 +263,9 @@ def make_retriever(store: Store, settings: Settings, name: str | None = None) ->
         name = DEFAULT_RETRIEVER
     if name in _CLASSES:
         return _CLASSES[name](store, settings)
-    base, *options = name.split("+")
-    if base == "contextual" and options and all(o in OPTIONS for o in options):
-        return ContextualRetriever(store, settings, frozenset(options))
+    options = _contextual_options(name)
+    if options:
+        return ContextualRetriever(store, settings, options)
     from ..errors import InputError
 
     raise InputError(f"Unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS)} "
@@ -274,8 +274,14 @@ def make_retriever(store: Store, settings: Settings, name: str | None = None) ->
 
 def is_retriever(name: str) -> bool:
     """Does ``make_retriever`` know ``name`` (a listed retriever, or contextual with options)?"""
+    return name in _CLASSES or bool(_contextual_options(name))
+
+
+def _contextual_options(name: str) -> frozenset[str]:
+    """The steps named by ``contextual+late+hop`` and the like; empty when ``name`` is not of that form."""
     base, *options = name.split("+")
-    return name in _CLASSES or (base == "contextual" and bool(options) and all(o in OPTIONS for o in options))
+    return frozenset(options) if base == "contextual" and options and all(o in OPTIONS for o in options) \
+        else frozenset()
 
 
 def search(store: Store, settings: Settings, query: str, k: int = 5, retriever: str | None = None,

@@ -59,7 +59,7 @@ class ContextIndex:
         self._matrix: tuple[list[str], np.ndarray] | None = None
         self._mentions: dict[str, dict[str, bool]] = {}
         self._entities: dict[str, set[str]] | None = None
-        self._by_entity: dict[str, list[str]] | None = None
+        self._by_entity: tuple[dict[str, list[str]], dict[str, int]] | None = None  # and each key's count
         self._speaker: dict[str, str] = {}
         self._speakers: set[str] | None = None
         self._revision: int | None = None  # the store revision last synced with (None: unknown)
@@ -151,6 +151,13 @@ class ContextIndex:
 
     def by_entity(self) -> dict[str, list[str]]:
         """Entity key -> the notes that name it (the inverse of ``entities``), built once per change."""
+        return self._inverse()[0]
+
+    def entity_df(self) -> dict[str, int]:
+        """Entity key -> how many notes name it (built with ``by_entity``: a query reads it twice)."""
+        return self._inverse()[1]
+
+    def _inverse(self) -> tuple[dict[str, list[str]], dict[str, int]]:
         ents = self.entities()
         with self._lock:
             if self._by_entity is None:
@@ -158,12 +165,8 @@ class ContextIndex:
                 for nid, keys in ents.items():
                     for key in keys:
                         inverse.setdefault(key, []).append(nid)
-                self._by_entity = inverse
+                self._by_entity = (inverse, {key: len(ids) for key, ids in inverse.items()})
             return self._by_entity
-
-    def entity_df(self) -> dict[str, int]:
-        """Entity key -> how many notes name it."""
-        return {key: len(ids) for key, ids in self.by_entity().items()}
 
 
 _BY_STORE: PerObject[ContextIndex] = PerObject(ContextIndex)

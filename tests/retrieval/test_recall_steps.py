@@ -62,7 +62,7 @@ def test_the_hop_brings_notes_that_share_a_name_with_a_top_hit_and_skips_speaker
     filler = [Note(f"{'Caroline' if i % 2 else 'Melanie'}: small talk number {i}.") for i in range(20)]
     index, _ = _index([gift, moved, other, also_caroline, *filler])
     assert index.speakers() == {"caroline", "melanie"}
-    q = QueryParts("where does the friend live", "where does the friend live", np.zeros(3))
+    q = QueryParts("where does the friend live", np.zeros(3))
     hop, via = entity_hop(index, {gift.id: 1.0, other.id: 0.5}, q, 24)
     assert set(hop) == {moved.id} and via[moved.id] == gift.id  # "caroline" is a speaker: not a hop
 
@@ -74,7 +74,7 @@ def test_a_hopped_note_never_outranks_the_seed_that_brought_it_in() -> None:
     stronger = Note("Tom's own review of the museum")
     index, notes = _index([seed, lifted, stronger])
     scores = {seed.id: 0.5, lifted.id: 0.0, stronger.id: 0.6}
-    q = QueryParts("Pergamon", "Pergamon", np.zeros(3))
+    q = QueryParts("Pergamon", np.zeros(3))
     refine(None, notes, index, q, scores, {}, frozenset({"hop"}))  # type: ignore[arg-type]
     assert scores[lifted.id] < scores[seed.id] <= scores[stronger.id]
     assert scores[lifted.id] > 0.0  # lifted all the same
@@ -87,12 +87,12 @@ def test_the_speaker_a_question_names_lifts_her_own_words_among_the_candidates()
     outside = Note("Caroline: The soup was lovely.")
     index, notes = _index([caroline, melanie, outside])
     before = {caroline.id: 0.5, melanie.id: 0.6}
-    q = QueryParts("What did Caroline lose?", "What did Caroline lose?", np.zeros(3), speakers={"caroline"})
+    q = QueryParts("What did Caroline lose?", np.zeros(3), speakers={"caroline"})
     scores, scaled = dict(before), {}
     refine(None, notes, index, q, scores, scaled, frozenset({"speaker"}))  # type: ignore[arg-type]
     assert scores[caroline.id] > scores[melanie.id] > 0 and outside.id not in scores  # candidates only
     assert scaled[caroline.id]["speaker"] == 1.0 and "speaker" not in scaled.get(melanie.id, {})
-    unnamed = QueryParts("What was lost?", "What was lost?", np.zeros(3))
+    unnamed = QueryParts("What was lost?", np.zeros(3))
     scores = dict(before)
     refine(None, notes, index, unnamed, scores, {}, frozenset({"speaker"}))  # type: ignore[arg-type]
     assert scores == before
