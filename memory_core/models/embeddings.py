@@ -56,6 +56,24 @@ class MiniLMEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._encode(texts, convert_to_numpy=True, normalize_embeddings=True)
+        return normalise(vectors)
+
+    def embed_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Sentence vectors and unit per-token vectors ([CLS]/[SEP] left out), as the ONNX embedder's, from
+        one model pass: the sentence vector is the model's own mean pooling of the same token vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        rows = self._encode(texts, output_value="token_embeddings", convert_to_numpy=False)
+        pooled, tokens = [], []
+        for row in rows:
+            arr = np.asarray(row.detach().cpu().numpy() if hasattr(row, "detach") else row, dtype=np.float32)
+            pooled.append(arr.mean(axis=0))
+            inner = arr[1:-1]
+            tokens.append(inner / np.maximum(np.linalg.norm(inner, axis=1, keepdims=True), 1e-12))
+        return normalise(np.vstack(pooled)), tokens
+
+    def _encode(self, texts: list[str], **how: Any) -> Any:
         import torch
 
         with self._lock:
@@ -67,24 +85,10 @@ class MiniLMEmbedder:
             if len(texts) <= SMALL_BATCH:
                 torch.set_num_threads(1)
             try:
-                vectors = self._model.encode(readable_texts(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                                             normalize_embeddings=True, show_progress_bar=False)
+                return self._model.encode(readable_texts(texts), batch_size=self.batch_size, show_progress_bar=False,
+                                          **how)
             finally:
                 torch.set_num_threads(threads)
-        return normalise(vectors)
-
-    def embed_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Sentence vectors and unit per-token vectors ([CLS]/[SEP] left out), as the ONNX embedder's."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32), []
-        with self._lock:
-            rows = self._model.encode(readable_texts(texts), batch_size=self.batch_size, output_value="token_embeddings",
-                                      convert_to_numpy=False, show_progress_bar=False)
-        tokens = []
-        for row in rows:
-            arr = np.asarray(row.detach().cpu().numpy() if hasattr(row, "detach") else row, dtype=np.float32)[1:-1]
-            tokens.append(arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12))
-        return self.embed(texts), tokens
 
 
 class GGUFEmbedder:

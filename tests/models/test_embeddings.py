@@ -104,6 +104,22 @@ def test_onnx_embedder_gives_pytorchs_vectors(embedder) -> None:
 
 
 @pytest.mark.real_model
+def test_both_embedders_give_the_same_token_vectors_in_one_pass(embedder) -> None:
+    """The fallback (sentence-transformers) pools its sentence vectors from the same pass as its token
+    vectors; both must match the ONNX embedder's, token for token."""
+    from memory_core.models.embeddings import MiniLMEmbedder
+
+    fallback = MiniLMEmbedder()
+    pooled, tokens = fallback.embed_tokens(TEXTS)
+    assert np.min(np.sum(pooled * fallback.embed(TEXTS), axis=1)) > 0.9999
+    onnx_pooled, onnx_tokens = embedder.embed_tokens(TEXTS)
+    assert np.min(np.sum(pooled * onnx_pooled, axis=1)) > 0.9999
+    for mine, theirs in zip(tokens, onnx_tokens):
+        assert mine.shape == theirs.shape  # an empty text has no word pieces in either
+        assert not len(mine) or np.min(np.sum(mine * theirs, axis=1)) > 0.999
+
+
+@pytest.mark.real_model
 def test_onnx_export_is_cached_checked_and_replaced_when_damaged(tmp_path, monkeypatch) -> None:
     from memory_core.models import onnx_minilm
 
