@@ -137,15 +137,21 @@ def told_lines(ex: RecalledExchange) -> list[str]:
     return [f'{lead}: "{_cut(" ".join(t["text"] for t in said))}"']
 
 
-def asked_lines(ex: RecalledExchange) -> list[str]:
-    """``On 2023-05-03 I asked you: "..."`` then ``You answered: "..."`` (the person's turn as the lead)."""
+def _asked_then_answered(ex: RecalledExchange, asked: str, said: str, answered: str) -> list[str]:
+    """The person's first turn as the lead (``On 2023-05-03 {asked}: "..."``), then each reply (``{answered}:
+    "..."``, or ``On 2023-05-03 {said}`` when no turn of the person's came first)."""
     out: list[str] = []
     for t in ex.turns:
         if t["role"] == "user" and not out:
-            out.append((f"On {ex.day} I asked you" if ex.day else "I asked you") + f': "{_cut(t["text"])}"')
+            out.append((f"On {ex.day} {asked}" if ex.day else asked) + f': "{_cut(t["text"])}"')
         elif t["role"] == "assistant":
-            out.append((f"On {ex.day} you told me" if ex.day and not out else "You answered") + f': "{_cut(t["text"])}"')
+            out.append((f"On {ex.day} {said}" if ex.day and not out else answered) + f': "{_cut(t["text"])}"')
     return out
+
+
+def asked_lines(ex: RecalledExchange) -> list[str]:
+    """``On 2023-05-03 I asked you: "..."`` then ``You answered: "..."`` (the person's turn as the lead)."""
+    return _asked_then_answered(ex, "I asked you", "you told me", "You answered")
 
 
 _YOU = re.compile(r"\b(you|your|yours)\b", re.IGNORECASE)
@@ -159,14 +165,7 @@ def third_person(question: str) -> str:
 
 def memex_lines(ex: RecalledExchange) -> list[str]:
     """``On 2023-05-03 I asked: "..."`` then ``Memex answered: "..."``, Memex named in the third person."""
-    out: list[str] = []
-    for t in ex.turns:
-        if t["role"] == "user" and not out:
-            out.append((f"On {ex.day} I asked" if ex.day else "I asked") + f': "{_cut(t["text"])}"')
-        elif t["role"] == "assistant":
-            out.append((f"On {ex.day} Memex said" if ex.day and not out else "Memex answered")
-                       + f': "{_cut(t["text"])}"')
-    return out
+    return _asked_then_answered(ex, "I asked", "Memex said", "Memex answered")
 
 
 def exchange_messages(form: str, question: str, exchanges: list[RecalledExchange], system: str = EXCHANGE_SYSTEM
