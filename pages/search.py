@@ -26,7 +26,8 @@ from pages.components.trace_panel import trace_table
 
 EXPLAIN_KEY = "search_explain"
 RETRIEVER_HELP = {
-    "recall": "the chat's recall: contextual, plus a token-level rerank and a step to notes sharing a name",
+    "recall": "the chat's recall: contextual, plus the words of a speaker the question names first, a token-level "
+              "rerank and a step to notes sharing a name",
     "contextual+ppr": "contextual, plus a PageRank walk over the names the notes share",
     "contextual": "BM25 and MiniLM on each note and on the note with what was said before it",
     "hybrid+links": "BM25 and MiniLM similarity blended, plus the notes linked to the top hits",
