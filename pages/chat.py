@@ -23,7 +23,7 @@ from memory_core.explore.render import escape_markdown
 from memory_core.explore.wording import count
 from memory_core.notes import MAX_CONTENT_CHARS
 from pages.chat_widgets import better_model_offer, memory_queue, show_message, stream_reply
-from pages.common import llm, open_store_or_stop, settings, show_error, show_flash
+from pages.common import llm, memory_size, open_store_or_stop, settings, show_error, show_flash
 
 SIDEBAR_CONVERSATIONS = 12
 MAX_LISTED = 200
@@ -165,7 +165,7 @@ with st.container():
                     "path empty to use the bundled SmolLM2-135M. The other pages keep working without a model.")
         st.page_link("pages/settings.py", label="Open Settings", icon="⚙️")
     else:
-        n = len(store)
+        n = memory_size(store)
         hint = "" if conv is not None else (
             " Say something; relevant notes are recalled for every message." if n else
             " The memory is empty: what you say here is remembered (toggle in Chat settings).")

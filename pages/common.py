@@ -14,6 +14,7 @@ import streamlit as st
 
 from memory_core.config import Settings, load_settings
 from memory_core.errors import MemexError
+from memory_core.explore.insights import memories
 from memory_core.explore.render import diff_markdown, escape_markdown, safe_markdown
 
 if TYPE_CHECKING:
@@ -240,3 +241,9 @@ def text_part(row: Any, key: str) -> Any:
     """The text's place in a ``text_and_buttons`` row: it takes the room the buttons leave, but not less than
     the minimum in assets/app.css (its key says so), below which the buttons move to the next line."""
     return row.container(width="stretch", key=f"textpart_{key}")
+
+
+def memory_size(store: Any) -> int:
+    """How many notes the person has: Memex's digests and profile lines are summaries of them, not more
+    notes (as ``store.stats()`` and Insights count; a consolidation of 3 notes read "9 notes in memory")."""
+    return len(memories(store.notes_view()))

@@ -20,7 +20,7 @@ from memory_core.explore.snippets import search_snippet
 from memory_core.explore.wording import count
 from memory_core.retrieval import RETRIEVERS, search
 from memory_core.retrieval import trace as tr
-from pages.common import open_store_or_stop, settings, show_error, text_and_buttons, text_part
+from pages.common import memory_size, open_store_or_stop, settings, show_error, text_and_buttons, text_part
 from pages.components.explain_panel import explain_panel
 from pages.components.trace_panel import trace_table
 
@@ -56,7 +56,7 @@ with st.form("search_form", border=False):
                                 help="\n".join(f"- **{name}**: {text}" for name, text in RETRIEVER_HELP.items()))
     st.form_submit_button("Search", type="primary")
 
-st.caption(f"{count(len(store), 'note')} in memory · {RETRIEVER_HELP[retriever]}")
+st.caption(f"{count(memory_size(store), 'note')} in memory · {RETRIEVER_HELP[retriever]}")
 
 if not query.strip():
     st.info("Type a query and press Enter. Results show their score, why they were returned, and the "

@@ -36,7 +36,7 @@ from memory_core.transfer.memex_json import export_json, import_notes, parse_exp
 from memory_core.transfer.vault import VaultImportReport, export_to_dir, export_vault, import_vault
 from memory_core.transfer.vault.reader import read_zip
 from pages import common
-from pages.common import open_store_or_stop, settings, show_error, text_and_buttons
+from pages.common import memory_size, open_store_or_stop, settings, show_error, text_and_buttons
 from pages.transfer_chat import HistoryImportJob, history_progress, import_chat_history, show_history_report
 
 JOB_KEY = "_transfer_job"
@@ -257,7 +257,7 @@ c_vault.download_button("Download vault (.zip)", data=lambda: export_vault(store
                         on_click="ignore", width="stretch")
 c_vault.caption("One Markdown file per note, named by its title, with YAML front matter and [[File|title]] "
                 "links: unzip and open the folder as an Obsidian vault; edit it there and import it back.")
-st.caption(f"{count(len(store), 'note')} in memory.")
+st.caption(f"{count(memory_size(store), 'note')} in memory.")
 
 st.divider()
 st.subheader("Import")

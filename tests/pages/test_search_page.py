@@ -262,3 +262,20 @@ def test_why_not_finds_any_note_and_keeps_hostile_text_literal(app_home: Setting
     assert f"note:  {ids[4][:8]}  {IMG}" in at.code[0].value  # a code block: shown, never rendered
     verdict = [w.value for w in at.warning][0]
     assert plain(verdict).startswith("not recalled: rank ") and "<" not in verdict.replace("\\<", "")
+
+
+def test_the_count_of_notes_in_memory_leaves_out_memex_summaries(app_home: Settings, embedder) -> None:
+    """3 notes and their consolidation (digests, profile lines) are 3 notes in memory, as Insights and
+    `memex stats` say; the browser trial's Chat page said 9."""
+    from memory_core.consolidation import consolidate, lines_of
+    from memory_core.notes import Note
+
+    store = MemoryStore(app_home, embedder)
+    with store.writing() as w:
+        for i, text in enumerate(["My sister Anna lives in Lisbon.", "I love sushi but I hate olives.",
+                                  "Next month I plan to hike the Alps with Tom."]):
+            w.put(Note(text, timestamp=f"2024-05-0{i + 1}T09:00:00+00:00", source="chat", speaker="person"))
+    consolidate(store)
+    assert lines_of(store, "digest") and len(store) > 3  # the summaries are there, and stored as notes
+    at = search_page()
+    assert any(c.value.startswith("3 notes in memory") for c in at.caption), [c.value for c in at.caption]
